@@ -1,0 +1,113 @@
+"""Frozen configuration dataclasses and their JSON/YAML round trip (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Size of the equivariant graph denoiser."""
+
+    num_types: int = 5
+    hidden: int = 192
+    edge_hidden: int = 64
+    num_layers: int = 8
+    num_rbf: int = 16
+    rbf_max: float = 5.0  # in units of the coordinate scale (stats.coord_scale)
+    num_conditions: int = 0
+
+
+@dataclass(frozen=True)
+class SDEConfig:
+    """Noise process: schedule name and the scale of one-hot type features."""
+
+    schedule: str = "cosine"
+    type_scale: float = 0.25
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a molecule model (stored as config.json)."""
+
+    vocab: tuple[str, ...] = ("H", "C", "N", "O", "F")
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    sde: SDEConfig = field(default_factory=SDEConfig)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of ``molgen train``."""
+
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-12
+    warmup_steps: int = 500
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    max_steps: int = 100_000
+    max_minutes: float = 0.0  # 0 = no time limit
+    checkpoint_every: int = 500
+    log_every: int = 50
+    min_snr_gamma: float = 5.0
+    type_loss_weight: float = 1.0
+    seed: int = 0
+    threads: int = 0  # 0 = leave torch's default
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass ``cls`` from a dict; nested dataclasses recurse; unknown keys raise."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value)
+        elif typing.get_origin(hint) is tuple:
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise ValueError(f"{cls.__name__}: {err}") from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def load_config(cls: type[T], path: str | Path) -> T:
+    """Read a YAML or JSON file (safe loader) into ``cls``."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ValueError(f"cannot read config {path}: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"config {path} is not valid YAML/JSON: {err}") from None
+    return from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run's YAML: ``model:`` and ``train:`` sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,0 +1,81 @@
+"""SDF reading (streaming, bad records skipped and counted) and atomic, streaming writing."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from rdkit import Chem, rdBase
+
+from molgen.runtime import atomic_path
+from molgen.structures.molecule import Molecule
+
+logger = logging.getLogger("molgen")
+
+
+class SDFWriter:
+    """Writes molecules to ``path`` as they come; the file appears only on successful close.
+
+    Use as a context manager. Records go to a temporary file beside ``path``, which is
+    renamed onto ``path`` when the block exits without error (so a crash or a kill leaves no
+    truncated SDF under the final name).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"output {self.path} is a directory, expected an .sdf file path")
+        if not self.path.parent.exists():
+            raise ValueError(f"output folder {self.path.parent} does not exist")
+        if not os.access(self.path.parent, os.W_OK):
+            raise ValueError(f"output folder {self.path.parent} is not writable")
+        self.count = 0
+
+    def __enter__(self) -> SDFWriter:
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._handle = open(tmp, "w")
+        self._writer = Chem.SDWriter(self._handle)
+        return self
+
+    def write(self, mol: Chem.Mol) -> None:
+        self._writer.write(mol)
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._writer.close()
+        self._handle.close()
+        return bool(self._atomic.__exit__(exc_type, exc, tb))
+
+
+def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molecule]:
+    """Stream molecules with 3D coordinates from an SDF file.
+
+    Unparsable records (and records without coordinates) are skipped; the count is logged
+    as a warning at the end. Raises ValueError when the file is missing or yields nothing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"SDF file {path} does not exist")
+    skipped = good = 0
+    with open(path, "rb") as handle:
+        blocker = rdBase.BlockLogs()  # RDKit's per-record parse errors are counted instead
+        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=remove_hs)
+        for mol in supplier:
+            if mol is None or mol.GetNumAtoms() == 0 or mol.GetNumConformers() == 0:
+                skipped += 1
+                continue
+            try:
+                molecule = Molecule.from_rdkit(mol)
+            except ValueError:
+                skipped += 1
+                continue
+            good += 1
+            yield molecule
+        del blocker
+    if skipped:
+        logger.warning("%s: skipped %d unreadable SDF record(s), read %d", path, skipped, good)
+    if good == 0:
+        raise ValueError(f"no readable molecules in {path} ({skipped} bad records)")

@@ -1,0 +1,41 @@
+"""Building blocks shared by the denoisers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class GaussianRBF(nn.Module):
+    """Expands distances ``[E]`` into ``[E, num_rbf]`` Gaussian features on ``[0, cutoff]``."""
+
+    def __init__(self, num_rbf: int, cutoff: float) -> None:
+        super().__init__()
+        self.register_buffer("centers", torch.linspace(0.0, cutoff, num_rbf))
+        self.gamma = (num_rbf / cutoff) ** 2
+
+    def forward(self, dist: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-self.gamma * (dist[:, None] - self.centers) ** 2)
+
+
+class FourierTime(nn.Module):
+    """Embeds a per-node scalar (log-SNR) ``[N]`` into ``[N, 2 * num_freqs]`` features."""
+
+    def __init__(self, num_freqs: int = 8, scale: float = 20.0) -> None:
+        super().__init__()
+        self.register_buffer("freqs", math.pi * torch.arange(1, num_freqs + 1) / scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        angles = x[:, None] * self.freqs
+        return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+def scatter_mean(values: torch.Tensor, index: torch.Tensor, inv_count: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` ``[E, F]`` over edges grouped by ``index`` ``[E]`` into ``[N, F]``.
+
+    ``inv_count`` ``[N, 1]`` is 1 / (number of edges per node), precomputed once per batch.
+    """
+    out = torch.zeros(inv_count.shape[0], values.shape[1], dtype=values.dtype, device=values.device)
+    return out.index_add_(0, index, values) * inv_count

@@ -1,0 +1,166 @@
+"""The Molecule domain object and its conversion to and from RDKit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from rdkit import Chem, rdBase
+from rdkit.Chem import rdDetermineBonds
+from rdkit.Geometry import Point3D
+
+logger = logging.getLogger("molgen")
+
+_BOND_TYPES = {
+    1: Chem.BondType.SINGLE,
+    2: Chem.BondType.DOUBLE,
+    3: Chem.BondType.TRIPLE,
+    4: Chem.BondType.AROMATIC,
+}
+
+
+@dataclass
+class Molecule:
+    """A 3D molecule: elements, coordinates and (optionally) bonds.
+
+    Attributes:
+        symbols: element symbols, length ``num_atoms``.
+        pos: coordinates in Angstrom, ``[num_atoms, 3]``.
+        bonds: optional ``[num_bonds, 3]`` int array of ``(i, j, order)`` with order
+            1/2/3 (4 = aromatic). ``None`` means bonds are perceived from coordinates.
+        props: free-form properties written as SD tags.
+    """
+
+    symbols: list[str]
+    pos: np.ndarray
+    bonds: np.ndarray | None = None
+    props: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.pos = np.asarray(self.pos, dtype=np.float64).reshape(-1, 3)
+        if len(self.symbols) != len(self.pos):
+            raise ValueError(f"{len(self.symbols)} symbols but {len(self.pos)} positions")
+        if not np.isfinite(self.pos).all():
+            raise ValueError("molecule has non-finite coordinates")
+
+    @property
+    def num_atoms(self) -> int:
+        return len(self.symbols)
+
+    # ----------------------------------------------------------------- RDKit
+    @classmethod
+    def from_rdkit(cls, mol: Chem.Mol, conf_id: int = -1) -> Molecule:
+        """Molecule from an RDKit Mol with a 3D conformer (bonds kept, Kekulé form)."""
+        if mol.GetNumConformers() == 0:
+            raise ValueError("RDKit molecule has no conformer")
+        mol = Chem.Mol(mol)
+        try:
+            Chem.Kekulize(mol, clearAromaticFlags=True)
+        except Chem.KekulizeException:
+            pass
+        pos = mol.GetConformer(conf_id).GetPositions()
+        symbols = [a.GetSymbol() for a in mol.GetAtoms()]
+        bonds = np.array(
+            [
+                (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), _order(b.GetBondType()))
+                for b in mol.GetBonds()
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 3)
+        props = {k: v for k, v in mol.GetPropsAsDict().items() if not k.startswith("_")}
+        return cls(symbols, pos, bonds, props)
+
+    def to_rdkit(self) -> Chem.Mol:
+        """RDKit Mol with one 3D conformer.
+
+        Bonds come from ``self.bonds`` when present; otherwise they are perceived from
+        coordinates with ``rdDetermineBonds.DetermineBonds`` (neutral total charge). If
+        bond orders cannot be assigned, only connectivity is kept and the returned
+        molecule carries the property ``valid = 0``; otherwise ``valid`` is 1 when RDKit
+        sanitisation succeeds. The canonical SMILES is stored as ``smiles``.
+        """
+        rw = Chem.RWMol()
+        conf = Chem.Conformer(self.num_atoms)
+        for i, (sym, xyz) in enumerate(zip(self.symbols, self.pos)):
+            rw.AddAtom(Chem.Atom(sym))
+            conf.SetAtomPosition(i, Point3D(*map(float, xyz)))
+        rw.AddConformer(conf, assignId=True)
+        perceived_ok = True
+        if self.bonds is not None:
+            for i, j, order in self.bonds:
+                rw.AddBond(int(i), int(j), _BOND_TYPES[int(order)])
+            mol = rw.GetMol()
+        else:
+            mol, perceived_ok = _perceive_bonds(rw.GetMol())
+        valid = perceived_ok and _is_valid(mol)
+        mol.SetIntProp("valid", int(valid))
+        mol.SetProp("smiles", canonical_smiles(mol) if valid else "")
+        for key, value in self.props.items():
+            _set_prop(mol, key, value)
+        return mol
+
+
+def canonical_smiles(mol: Chem.Mol) -> str:
+    """Canonical SMILES without explicit hydrogens (sanitises a copy)."""
+    with rdBase.BlockLogs():
+        copy = Chem.Mol(mol)
+        Chem.SanitizeMol(copy)
+        return Chem.MolToSmiles(Chem.RemoveHs(copy))
+
+
+def _order(bond_type: Chem.BondType) -> int:
+    for order, bt in _BOND_TYPES.items():
+        if bt == bond_type:
+            return order
+    raise ValueError(f"unsupported bond type {bond_type}")
+
+
+def _perceive_bonds(mol: Chem.Mol) -> tuple[Chem.Mol, bool]:
+    """Bonds from coordinates with RDKit's xyz2mol (``DetermineBonds``, total charge 0).
+
+    Tries the fast van-der-Waals connectivity first and Hueckel connectivity second (which
+    rescues strained small rings). Falls back to connectivity only and returns ``ok=False``
+    when no bond orders can be assigned.
+    """
+    with rdBase.BlockLogs():
+        for use_hueckel in (False, True):
+            trial = Chem.Mol(mol)
+            try:
+                rdDetermineBonds.DetermineBonds(trial, charge=0, useHueckel=use_hueckel)
+                return trial, True
+            except Exception:  # RDKit raises ValueError/RuntimeError/valence errors here
+                continue
+        trial = Chem.Mol(mol)
+        try:
+            rdDetermineBonds.DetermineConnectivity(trial)
+        except Exception:
+            return Chem.Mol(mol), False
+        return trial, False
+
+
+def _is_valid(mol: Chem.Mol) -> bool:
+    """RDKit sanitises, no radicals, and every fragment is net neutral (zwitterions pass)."""
+    with rdBase.BlockLogs():
+        trial = Chem.Mol(mol)
+        try:
+            Chem.SanitizeMol(trial)
+        except Exception:
+            return False
+    if any(atom.GetNumRadicalElectrons() for atom in trial.GetAtoms()):
+        return False
+    for fragment in Chem.GetMolFrags(trial, asMols=True, sanitizeFrags=False):
+        if sum(atom.GetFormalCharge() for atom in fragment.GetAtoms()) != 0:
+            return False
+    return True
+
+
+def _set_prop(mol: Chem.Mol, key: str, value) -> None:
+    if isinstance(value, bool):
+        mol.SetIntProp(key, int(value))
+    elif isinstance(value, (int, np.integer)):
+        mol.SetIntProp(key, int(value))
+    elif isinstance(value, (float, np.floating)):
+        mol.SetDoubleProp(key, float(value))
+    else:
+        mol.SetProp(key, str(value))

@@ -1,0 +1,44 @@
+"""Test helpers shipped with the package: equivariance checks and tiny configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from e3nn import o3
+
+from molgen.config import DenoiserConfig, ModelConfig, TrainConfig
+
+#: A denoiser small enough for unit tests (a few thousand parameters).
+TINY_MODEL = ModelConfig(denoiser=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8))
+TINY_TRAIN = TrainConfig(batch_size=8, lr=1e-3, warmup_steps=1, max_steps=4, checkpoint_every=2,
+                         log_every=1, threads=1)
+
+
+def assert_equivariant(
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    pos: torch.Tensor,
+    num_trials: int = 3,
+    atol: float = 1e-9,
+    seed: int = 0,
+    translate: bool = True,
+) -> None:
+    """Check that ``fn(pos) -> (vector_out [N, 3], scalar_out [N, F])`` is SE(3)-equivariant.
+
+    For random rotations ``R`` (``e3nn.o3.rand_matrix``) and translations ``b``:
+    ``vec(pos R^T + b) == vec(pos) R^T`` (outputs are displacements, so translation-free) and
+    ``scal(pos R^T + b) == scal(pos)``. Use float64 inputs for tight tolerances.
+
+    Raises:
+        AssertionError: with the largest deviation when a check fails.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    vec, scal = fn(pos)
+    for _ in range(num_trials):
+        rot = o3.rand_matrix(dtype=pos.dtype)
+        shift = torch.randn(1, 3, generator=gen, dtype=pos.dtype) if translate else torch.zeros(1, 3, dtype=pos.dtype)
+        vec_r, scal_r = fn(pos @ rot.T + shift)
+        err_vec = (vec_r - vec @ rot.T).abs().max().item()
+        err_scal = (scal_r - scal).abs().max().item()
+        assert err_vec <= atol, f"vector output not equivariant: max deviation {err_vec:.3g}"
+        assert err_scal <= atol, f"scalar output not invariant: max deviation {err_scal:.3g}"

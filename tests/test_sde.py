@@ -1,0 +1,104 @@
+import math
+
+import pytest
+import torch
+
+from molgen.datasets.graph import batch_vector, full_edges, remove_mean
+from molgen.diffusion.samplers import SAMPLERS, sample
+from molgen.diffusion.schedules import CosineSchedule, PolynomialSchedule, make_schedule
+from molgen.diffusion.sde import VPSDE, State
+
+
+@pytest.mark.parametrize("name", ["cosine", "polynomial"])
+def test_schedule_is_variance_preserving_and_monotone(name):
+    schedule = make_schedule(name)
+    t = torch.linspace(0, 1, 101, dtype=torch.float64)
+    alpha, sigma = schedule.alpha_sigma(t)
+    torch.testing.assert_close(alpha**2 + sigma**2, torch.ones_like(t))
+    assert (schedule.logsnr(t).diff() < 0).all()
+    assert alpha[0] > 0.99 and alpha[-1] < 0.01
+
+
+def test_schedules_match_their_closed_forms():
+    t = torch.tensor([0.3], dtype=torch.float64)
+    alpha2 = (1 - 2e-5) * (1 - 0.09) ** 2 + 1e-5
+    torch.testing.assert_close(PolynomialSchedule().alpha_sigma(t)[0] ** 2, torch.tensor([alpha2], dtype=torch.float64))
+    cos = CosineSchedule(-math.inf, math.inf)  # untruncated: alpha = cos(pi t / 2)
+    torch.testing.assert_close(cos.alpha_sigma(t)[0], torch.cos(math.pi * t / 2))
+
+
+def test_unknown_schedule_is_rejected():
+    with pytest.raises(ValueError, match="unknown schedule"):
+        make_schedule("linear-ish")
+
+
+def _state(n_graphs=4000, n_nodes=3, dim=2, value=1.0):
+    counts = torch.full((n_graphs,), n_nodes)
+    batch = batch_vector(counts)
+    pos = torch.tensor([[1.0, 2.0, 3.0], [0.0, -1.0, 0.5], [2.0, 0.0, -1.0]], dtype=torch.float64)
+    pos = remove_mean(pos.repeat(n_graphs, 1), batch, n_graphs)
+    return State(pos, torch.full((len(batch), dim), value, dtype=torch.float64), batch, n_graphs)
+
+
+def test_forward_noising_has_the_marginal_statistics():
+    sde = VPSDE("cosine")
+    x0 = _state()
+    t = torch.full((x0.num_graphs,), 0.6, dtype=torch.float64)
+    z = sde.add_noise(x0, t, sde.noise_like(x0, torch.Generator().manual_seed(0)))
+    alpha, sigma = sde.alpha_sigma(torch.tensor(0.6, dtype=torch.float64))
+    # features: N(alpha x, sigma^2)
+    assert abs(z.feat.mean() - alpha) < 0.01
+    assert abs(z.feat.std() / sigma - 1) < 0.02
+    # coordinates: zero centre per graph; zero-mean noise has variance (n-1)/n per component
+    centre = torch.zeros(x0.num_graphs, 3, dtype=torch.float64).index_add_(0, z.batch, z.pos)
+    assert centre.abs().max() < 1e-12
+    resid = (z.pos - alpha * x0.pos) / sigma
+    assert abs(resid.var() / (2 / 3) - 1) < 0.03
+
+
+def test_full_edges_connect_each_graph_completely():
+    src, dst = full_edges(torch.tensor([3, 1, 2]))
+    pairs = set(zip(src.tolist(), dst.tolist()))
+    assert pairs == {(a, b) for a, b in [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (4, 5), (5, 4)]}
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_samplers_reach_a_point_mass_with_an_exact_denoiser(sampler):
+    sde = VPSDE("cosine")
+    target = _state(n_graphs=5)
+    calls = []
+
+    def denoise(state, t):
+        calls.append(t)
+        return target
+
+    z = sde.prior(target, torch.Generator().manual_seed(0))
+    out = sample(denoise, sde, z, steps=7, sampler=sampler, generator=torch.Generator().manual_seed(1))
+    assert len(calls) == 7
+    torch.testing.assert_close(out.pos, target.pos)
+
+
+@pytest.mark.parametrize("sampler,steps,tol", [("ddim", 100, 0.05), ("dpm2m", 20, 0.05), ("ancestral", 200, 0.08)])
+def test_samplers_reproduce_gaussian_data(sampler, steps, tol):
+    """Data N(0, s^2) per feature has the exact denoiser E[x0|z] = alpha s^2 / (alpha^2 s^2 + sigma^2) z."""
+    sde = VPSDE("cosine")
+    s2 = 0.25
+    like = _state(n_graphs=2000, dim=4)
+
+    def denoise(state, t):
+        alpha, sigma = sde.alpha_sigma(torch.tensor(t, dtype=torch.float64))
+        k = alpha * s2 / (alpha**2 * s2 + sigma**2)
+        return state.replace(k * state.pos, k * state.feat)
+
+    z = sde.prior(like, torch.Generator().manual_seed(0))
+    out = sample(denoise, sde, z, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(1))
+    assert abs(out.feat.var() / s2 - 1) < tol
+
+
+def test_sampler_arguments_are_validated():
+    sde = VPSDE()
+    z = _state(n_graphs=2)
+    with pytest.raises(ValueError, match="steps"):
+        sample(lambda s, t: s, sde, z, steps=0)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sample(lambda s, t: s, sde, z, steps=3, sampler="euler-maruyama-ish")
