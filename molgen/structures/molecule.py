@@ -11,6 +11,7 @@ from rdkit.Chem import rdDetermineBonds
 from rdkit.Geometry import Point3D
 
 logger = logging.getLogger("molgen")
+_PT = Chem.GetPeriodicTable()
 
 _BOND_TYPES = {
     1: Chem.BondType.SINGLE,
@@ -91,8 +92,10 @@ class Molecule:
             for i, j, order in self.bonds:
                 rw.AddBond(int(i), int(j), _BOND_TYPES[int(order)])
             mol = rw.GetMol()
-        else:
+        elif _plausible_for_bond_perception(self.symbols, self.pos):
             mol, perceived_ok = _perceive_bonds(rw.GetMol())
+        else:
+            mol, perceived_ok = rw.GetMol(), False
         valid = perceived_ok and _is_valid(mol)
         mol.SetIntProp("valid", int(valid))
         mol.SetProp("smiles", canonical_smiles(mol) if valid else "")
@@ -114,6 +117,27 @@ def _order(bond_type: Chem.BondType) -> int:
         if bt == bond_type:
             return order
     raise ValueError(f"unsupported bond type {bond_type}")
+
+
+MIN_DISTANCE = 0.5  # Angstrom; the shortest real bond (H-H) is 0.74
+MAX_NEIGHBOURS = 6
+
+
+def _plausible_for_bond_perception(symbols: list[str], pos: np.ndarray) -> bool:
+    """Reject collapsed geometries before RDKit sees them.
+
+    Atoms closer than ``MIN_DISTANCE`` or with more than ``MAX_NEIGHBOURS`` atoms in covalent
+    range make xyz2mol slow (combinatorial bond-order search) or crash RDKit outright.
+    """
+    if len(pos) < 2:
+        return True
+    dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    if dist.min() < MIN_DISTANCE:
+        return False
+    radii = np.array([_PT.GetRcovalent(s) for s in symbols])
+    neighbours = (dist < 1.3 * (radii[:, None] + radii[None])).sum(1)
+    return int(neighbours.max()) <= MAX_NEIGHBOURS
 
 
 def _perceive_bonds(mol: Chem.Mol) -> tuple[Chem.Mol, bool]:

@@ -302,3 +302,18 @@ class MoleculeTrainer:
             writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
+
+
+def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
+    """Write the EMA weights of a training checkpoint as a ``save_pretrained`` folder."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"refusing to load checkpoint {checkpoint}: {err}") from None
+    config = from_dict(ModelConfig, json.loads(state["model_config"]))
+    train_config = from_dict(TrainConfig, json.loads(state["train_config"]))
+    net = MoleculeDenoiser(config.denoiser)
+    net.load_state_dict(state["ema"])
+    info = {"steps": int(state["step"]), "wall_minutes": round(float(state["elapsed"]) / 60, 2),
+            "train_config": to_dict(train_config)}
+    return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)

@@ -1,0 +1,83 @@
+import subprocess
+import sys
+
+import pytest
+from rdkit import Chem
+from typer.testing import CliRunner
+
+from molgen.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(map(str, args)))
+
+
+def test_sample_molecules_with_the_bundled_model_is_reproducible(tmp_path):
+    """The README's acceptance command: 100 records, 3D coordinates, same seed -> same file."""
+    first, second = tmp_path / "a.sdf", tmp_path / "b.sdf"
+    for out in (first, second):
+        result = run("sample", "molecules", "-n", 100, "-o", out, "--seed", 0)
+        assert result.exit_code == 0, result.output
+    mols = [m for m in Chem.SDMolSupplier(str(first), sanitize=False, removeHs=False)]
+    assert len(mols) == 100 and all(m is not None for m in mols)
+    assert all(m.GetConformer().Is3D() for m in mols)
+    assert {m.GetProp("model") for m in mols} == {"qm9"}
+    assert [int(m.GetProp("index")) for m in mols] == list(range(100))
+    assert first.read_bytes() == second.read_bytes()
+    assert "wrote 100 molecules" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-n", 0], "number of molecules"),
+    (["--steps", -3], "steps"),
+    (["--model", "nope"], "no model 'nope'"),
+    (["--sampler", "euler"], "unknown sampler"),
+    (["--device", "cuda:99"], "device"),
+])
+def test_user_errors_exit_2_with_one_line_and_no_file(tmp_path, args, message):
+    out = tmp_path / "out.sdf"
+    result = run("sample", "molecules", "-o", out, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unwritable_output_path_exits_2(tmp_path):
+    result = run("sample", "molecules", "-n", 2, "-o", tmp_path / "missing" / "out.sdf", "--steps", 1)
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tiny_model_dir):
+    from molgen.io.sdf import SDFWriter
+
+    data = tmp_path / "train.sdf"
+    with SDFWriter(data) as writer:
+        for i in range(16):
+            writer.write(qm9_test.molecule(i).to_rdkit())
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
+                      "train: {batch_size: 8, max_steps: 3, log_every: 1, checkpoint_every: 2}\n")
+    result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--config", config)
+    assert result.exit_code == 0, result.output
+    model = tmp_path / "run" / "model"
+    result = run("sample", "molecules", "-n", 3, "-o", tmp_path / "s.sdf", "--model", model, "--steps", 2)
+    assert result.exit_code == 0, result.output
+    assert len(list(Chem.SDMolSupplier(str(tmp_path / "s.sdf"), sanitize=False))) == 3
+    result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--resume", "--max-steps", 4)
+    assert result.exit_code == 0 and "trained 4 steps" in result.stdout
+
+
+def test_train_with_missing_data_exits_2(tmp_path):
+    result = run("train", "molecules", "--data", tmp_path / "none.sdf", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "not qm9" in result.stderr
+
+
+def test_console_script_help_documents_commands():
+    out = subprocess.run([sys.executable, "-m", "molgen.cli", "sample", "molecules", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for option in ("--num-molecules", "--out", "--model", "--steps", "--sampler", "--seed", "--device",
+                   "--batch-size"):
+        assert option in out

@@ -1,0 +1,85 @@
+import dataclasses
+import pickle
+
+import pytest
+import torch
+
+from molgen.config import RunConfig, TrainConfig, from_dict, load_config
+from molgen.testing import TINY_MODEL, TINY_TRAIN
+from molgen.training.trainer import MoleculeTrainer
+
+
+def weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_training_reduces_the_loss(tmp_path, qm9_train):
+    cfg = dataclasses.replace(TINY_TRAIN, max_steps=60, log_every=10, lr=3e-3)
+    trainer = MoleculeTrainer(qm9_train.subset(range(256)), tmp_path, TINY_MODEL, cfg)
+    first = [trainer.train_step()["loss"] for _ in range(10)]
+    for _ in range(50):
+        last = trainer.train_step()["loss"]
+    later = [trainer.train_step()["loss"] for _ in range(10)]
+    assert sum(later) < 0.9 * sum(first), (first, later, last)
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path, qm9_train):
+    data = qm9_train.subset(range(64))
+    cfg = dataclasses.replace(TINY_TRAIN, max_steps=6, checkpoint_every=3)
+    full = MoleculeTrainer(data, tmp_path / "full", TINY_MODEL, cfg).train()
+
+    MoleculeTrainer(data, tmp_path / "split", TINY_MODEL, dataclasses.replace(cfg, max_steps=3)).train()
+    resumed = MoleculeTrainer(data, tmp_path / "split", resume=True)
+    resumed.config = dataclasses.replace(resumed.config, max_steps=6)
+    assert resumed.step == 3
+    split = resumed.train()
+
+    a, b = weights(full), weights(split)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    rows = (tmp_path / "split" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_training_writes_metrics_checkpoint_and_model(tmp_path, qm9_train):
+    folder = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, TINY_MODEL, TINY_TRAIN).train()
+    assert (tmp_path / "metrics.csv").read_text().startswith("step,epoch,loss")
+    assert (tmp_path / "checkpoints" / "last.pt").exists()
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors", "stats.json"}
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_a_malicious_checkpoint_is_refused(tmp_path, qm9_train):
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"model": _Exploit()}, ckpt, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    with pytest.raises(ValueError, match="refusing to load"):
+        MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, resume=True)
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    with pytest.raises(ValueError, match="unknown keys"):
+        from_dict(TrainConfig, {"batch_sise": 3})
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  denoiser:\n    hidden: 32\ntrain:\n  lr: 0.01\n")
+    run = load_config(RunConfig, path)
+    assert run.model.denoiser.hidden == 32 and run.train.lr == 0.01
+    path.write_text("model:\n  denoiser:\n    hiden: 32\n")
+    with pytest.raises(ValueError, match="hiden"):
+        load_config(RunConfig, path)
+
+
+def test_unknown_elements_are_rejected(tmp_path, qm9_train):
+    from molgen.config import ModelConfig
+
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        MoleculeTrainer(qm9_train.subset(range(64)), tmp_path,
+                        dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O")), TINY_TRAIN)
+    assert ModelConfig().vocab == ("H", "C", "N", "O", "F")
