@@ -1,3 +1,20 @@
 """molgen: equivariant diffusion for 3D molecules and protein backbones."""
 
+from molgen.datasets.qm9 import load_qm9, load_qm9_subset
+from molgen.generators.molecules import MoleculeGenerator
+from molgen.io.sdf import SDFWriter, read_sdf, write_sdf
+from molgen.structures.molecule import Molecule
+from molgen.training.trainer import MoleculeTrainer
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Molecule",
+    "MoleculeGenerator",
+    "MoleculeTrainer",
+    "SDFWriter",
+    "load_qm9",
+    "load_qm9_subset",
+    "read_sdf",
+    "write_sdf",
+]

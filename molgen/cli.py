@@ -13,12 +13,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="molgen: equivariant diffusion for 3D molecules.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="molgen: equivariant diffusion for 3D molecules.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 sample_app = typer.Typer(help="Generate structures with a trained model.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model on your data.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
@@ -28,10 +32,17 @@ _state = {"verbose": False}
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")] = False) -> None:
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")
+    ] = False,
+) -> None:
     _state["verbose"] = verbose
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s: %(message)s",
+    )
 
 
 def cli_errors(fn: Callable) -> Callable:
@@ -51,8 +62,10 @@ def cli_errors(fn: Callable) -> Callable:
         except Exception as err:
             if _state["verbose"]:
                 raise
-            typer.echo(f"internal error: {type(err).__name__}: {err} (rerun with --verbose for the traceback)",
-                       err=True)
+            typer.echo(
+                f"internal error: {type(err).__name__}: {err} (rerun with --verbose for the traceback)",
+                err=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper
@@ -66,8 +79,10 @@ def sample_molecules(
     model: Annotated[str, typer.Option(help="Bundled model name (qm9) or a model folder.")] = "qm9",
     steps: Annotated[int, typer.Option(help="Denoiser evaluations per molecule.")] = 50,
     sampler: Annotated[str, typer.Option(help="ancestral | ddim | dpm2m")] = "dpm2m",
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same file).")] = None,
-    num_atoms: Annotated[Optional[int], typer.Option(help="Atoms per molecule (default: training histogram).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same file).")] = None,
+    num_atoms: Annotated[
+        int | None, typer.Option(help="Atoms per molecule (default: training histogram).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Molecules per batch.")] = 256,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
 ) -> None:
@@ -81,7 +96,9 @@ def sample_molecules(
     start = time.perf_counter()
     valid, smiles = 0, set()
     with writer:
-        for mols in gen.iter_batches(num_molecules, num_atoms, steps, sampler, seed, batch_size, progress=True):
+        for mols in gen.iter_batches(
+            num_molecules, num_atoms, steps, sampler, seed, batch_size, progress=True
+        ):
             for mol in mols:
                 writer.write(mol)
                 if mol.GetIntProp("valid"):
@@ -89,7 +106,9 @@ def sample_molecules(
                     smiles.add(mol.GetProp("smiles"))
     seconds = time.perf_counter() - start
     n = writer.count
-    typer.echo(f"wrote {n} molecules to {out} in {seconds:.1f} s ({seconds / n:.3f} s/molecule, {gen.device})")
+    typer.echo(
+        f"wrote {n} molecules to {out} in {seconds:.1f} s ({seconds / n:.3f} s/molecule, {gen.device})"
+    )
     typer.echo(f"valid (bonds perceived + RDKit sanitises): {valid}/{n} = {100 * valid / n:.1f} %")
     typer.echo(f"unique among valid: {len(smiles)}/{max(valid, 1)}")
 
@@ -97,12 +116,14 @@ def sample_molecules(
 @train_app.command("molecules")
 @cli_errors
 def train_molecules(
-    data: Annotated[str, typer.Option(help="qm9 (full, needs molgen[qm9]) | qm9-subset | FILE.sdf | FILE.smi")],
+    data: Annotated[
+        str, typer.Option(help="qm9 (full, needs molgen[qm9]) | qm9-subset | FILE.sdf | FILE.smi")
+    ],
     out: Annotated[Path, typer.Option(help="Run folder: metrics.csv, checkpoints/, model/.")],
-    config: Annotated[Optional[Path], typer.Option(help="YAML with model: and train: sections.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML with model: and train: sections.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints/last.pt.")] = False,
-    max_steps: Annotated[Optional[int], typer.Option(help="Override train.max_steps.")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option(help="Override train.max_minutes.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Override train.max_steps.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Override train.max_minutes.")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
 ) -> None:
     """Train a molecule denoiser (torchrun-aware: DDP when WORLD_SIZE > 1)."""
@@ -114,7 +135,9 @@ def train_molecules(
     from molgen.training.trainer import MoleculeTrainer
 
     run = load_config(RunConfig, config) if config else RunConfig()
-    overrides = {k: v for k, v in {"max_steps": max_steps, "max_minutes": max_minutes}.items() if v is not None}
+    overrides = {
+        k: v for k, v in {"max_steps": max_steps, "max_minutes": max_minutes}.items() if v is not None
+    }
     train_cfg = dataclasses.replace(run.train, **overrides)
     dataset = _load_training_molecules(data)
     with distributed_context(resolve_device(device)) as dev:

@@ -11,8 +11,9 @@ from molgen.config import DenoiserConfig, ModelConfig, TrainConfig
 
 #: A denoiser small enough for unit tests (a few thousand parameters).
 TINY_MODEL = ModelConfig(denoiser=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8))
-TINY_TRAIN = TrainConfig(batch_size=8, lr=1e-3, warmup_steps=1, max_steps=4, checkpoint_every=2,
-                         log_every=1, threads=1)
+TINY_TRAIN = TrainConfig(
+    batch_size=8, lr=1e-3, warmup_steps=1, max_steps=4, checkpoint_every=2, log_every=1, threads=1
+)
 
 
 def assert_equivariant(
@@ -36,7 +37,11 @@ def assert_equivariant(
     vec, scal = fn(pos)
     for _ in range(num_trials):
         rot = o3.rand_matrix(dtype=pos.dtype)
-        shift = torch.randn(1, 3, generator=gen, dtype=pos.dtype) if translate else torch.zeros(1, 3, dtype=pos.dtype)
+        shift = (
+            torch.randn(1, 3, generator=gen, dtype=pos.dtype)
+            if translate
+            else torch.zeros(1, 3, dtype=pos.dtype)
+        )
         vec_r, scal_r = fn(pos @ rot.T + shift)
         err_vec = (vec_r - vec @ rot.T).abs().max().item()
         err_scal = (scal_r - scal).abs().max().item()

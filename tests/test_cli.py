@@ -29,13 +29,16 @@ def test_sample_molecules_with_the_bundled_model_is_reproducible(tmp_path):
     assert "wrote 100 molecules" in result.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["-n", 0], "number of molecules"),
-    (["--steps", -3], "steps"),
-    (["--model", "nope"], "no model 'nope'"),
-    (["--sampler", "euler"], "unknown sampler"),
-    (["--device", "cuda:99"], "device"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["-n", 0], "number of molecules"),
+        (["--steps", -3], "steps"),
+        (["--model", "nope"], "no model 'nope'"),
+        (["--sampler", "euler"], "unknown sampler"),
+        (["--device", "cuda:99"], "device"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line_and_no_file(tmp_path, args, message):
     out = tmp_path / "out.sdf"
     result = run("sample", "molecules", "-o", out, *args)
@@ -58,15 +61,19 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
         for i in range(16):
             writer.write(qm9_test.molecule(i).to_rdkit())
     config = tmp_path / "run.yaml"
-    config.write_text("model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
-                      "train: {batch_size: 8, max_steps: 3, log_every: 1, checkpoint_every: 2}\n")
+    config.write_text(
+        "model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
+        "train: {batch_size: 8, max_steps: 3, log_every: 1, checkpoint_every: 2}\n"
+    )
     result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--config", config)
     assert result.exit_code == 0, result.output
     model = tmp_path / "run" / "model"
     result = run("sample", "molecules", "-n", 3, "-o", tmp_path / "s.sdf", "--model", model, "--steps", 2)
     assert result.exit_code == 0, result.output
     assert len(list(Chem.SDMolSupplier(str(tmp_path / "s.sdf"), sanitize=False))) == 3
-    result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--resume", "--max-steps", 4)
+    result = run(
+        "train", "molecules", "--data", data, "--out", tmp_path / "run", "--resume", "--max-steps", 4
+    )
     assert result.exit_code == 0 and "trained 4 steps" in result.stdout
 
 
@@ -76,8 +83,20 @@ def test_train_with_missing_data_exits_2(tmp_path):
 
 
 def test_console_script_help_documents_commands():
-    out = subprocess.run([sys.executable, "-m", "molgen.cli", "sample", "molecules", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    for option in ("--num-molecules", "--out", "--model", "--steps", "--sampler", "--seed", "--device",
-                   "--batch-size"):
+    out = subprocess.run(
+        [sys.executable, "-m", "molgen.cli", "sample", "molecules", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (
+        "--num-molecules",
+        "--out",
+        "--model",
+        "--steps",
+        "--sampler",
+        "--seed",
+        "--device",
+        "--batch-size",
+    ):
         assert option in out

@@ -1,4 +1,4 @@
-"""Real multi-process DDP (gloo on CPU): 2 ranks must train exactly like 1 process on the same global batch."""
+"""Real multi-process DDP (gloo on CPU): 2 ranks train like 1 process on the same global batch."""
 
 import dataclasses
 

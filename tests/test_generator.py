@@ -48,13 +48,16 @@ def test_sample_does_not_touch_global_rng(gen):
     torch.testing.assert_close(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"num_molecules": 0}, "number of molecules"),
-    ({"num_molecules": 2, "steps": -1}, "steps"),
-    ({"num_molecules": 2, "sampler": "rk4"}, "unknown sampler"),
-    ({"num_molecules": 2, "num_atoms": [3]}, "entries"),
-    ({"num_molecules": 2, "num_atoms": 0}, ">= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"num_molecules": 0}, "number of molecules"),
+        ({"num_molecules": 2, "steps": -1}, "steps"),
+        ({"num_molecules": 2, "sampler": "rk4"}, "unknown sampler"),
+        ({"num_molecules": 2, "num_atoms": [3]}, "entries"),
+        ({"num_molecules": 2, "num_atoms": 0}, ">= 1"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(gen, kwargs, match):
     with pytest.raises(ValueError, match=match):
         gen.sample(**kwargs)
@@ -71,3 +74,21 @@ def test_save_and_load_pretrained_round_trip(gen, tmp_path):
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(ValueError, match="bundled models are"):
         MoleculeGenerator.from_pretrained("no-such-model")
+
+
+def test_non_finite_samples_are_redrawn_never_written(gen, monkeypatch, caplog):
+    real = gen._sample_batch
+    calls = []
+
+    def flaky(sizes, *args):
+        pos, types = real(sizes, *args)
+        if not calls:
+            pos[1][:] = np.nan  # the first draw of molecule 1 blows up
+        calls.append(len(sizes))
+        return pos, types
+
+    monkeypatch.setattr(gen, "_sample_batch", flaky)
+    mols = gen.sample(3, steps=2, seed=0)
+    assert calls == [3, 1]
+    assert "molecules [1] had non-finite coordinates" in caplog.text
+    assert all(np.isfinite(m.GetConformer().GetPositions()).all() for m in mols)

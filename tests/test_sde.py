@@ -22,7 +22,9 @@ def test_schedule_is_variance_preserving_and_monotone(name):
 def test_schedules_match_their_closed_forms():
     t = torch.tensor([0.3], dtype=torch.float64)
     alpha2 = (1 - 2e-5) * (1 - 0.09) ** 2 + 1e-5
-    torch.testing.assert_close(PolynomialSchedule().alpha_sigma(t)[0] ** 2, torch.tensor([alpha2], dtype=torch.float64))
+    torch.testing.assert_close(
+        PolynomialSchedule().alpha_sigma(t)[0] ** 2, torch.tensor([alpha2], dtype=torch.float64)
+    )
     cos = CosineSchedule(-math.inf, math.inf)  # untruncated: alpha = cos(pi t / 2)
     torch.testing.assert_close(cos.alpha_sigma(t)[0], torch.cos(math.pi * t / 2))
 
@@ -78,7 +80,9 @@ def test_samplers_reach_a_point_mass_with_an_exact_denoiser(sampler):
     torch.testing.assert_close(out.pos, target.pos)
 
 
-@pytest.mark.parametrize("sampler,steps,tol", [("ddim", 100, 0.05), ("dpm2m", 20, 0.05), ("ancestral", 200, 0.08)])
+@pytest.mark.parametrize(
+    "sampler,steps,tol", [("ddim", 100, 0.05), ("dpm2m", 20, 0.05), ("ancestral", 200, 0.08)]
+)
 def test_samplers_reproduce_gaussian_data(sampler, steps, tol):
     """Data N(0, s^2) per feature has the exact denoiser E[x0|z] = alpha s^2 / (alpha^2 s^2 + sigma^2) z."""
     sde = VPSDE("cosine")

@@ -80,6 +80,10 @@ def test_unknown_elements_are_rejected(tmp_path, qm9_train):
     from molgen.config import ModelConfig
 
     with pytest.raises(ValueError, match="not in the vocabulary"):
-        MoleculeTrainer(qm9_train.subset(range(64)), tmp_path,
-                        dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O")), TINY_TRAIN)
+        MoleculeTrainer(
+            qm9_train.subset(range(64)),
+            tmp_path,
+            dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O")),
+            TINY_TRAIN,
+        )
     assert ModelConfig().vocab == ("H", "C", "N", "O", "F")

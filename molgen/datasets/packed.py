@@ -96,9 +96,8 @@ class PackedMolecules:
             "smiles": self.smiles.astype("U"),
         }
         arrays.update({f"prop_{k}": v for k, v in self.props.items()})
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PackedMolecules:

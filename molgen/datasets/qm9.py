@@ -54,9 +54,7 @@ def qm9pack_data_dir() -> Path:
     """Folder holding qm9pack's CSV files (found without importing the package)."""
     spec = importlib.util.find_spec("qm9pack")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "full QM9 needs the qm9pack package: pip install 'molgen[qm9]'"
-        )
+        raise ModuleNotFoundError("full QM9 needs the qm9pack package: pip install 'molgen[qm9]'")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -72,14 +70,10 @@ def _parse_qm9pack(data_dir: Path) -> PackedMolecules:
     symbols = [json.loads(r["Elements"].replace("'", '"')) for r in records]
     pos = [np.array(_NUMBER.findall(r["XYZ_Ang"]), dtype=np.float32).reshape(-1, 3) for r in records]
     counts = np.array([len(s) for s in symbols])
-    props = {
-        name: np.array([float(r[col]) for r in records]) for col, name in PROPERTY_COLUMNS.items()
-    }
+    props = {name: np.array([float(r[col]) for r in records]) for col, name in PROPERTY_COLUMNS.items()}
     props["index"] = np.array([int(r["Index"]) for r in records], dtype=np.float64)
     return PackedMolecules(
-        atomic_numbers=np.array(
-            [_PT.GetAtomicNumber(s) for mol in symbols for s in mol], dtype=np.uint8
-        ),
+        atomic_numbers=np.array([_PT.GetAtomicNumber(s) for mol in symbols for s in mol], dtype=np.uint8),
         pos=np.concatenate(pos),
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         smiles=np.array([r["SMILES"] for r in records]),

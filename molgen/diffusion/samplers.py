@@ -59,9 +59,7 @@ def sample(
     return x0
 
 
-def _dpm2m_step(
-    sde: VPSDE, z: State, x0: State, prev_x0: State, t: float, s: float, prev_h: float
-) -> State:
+def _dpm2m_step(sde: VPSDE, z: State, x0: State, prev_x0: State, t: float, s: float, prev_h: float) -> State:
     """DPM-Solver++(2M) (Lu et al. 2022): a DDIM step on a linear extrapolation of x0."""
     h = 0.5 * (sde.logsnr(s) - sde.logsnr(t))
     r = prev_h / h

@@ -49,8 +49,12 @@ class VPSDE:
 
     def noise_like(self, state: State, generator: torch.Generator | None = None) -> State:
         """Standard Gaussian noise; zero mean per graph on coordinates."""
-        eps_pos = torch.randn(state.pos.shape, generator=generator, device=state.pos.device, dtype=state.pos.dtype)
-        eps_feat = torch.randn(state.feat.shape, generator=generator, device=state.feat.device, dtype=state.feat.dtype)
+        eps_pos = torch.randn(
+            state.pos.shape, generator=generator, device=state.pos.device, dtype=state.pos.dtype
+        )
+        eps_feat = torch.randn(
+            state.feat.shape, generator=generator, device=state.feat.device, dtype=state.feat.dtype
+        )
         return state.replace(remove_mean(eps_pos, state.batch, state.num_graphs), eps_feat)
 
     def prior(self, state_like: State, generator: torch.Generator | None = None) -> State:

@@ -24,6 +24,7 @@ from molgen.structures.molecule import Molecule
 logger = logging.getLogger("molgen")
 
 NumAtoms = int | Sequence[int] | None
+MAX_REDRAWS = 3
 
 
 class MoleculeGenerator:
@@ -33,8 +34,15 @@ class MoleculeGenerator:
     >>> mols = gen.sample(100, steps=50, seed=0)                 # doctest: +SKIP
     """
 
-    def __init__(self, config: ModelConfig, net: MoleculeDenoiser, stats: DataStats,
-                 name: str = "model", info: dict | None = None, device: str | torch.device = "auto") -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        net: MoleculeDenoiser,
+        stats: DataStats,
+        name: str = "model",
+        info: dict | None = None,
+        device: str | torch.device = "auto",
+    ) -> None:
         self.config, self.stats, self.name, self.info = config, stats, name, info or {}
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
@@ -42,7 +50,9 @@ class MoleculeGenerator:
         self.symbols = list(config.vocab)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = "qm9", device: str | torch.device = "auto") -> MoleculeGenerator:
+    def from_pretrained(
+        cls, name_or_path: str | Path = "qm9", device: str | torch.device = "auto"
+    ) -> MoleculeGenerator:
         """Load a bundled model by name (``"qm9"``) or a ``save_pretrained`` folder."""
         config, net, stats, info = load_pretrained(name_or_path)
         return cls(config, net, stats, name=str(name_or_path), info=info, device=device)
@@ -51,9 +61,16 @@ class MoleculeGenerator:
         return save_pretrained(out_dir, self.config, self.net, self.stats, self.info)
 
     # -------------------------------------------------------------- sampling
-    def sample(self, num_molecules: int, num_atoms: NumAtoms = None, steps: int = 50,
-               sampler: str = "dpm2m", seed: int | None = None, batch_size: int = 256,
-               progress: bool = False) -> list[Chem.Mol]:
+    def sample(
+        self,
+        num_molecules: int,
+        num_atoms: NumAtoms = None,
+        steps: int = 50,
+        sampler: str = "dpm2m",
+        seed: int | None = None,
+        batch_size: int = 256,
+        progress: bool = False,
+    ) -> list[Chem.Mol]:
         """Sample ``num_molecules`` molecules as RDKit Mols with one 3D conformer each.
 
         Args:
@@ -66,12 +83,24 @@ class MoleculeGenerator:
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
         ``valid`` (bonds perceived and RDKit sanitisation succeeds) and ``smiles``.
         """
-        return [m for batch in self.iter_batches(num_molecules, num_atoms, steps, sampler, seed,
-                                                 batch_size, progress) for m in batch]
+        return [
+            m
+            for batch in self.iter_batches(
+                num_molecules, num_atoms, steps, sampler, seed, batch_size, progress
+            )
+            for m in batch
+        ]
 
-    def iter_batches(self, num_molecules: int, num_atoms: NumAtoms = None, steps: int = 50,
-                     sampler: str = "dpm2m", seed: int | None = None, batch_size: int = 256,
-                     progress: bool = False) -> Iterator[list[Chem.Mol]]:
+    def iter_batches(
+        self,
+        num_molecules: int,
+        num_atoms: NumAtoms = None,
+        steps: int = 50,
+        sampler: str = "dpm2m",
+        seed: int | None = None,
+        batch_size: int = 256,
+        progress: bool = False,
+    ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` but yields molecules batch by batch (memory stays flat)."""
         self._check_args(num_molecules, steps, sampler, batch_size)
         gen = make_generator(seed, "cpu")
@@ -80,26 +109,50 @@ class MoleculeGenerator:
         done = 0
         while done < num_molecules:
             chunk = sizes[done : done + batch_size]
-            pos, types = self._sample_batch(chunk, steps, sampler, gen)
+            pos, types = self._sample_finite(chunk, steps, sampler, gen, first_index=done)
             mols = []
             for i, (p, ty) in enumerate(zip(pos, types)):
-                index = done + i
-                if not np.isfinite(p).all():
-                    raise FloatingPointError(f"molecule {index} has non-finite coordinates after sampling")
-                props = {"index": index, "seed": "" if seed is None else seed, "model": self.name,
-                         "steps": steps, "sampler": sampler}
+                props = {
+                    "index": done + i,
+                    "seed": "" if seed is None else seed,
+                    "model": self.name,
+                    "steps": steps,
+                    "sampler": sampler,
+                }
                 mols.append(Molecule([self.symbols[t] for t in ty], p, props=props).to_rdkit())
             done += len(chunk)
             bar.update(len(chunk))
             yield mols
         bar.close()
 
+    def _sample_finite(
+        self, sizes: np.ndarray, steps: int, sampler: str, gen: torch.Generator, first_index: int
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Sample a batch; molecules with non-finite coordinates are redrawn (up to 3 times)."""
+        pos, types = self._sample_batch(sizes, steps, sampler, gen)
+        for _ in range(MAX_REDRAWS):
+            bad = [i for i, p in enumerate(pos) if not np.isfinite(p).all()]
+            if not bad:
+                return pos, types
+            logger.warning(
+                "molecules %s had non-finite coordinates; redrawing them", [first_index + i for i in bad]
+            )
+            new_pos, new_types = self._sample_batch(sizes[bad], steps, sampler, gen)
+            for i, p, t in zip(bad, new_pos, new_types):
+                pos[i], types[i] = p, t
+        raise FloatingPointError(
+            f"sampling kept producing non-finite coordinates after {MAX_REDRAWS} redraws"
+        )
+
     @torch.no_grad()
-    def _sample_batch(self, sizes: np.ndarray, steps: int, sampler: str, gen: torch.Generator
-                      ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _sample_batch(
+        self, sizes: np.ndarray, steps: int, sampler: str, gen: torch.Generator
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         counts = torch.as_tensor(sizes, dtype=torch.long)
         batch = batch_vector(counts)
-        shape = State(torch.zeros(len(batch), 3), torch.zeros(len(batch), len(self.symbols)), batch, len(counts))
+        shape = State(
+            torch.zeros(len(batch), 3), torch.zeros(len(batch), len(self.symbols)), batch, len(counts)
+        )
         z = self.sde.prior(shape, gen)
         z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
         type_scale = self.config.sde.type_scale

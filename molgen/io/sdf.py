@@ -79,3 +79,11 @@ def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molec
         logger.warning("%s: skipped %d unreadable SDF record(s), read %d", path, skipped, good)
     if good == 0:
         raise ValueError(f"no readable molecules in {path} ({skipped} bad records)")
+
+
+def write_sdf(molecules, path: str | os.PathLike) -> int:
+    """Write an iterable of RDKit Mols to ``path`` atomically; returns the record count."""
+    with SDFWriter(path) as writer:
+        for mol in molecules:
+            writer.write(mol)
+    return writer.count

@@ -42,8 +42,10 @@ class DataStats:
         )
 
     def to_json(self) -> dict:
-        return {"num_atoms_hist": {str(k): v for k, v in self.num_atoms_hist.items()},
-                "coord_scale": self.coord_scale}
+        return {
+            "num_atoms_hist": {str(k): v for k, v in self.num_atoms_hist.items()},
+            "coord_scale": self.coord_scale,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> DataStats:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -56,17 +57,12 @@ class Molecule:
         if mol.GetNumConformers() == 0:
             raise ValueError("RDKit molecule has no conformer")
         mol = Chem.Mol(mol)
-        try:
+        with contextlib.suppress(Chem.KekulizeException):
             Chem.Kekulize(mol, clearAromaticFlags=True)
-        except Chem.KekulizeException:
-            pass
         pos = mol.GetConformer(conf_id).GetPositions()
         symbols = [a.GetSymbol() for a in mol.GetAtoms()]
         bonds = np.array(
-            [
-                (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), _order(b.GetBondType()))
-                for b in mol.GetBonds()
-            ],
+            [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), _order(b.GetBondType())) for b in mol.GetBonds()],
             dtype=np.int64,
         ).reshape(-1, 3)
         props = {k: v for k, v in mol.GetPropsAsDict().items() if not k.startswith("_")}
@@ -180,9 +176,7 @@ def _is_valid(mol: Chem.Mol) -> bool:
 
 
 def _set_prop(mol: Chem.Mol, key: str, value) -> None:
-    if isinstance(value, bool):
-        mol.SetIntProp(key, int(value))
-    elif isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, int, np.integer)):
         mol.SetIntProp(key, int(value))
     elif isinstance(value, (float, np.floating)):
         mol.SetDoubleProp(key, float(value))

@@ -141,8 +141,9 @@ class MoleculeTrainer:
         torch.manual_seed(train_config.seed)  # identical initial weights on every rank
         self.net = MoleculeDenoiser(model_config.denoiser).to(self.device)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=train_config.lr,
-                                     weight_decay=train_config.weight_decay)
+        self.opt = torch.optim.AdamW(
+            self.net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+        )
         self.step, self.elapsed = 0, 0.0
         if checkpoint is not None:
             self.net.load_state_dict(checkpoint["model"])
@@ -171,15 +172,21 @@ class MoleculeTrainer:
         pos, types, batch = self.encoded.batch(self.global_batch(step))
         gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + step)
         t = (torch.rand((), generator=gen) + torch.arange(b) / b) % 1.0  # stratified times
-        x0 = State(pos, F.one_hot(types, len(self.vocab)).float() * self.model_config.sde.type_scale, batch, b)
+        x0 = State(
+            pos, F.one_hot(types, len(self.vocab)).float() * self.model_config.sde.type_scale, batch, b
+        )
         noise = self.sde.noise_like(x0, gen)
         per_rank = b // world_size()
         lo, hi = rank() * per_rank, (rank() + 1) * per_rank
         atoms = (batch >= lo) & (batch < hi)
 
         def local(s: State) -> State:
-            return State(s.pos[atoms].to(self.device), s.feat[atoms].to(self.device),
-                         (batch[atoms] - lo).to(self.device), per_rank)
+            return State(
+                s.pos[atoms].to(self.device),
+                s.feat[atoms].to(self.device),
+                (batch[atoms] - lo).to(self.device),
+                per_rank,
+            )
 
         return local(x0), types[atoms].to(self.device), t[lo:hi].to(self.device), local(noise)
 
@@ -193,8 +200,16 @@ class MoleculeTrainer:
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step)
         loss, loss_pos, loss_type = diffusion_loss(
-            self.model, self.sde, x0, types, t, noise, self.model_config.sde.type_scale,
-            cfg.min_snr_gamma, cfg.type_loss_weight)
+            self.model,
+            self.sde,
+            x0,
+            types,
+            t,
+            noise,
+            self.model_config.sde.type_scale,
+            cfg.min_snr_gamma,
+            cfg.type_loss_weight,
+        )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
@@ -207,8 +222,13 @@ class MoleculeTrainer:
         else:
             logger.warning("step %d: non-finite gradient, update skipped", self.step)
         self.step += 1
-        return {"loss": float(loss.detach()), "loss_pos": float(loss_pos), "loss_type": float(loss_type),
-                "lr": self.lr_at(self.step - 1), "grad_norm": float(grad_norm)}
+        return {
+            "loss": float(loss.detach()),
+            "loss_pos": float(loss_pos),
+            "loss_type": float(loss_type),
+            "lr": self.lr_at(self.step - 1),
+            "grad_norm": float(grad_norm),
+        }
 
     def train(self, progress: bool = False) -> Path:
         """Run until ``max_steps`` or ``max_minutes``; returns the final model folder."""
@@ -218,8 +238,13 @@ class MoleculeTrainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if is_main_process():
             self._trim_metrics()
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not (progress and is_main_process()),
-                   desc="training", unit="step")
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=self.step,
+            disable=not (progress and is_main_process()),
+            desc="training",
+            unit="step",
+        )
         window_start, window_steps, started = time.perf_counter(), 0, time.perf_counter()
         base_elapsed = self.elapsed
         try:
@@ -232,9 +257,12 @@ class MoleculeTrainer:
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                     now = time.perf_counter()
-                    row.update(step=self.step, epoch=self.step / self.steps_per_epoch(),
-                               mol_per_s=window_steps * cfg.batch_size / (now - window_start),
-                               minutes=self.elapsed / 60)
+                    row.update(
+                        step=self.step,
+                        epoch=self.step / self.steps_per_epoch(),
+                        mol_per_s=window_steps * cfg.batch_size / (now - window_start),
+                        minutes=self.elapsed / 60,
+                    )
                     window_start, window_steps = now, 0
                     bar.set_postfix(loss=f"{row['loss']:.3f}")
                     self._log(row)
@@ -248,9 +276,13 @@ class MoleculeTrainer:
     # ------------------------------------------------------------------ I/O
     def export(self, folder: Path) -> Path:
         """save_pretrained of the EMA weights (rank 0 only)."""
-        info = {"steps": self.step, "epochs": round(self.step / self.steps_per_epoch(), 3),
-                "wall_minutes": round(self.elapsed / 60, 2), "train_config": to_dict(self.config),
-                "num_train_molecules": len(self.encoded)}
+        info = {
+            "steps": self.step,
+            "epochs": round(self.step / self.steps_per_epoch(), 3),
+            "wall_minutes": round(self.elapsed / 60, 2),
+            "train_config": to_dict(self.config),
+            "num_train_molecules": len(self.encoded),
+        }
         if is_main_process():
             save_pretrained(folder, self.model_config, self.ema, self.stats, info)
         return folder
@@ -260,8 +292,11 @@ class MoleculeTrainer:
             return
         self.ckpt_path.parent.mkdir(parents=True, exist_ok=True)
         state = {
-            "model": self.net.state_dict(), "ema": self.ema.state_dict(),
-            "optimizer": self.opt.state_dict(), "step": self.step, "elapsed": self.elapsed,
+            "model": self.net.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
             "model_config": json.dumps(to_dict(self.model_config)),
             "train_config": json.dumps(to_dict(self.config)),
             "stats": json.dumps(self.stats.to_json()),
@@ -287,9 +322,17 @@ class MoleculeTrainer:
             writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
             if new:
                 writer.writeheader()
-            writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in METRIC_FIELDS})
-        logger.info("step %d loss %.4f (pos %.4f, type %.4f) %.0f mol/s", row["step"], row["loss"],
-                    row["loss_pos"], row["loss_type"], row["mol_per_s"])
+            writer.writerow(
+                {k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in METRIC_FIELDS}
+            )
+        logger.info(
+            "step %d loss %.4f (pos %.4f, type %.4f) %.0f mol/s",
+            row["step"],
+            row["loss"],
+            row["loss_pos"],
+            row["loss_type"],
+            row["mol_per_s"],
+        )
 
     def _trim_metrics(self) -> None:
         """Drop metric rows logged after the checkpoint we resumed from."""
@@ -314,6 +357,9 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
     train_config = from_dict(TrainConfig, json.loads(state["train_config"]))
     net = MoleculeDenoiser(config.denoiser)
     net.load_state_dict(state["ema"])
-    info = {"steps": int(state["step"]), "wall_minutes": round(float(state["elapsed"]) / 60, 2),
-            "train_config": to_dict(train_config)}
+    info = {
+        "steps": int(state["step"]),
+        "wall_minutes": round(float(state["elapsed"]) / 60, 2),
+        "train_config": to_dict(train_config),
+    }
     return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)
