@@ -92,7 +92,6 @@ def sample_molecules(
 
     gen = MoleculeGenerator.from_pretrained(model, device=device)
     writer = SDFWriter(out)
-    gen._check_args(num_molecules, steps, sampler, batch_size)
     start = time.perf_counter()
     valid, smiles = 0, set()
     with writer:

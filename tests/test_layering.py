@@ -5,8 +5,19 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "molgen"
 LEVEL = {
-    "runtime": 0, "config": 0, "structures": 1, "io": 1, "datasets": 2, "models": 3, "diffusion": 3,
-    "generators": 4, "training": 5, "benchmark": 5, "testing": 6, "cli": 7, "__init__": 7,
+    "runtime": 0,
+    "config": 0,
+    "structures": 1,
+    "io": 1,
+    "datasets": 2,
+    "models": 3,
+    "diffusion": 3,
+    "generators": 4,
+    "training": 5,
+    "benchmark": 5,
+    "testing": 6,
+    "cli": 7,
+    "__init__": 7,
 }
 
 

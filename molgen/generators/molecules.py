@@ -81,7 +81,7 @@ class MoleculeGenerator:
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
-        ``valid`` (bonds perceived and RDKit sanitisation succeeds) and ``smiles``.
+        ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``.
         """
         return [
             m
@@ -156,13 +156,12 @@ class MoleculeGenerator:
         z = self.sde.prior(shape, gen)
         z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
         type_scale = self.config.sde.type_scale
-        stream = _DeviceNoise(gen, self.device)
 
         def denoise(state: State, t: float) -> State:
             tt = torch.full((state.num_graphs,), t, device=self.device)
             return predict_x0(self.net, self.sde, state, tt, type_scale)[0]
 
-        x0 = sample(denoise, self.sde, z, steps, sampler, generator=stream.generator)
+        x0 = sample(denoise, self.sde, z, steps, sampler, generator=_device_generator(gen, self.device))
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy()
         types = x0.feat.argmax(-1).cpu().numpy()
         splits = np.cumsum(sizes)[:-1]
@@ -195,9 +194,6 @@ class MoleculeGenerator:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
 
 
-class _DeviceNoise:
-    """Noise for the sampler drawn on the model's device, seeded from the CPU generator."""
-
-    def __init__(self, gen: torch.Generator, device: torch.device) -> None:
-        seed = int(torch.randint(0, 2**62, (), generator=gen))
-        self.generator = make_generator(seed, device)
+def _device_generator(gen: torch.Generator, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` for the sampler's noise, seeded from the CPU generator ``gen``."""
+    return make_generator(int(torch.randint(0, 2**62, (), generator=gen)), device)
