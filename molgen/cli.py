@@ -108,8 +108,8 @@ def sample_molecules(
     typer.echo(
         f"wrote {n} molecules to {out} in {seconds:.1f} s ({seconds / n:.3f} s/molecule, {gen.device})"
     )
-    typer.echo(f"valid (bonds perceived + RDKit sanitises): {valid}/{n} = {100 * valid / n:.1f} %")
-    typer.echo(f"unique among valid: {len(smiles)}/{max(valid, 1)}")
+    typer.echo(f"valid (bond orders assigned, sanitises, neutral): {valid}/{n} = {100 * valid / n:.1f} %")
+    typer.echo(f"unique among valid: {len(smiles)}/{valid}")
 
 
 @train_app.command("molecules")
