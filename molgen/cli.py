@@ -124,6 +124,9 @@ def train_molecules(
     max_steps: Annotated[int | None, typer.Option(help="Override train.max_steps.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Override train.max_minutes.")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    init_from: Annotated[
+        str | None, typer.Option(help="Start from a model folder or bundled name (e.g. qm9).")
+    ] = None,
 ) -> None:
     """Train a molecule denoiser (torchrun-aware: DDP when WORLD_SIZE > 1)."""
     import dataclasses
@@ -140,7 +143,9 @@ def train_molecules(
     train_cfg = dataclasses.replace(run.train, **overrides)
     dataset = _load_training_molecules(data)
     with distributed_context(resolve_device(device)) as dev:
-        trainer = MoleculeTrainer(dataset, out, run.model, train_cfg, resume=resume, device=dev)
+        trainer = MoleculeTrainer(
+            dataset, out, run.model, train_cfg, resume=resume, device=dev, init_from=init_from
+        )
         if resume and overrides:
             trainer.config = dataclasses.replace(trainer.config, **overrides)
         folder = trainer.train(progress=True)

@@ -87,3 +87,23 @@ def test_unknown_elements_are_rejected(tmp_path, qm9_train):
             TINY_TRAIN,
         )
     assert ModelConfig().vocab == ("H", "C", "N", "O", "F")
+
+
+def test_training_can_continue_from_a_model_folder(tmp_path, qm9_train, tiny_model_dir):
+    from molgen.models.pretrained import load_pretrained
+
+    _, net, stats, info = load_pretrained(tiny_model_dir)
+    trainer = MoleculeTrainer(
+        qm9_train.subset(range(64)), tmp_path, train_config=TINY_TRAIN, init_from=tiny_model_dir
+    )
+    assert trainer.step == info["steps"] and trainer.stats == stats
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(trainer.ema.state_dict()[key], value)
+
+
+def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, TINY_MODEL, TINY_TRAIN)
+    torch.testing.assert_close(torch.rand(2), expected)

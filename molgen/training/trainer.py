@@ -25,7 +25,7 @@ from molgen.datasets.packed import PackedMolecules
 from molgen.diffusion.sde import VPSDE, State
 from molgen.diffusion.targets import predict_x0
 from molgen.models.molecule_denoiser import MoleculeDenoiser
-from molgen.models.pretrained import DataStats, save_pretrained
+from molgen.models.pretrained import DataStats, load_pretrained, save_pretrained
 from molgen.runtime import atomic_path, is_main_process, rank, world_size
 from molgen.structures.vocab import AtomVocab
 
@@ -115,12 +115,24 @@ class MoleculeTrainer:
         train_config: TrainConfig | None = None,
         resume: bool = False,
         device: torch.device | str = "cpu",
+        init_from: str | Path | None = None,
     ) -> None:
+        """
+        Args:
+            resume: continue from ``out_dir/checkpoints/last.pt`` when it exists.
+            init_from: start from a model folder's weights, config and statistics (used when
+                the checkpoints are gone but the bundled weights remain); its step count and
+                wall time carry over. Ignored when a checkpoint is resumed.
+        """
         self.out = Path(out_dir)
         self.device = torch.device(device)
         self.ckpt_path = self.out / "checkpoints" / "last.pt"
         checkpoint = self._load_checkpoint() if resume else None
-        if checkpoint is not None:
+        initial = load_pretrained(init_from) if init_from is not None and checkpoint is None else None
+        if initial is not None:
+            model_config, _, self.stats, info = initial
+            train_config = train_config or TrainConfig()
+        elif checkpoint is not None:
             model_config = from_dict(ModelConfig, json.loads(checkpoint["model_config"]))
             train_config = from_dict(TrainConfig, json.loads(checkpoint["train_config"]))
             self.stats = DataStats.from_json(json.loads(checkpoint["stats"]))
@@ -138,8 +150,9 @@ class MoleculeTrainer:
         self.vocab = AtomVocab(model_config.vocab)
         self.encoded = EncodedMolecules(data, self.vocab, self.stats.coord_scale)
         self.sde = VPSDE(model_config.sde.schedule)
-        torch.manual_seed(train_config.seed)  # identical initial weights on every rank
-        self.net = MoleculeDenoiser(model_config.denoiser).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # same initial weights on every rank, global RNG untouched
+            torch.manual_seed(train_config.seed)
+            self.net = MoleculeDenoiser(model_config.denoiser).to(self.device)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.opt = torch.optim.AdamW(
             self.net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
@@ -151,6 +164,11 @@ class MoleculeTrainer:
             self.opt.load_state_dict(checkpoint["optimizer"])
             self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
             logger.info("resumed from %s at step %d", self.ckpt_path, self.step)
+        elif initial is not None:
+            self.net.load_state_dict(initial[1].state_dict())
+            self.ema.load_state_dict(initial[1].state_dict())
+            self.step, self.elapsed = int(info.get("steps", 0)), 60 * float(info.get("wall_minutes", 0))
+            logger.info("initialised from %s (step %d)", init_from, self.step)
         self.model = self.net
         if world_size() > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(self.net)
