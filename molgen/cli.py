@@ -26,7 +26,9 @@ app = typer.Typer(
 sample_app = typer.Typer(help="Generate structures with a trained model.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model on your data.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
+benchmark_app = typer.Typer(help="Score generated structures.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+app.add_typer(benchmark_app, name="benchmark")
 
 _state = {"verbose": False}
 
@@ -150,6 +152,51 @@ def train_molecules(
             trainer.config = dataclasses.replace(trainer.config, **overrides)
         folder = trainer.train(progress=True)
     typer.echo(f"trained {trainer.step} steps; model saved to {folder}")
+
+
+@benchmark_app.command("molecules")
+@cli_errors
+def benchmark_molecules_cmd(
+    sdf: Annotated[Path, typer.Argument(help="SDF file to score (any tool's).")],
+    reference: Annotated[
+        Path | None, typer.Option(help="Reference SMILES or SDF for novelty (default: QM9 train split).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write all numbers as JSON.")] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write the per-molecule table as CSV.")
+    ] = None,
+) -> None:
+    """Score molecules: EDM stability, validity, uniqueness, novelty (denominators stated)."""
+    from molgen.benchmark.molecules import benchmark_molecules, qm9_train_reference, read_reference
+    from molgen.benchmark.report import markdown_table, write_csv, write_json
+    from molgen.io.sdf import iter_sdf_records
+
+    if not sdf.is_file():
+        raise ValueError(f"SDF file {sdf} does not exist")
+    if sdf.stat().st_size == 0:
+        raise ValueError(f"SDF file {sdf} is empty")
+    if reference is not None:
+        ref = read_reference(reference)
+    else:
+        try:
+            ref = qm9_train_reference()
+        except ModuleNotFoundError:
+            logging.getLogger("molgen").warning(
+                "novelty skipped: QM9 reference needs molgen[qm9] (or --reference)"
+            )
+            ref = None
+    metrics, scores = benchmark_molecules(iter_sdf_records(sdf), ref, progress=True)
+    unreadable = [s.index for s in scores if s.problem == "unreadable record"]
+    if unreadable:
+        logging.getLogger("molgen").warning(
+            "%d unreadable record(s), counted as failures: %s", len(unreadable), unreadable[:20]
+        )
+    typer.echo(f"{sdf}: {len(scores)} records")
+    typer.echo(markdown_table(metrics))
+    if json_out:
+        write_json(metrics, json_out, {"file": str(sdf), "records": len(scores), "unreadable": unreadable})
+    if csv_out:
+        write_csv(scores, csv_out)
 
 
 def _load_training_molecules(data: str):

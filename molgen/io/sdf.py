@@ -50,31 +50,38 @@ class SDFWriter:
         return bool(self._atomic.__exit__(exc_type, exc, tb))
 
 
-def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molecule]:
-    """Stream molecules with 3D coordinates from an SDF file.
-
-    Unparsable records (and records without coordinates) are skipped; the count is logged
-    as a warning at the end. Raises ValueError when the file is missing or yields nothing.
-    """
+def iter_sdf_records(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molecule | None]:
+    """Stream every record of an SDF file: a Molecule, or None for an unreadable record
+    (parse error, no atoms, no coordinates). Raises ValueError when the file is missing."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"SDF file {path} does not exist")
-    skipped = good = 0
     with open(path, "rb") as handle:
-        blocker = rdBase.BlockLogs()  # RDKit's per-record parse errors are counted instead
-        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=remove_hs)
-        for mol in supplier:
+        blocker = rdBase.BlockLogs()  # RDKit's per-record parse errors are reported as None
+        for mol in Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=remove_hs):
             if mol is None or mol.GetNumAtoms() == 0 or mol.GetNumConformers() == 0:
-                skipped += 1
+                yield None
                 continue
             try:
-                molecule = Molecule.from_rdkit(mol)
+                yield Molecule.from_rdkit(mol)
             except ValueError:
-                skipped += 1
-                continue
-            good += 1
-            yield molecule
+                yield None
         del blocker
+
+
+def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molecule]:
+    """Stream the readable molecules of an SDF file.
+
+    Unreadable records are skipped; the count is logged as a warning at the end. Raises
+    ValueError when the file is missing or yields nothing.
+    """
+    skipped = good = 0
+    for molecule in iter_sdf_records(path, remove_hs):
+        if molecule is None:
+            skipped += 1
+            continue
+        good += 1
+        yield molecule
     if skipped:
         logger.warning("%s: skipped %d unreadable SDF record(s), read %d", path, skipped, good)
     if good == 0:

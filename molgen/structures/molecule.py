@@ -68,6 +68,19 @@ class Molecule:
         props = {k: v for k, v in mol.GetPropsAsDict().items() if not k.startswith("_")}
         return cls(symbols, pos, bonds, props)
 
+    def to_rdkit_raw(self) -> Chem.Mol:
+        """RDKit Mol with the atoms, ``self.bonds`` (if any) and one conformer; no perception,
+        no sanitisation, no properties."""
+        rw = Chem.RWMol()
+        conf = Chem.Conformer(self.num_atoms)
+        for i, (sym, xyz) in enumerate(zip(self.symbols, self.pos)):
+            rw.AddAtom(Chem.Atom(sym))
+            conf.SetAtomPosition(i, Point3D(*map(float, xyz)))
+        rw.AddConformer(conf, assignId=True)
+        for i, j, order in self.bonds if self.bonds is not None else ():
+            rw.AddBond(int(i), int(j), _BOND_TYPES[int(order)])
+        return rw.GetMol()
+
     def to_rdkit(self) -> Chem.Mol:
         """RDKit Mol with one 3D conformer.
 
@@ -77,21 +90,12 @@ class Molecule:
         molecule carries the property ``valid = 0``; otherwise ``valid`` is 1 when RDKit
         sanitisation succeeds. The canonical SMILES is stored as ``smiles``.
         """
-        rw = Chem.RWMol()
-        conf = Chem.Conformer(self.num_atoms)
-        for i, (sym, xyz) in enumerate(zip(self.symbols, self.pos)):
-            rw.AddAtom(Chem.Atom(sym))
-            conf.SetAtomPosition(i, Point3D(*map(float, xyz)))
-        rw.AddConformer(conf, assignId=True)
-        perceived_ok = True
-        if self.bonds is not None:
-            for i, j, order in self.bonds:
-                rw.AddBond(int(i), int(j), _BOND_TYPES[int(order)])
-            mol = rw.GetMol()
-        elif _plausible_for_bond_perception(self.symbols, self.pos):
-            mol, perceived_ok = _perceive_bonds(rw.GetMol())
-        else:
-            mol, perceived_ok = rw.GetMol(), False
+        mol, perceived_ok = self.to_rdkit_raw(), True
+        if self.bonds is None:
+            if _plausible_for_bond_perception(self.symbols, self.pos):
+                mol, perceived_ok = _perceive_bonds(mol)
+            else:
+                perceived_ok = False
         valid = perceived_ok and _is_valid(mol)
         mol.SetIntProp("valid", int(valid))
         mol.SetProp("smiles", canonical_smiles(mol) if valid else "")

@@ -1,0 +1,170 @@
+"""Scores for 3D molecules, the same for molgen's samples, another tool's SDF, or real data.
+
+Per molecule (every SDF record, unreadable ones included and counted as failures):
+
+* ``atoms_stable`` / ``stable``: EDM-protocol stability from coordinates and elements only
+  (:mod:`molgen.benchmark.edm`), ignoring bonds stored in the file.
+* ``valid``: the whole molecule sanitises in RDKit; ``valid_largest``: its largest fragment does
+  (EDM's lenient number); ``connected``: valid and a single fragment. Bonds come from the file
+  when it has any (a model's own bonds), otherwise from coordinates with EDM's distance rule.
+* ``smiles``: canonical SMILES (no stereo) of the largest fragment of valid-largest molecules.
+
+Aggregates state their denominators: stability and validity over all records; atom stability
+over all atoms of readable records; uniqueness over valid-largest molecules; novelty over
+unique SMILES, against a reference SMILES set (QM9's training split by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem, rdBase
+from tqdm.auto import tqdm
+
+from molgen.benchmark import edm
+from molgen.structures.molecule import Molecule
+
+logger = logging.getLogger("molgen")
+
+
+@dataclass
+class MoleculeScore:
+    """One record's scores; ``problem`` says why it failed (empty when it passed everything)."""
+
+    index: int
+    num_atoms: int = 0
+    atoms_stable: int = 0
+    stable: bool = False
+    valid: bool = False
+    valid_largest: bool = False
+    connected: bool = False
+    fragments: int = 0
+    bonds_from: str = ""
+    smiles: str = ""
+    problem: str = ""
+
+
+def score_molecule(index: int, molecule: Molecule | None) -> MoleculeScore:
+    """Score one molecule (``None`` = an unreadable record)."""
+    if molecule is None or molecule.num_atoms == 0:
+        return MoleculeScore(index, problem="unreadable record")
+    symbols, pos = molecule.symbols, molecule.pos
+    stable_atoms = edm.atom_stability(symbols, edm.bond_orders(symbols, pos))
+    score = MoleculeScore(index, molecule.num_atoms, int(stable_atoms.sum()), bool(stable_atoms.all()))
+    problems = []
+    if not score.stable:
+        bad = [f"{symbols[i]}{i}" for i in np.flatnonzero(~stable_atoms)[:5]]
+        problems.append(f"unstable atoms {','.join(bad)}")
+    if molecule.bonds is not None and len(molecule.bonds):
+        mol, score.bonds_from = Molecule(symbols, pos, molecule.bonds).to_rdkit_raw(), "file"
+    else:
+        orders = edm.bond_orders(symbols, pos)
+        mol, score.bonds_from = edm.to_rdkit(symbols, pos, orders), "coordinates"
+    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
+    score.fragments = len(fragments)
+    score.valid, error = _sanitises(mol)
+    largest = max(fragments, key=lambda f: f.GetNumAtoms())
+    score.valid_largest, error_largest = _sanitises(largest)
+    score.connected = score.valid and score.fragments == 1
+    if score.valid_largest:
+        score.smiles = _smiles(largest)
+    if not score.valid:
+        problems.append(f"sanitisation: {error}")
+    elif score.fragments > 1:
+        problems.append(f"{score.fragments} fragments")
+    score.problem = "; ".join(problems)
+    return score
+
+
+def aggregate(scores: list[MoleculeScore], reference: set[str] | None) -> dict[str, dict]:
+    """Aggregate metrics, each as ``{"value": fraction, "numerator": n, "denominator": d}``."""
+    n = len(scores)
+    atoms = sum(s.num_atoms for s in scores)
+    valid_smiles = [s.smiles for s in scores if s.valid_largest]
+    unique = set(valid_smiles)
+
+    def metric(num: int, den: int) -> dict:
+        return {"value": num / den if den else float("nan"), "numerator": num, "denominator": den}
+
+    out = {
+        "atom_stability": metric(sum(s.atoms_stable for s in scores), atoms),
+        "molecule_stability": metric(sum(s.stable for s in scores), n),
+        "validity": metric(sum(s.valid for s in scores), n),
+        "validity_largest_fragment": metric(len(valid_smiles), n),
+        "connected_validity": metric(sum(s.connected for s in scores), n),
+        "uniqueness": metric(len(unique), len(valid_smiles)),
+    }
+    if reference is not None:
+        out["novelty"] = metric(len(unique - reference), len(unique))
+    return out
+
+
+def benchmark_molecules(
+    molecules: Iterable[Molecule | None],
+    reference: set[str] | None = None,
+    progress: bool = False,
+    total: int | None = None,
+) -> tuple[dict[str, dict], list[MoleculeScore]]:
+    """Score a stream of molecules; returns (aggregate, per-molecule scores)."""
+    scores = [
+        score_molecule(i, m)
+        for i, m in enumerate(tqdm(molecules, disable=not progress, total=total, desc="scoring", unit="mol"))
+    ]
+    if not scores:
+        raise ValueError("nothing to score: the input holds no records")
+    return aggregate(scores, reference), scores
+
+
+def reference_smiles_from_molecules(molecules: Iterable[Molecule]) -> set[str]:
+    """Reference SMILES computed with the benchmark's own pipeline (so real data is not 'novel')."""
+    return {s.smiles for s in (score_molecule(i, m) for i, m in enumerate(molecules)) if s.smiles}
+
+
+def qm9_train_reference() -> set[str]:
+    """SMILES of QM9's training split through this pipeline; cached in molgen's cache folder."""
+    from molgen.datasets.qm9 import cache_dir, load_qm9
+
+    path = cache_dir() / "qm9_train_smiles_v1.txt"
+    if not path.exists():
+        data = load_qm9("train")
+        smiles = reference_smiles_from_molecules(data.molecule(i) for i in range(len(data)))
+        path.write_text("\n".join(sorted(smiles)) + "\n")
+    return set(path.read_text().split())
+
+
+def read_reference(path: str | os.PathLike) -> set[str]:
+    """A reference set from a SMILES file (canonicalised) or an SDF (through this pipeline)."""
+    from molgen.io.sdf import read_sdf
+    from molgen.io.smiles import read_smiles
+
+    path = Path(path)
+    if path.suffix.lower() == ".sdf":
+        return reference_smiles_from_molecules(read_sdf(path))
+    return {_smiles(m) for m in read_smiles(path)}
+
+
+def _sanitises(mol: Chem.Mol) -> tuple[bool, str]:
+    with rdBase.BlockLogs():
+        try:
+            Chem.SanitizeMol(Chem.Mol(mol))
+            return True, ""
+        except Exception as err:  # RDKit raises several exception types here
+            return False, str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _smiles(mol: Chem.Mol) -> str:
+    with rdBase.BlockLogs():
+        copy = Chem.Mol(mol)
+        Chem.SanitizeMol(copy)
+        return Chem.MolToSmiles(Chem.RemoveHs(copy), isomericSmiles=False)
+
+
+def score_rows(scores: list[MoleculeScore]) -> Iterator[dict]:
+    """Per-molecule rows for CSV."""
+    for s in scores:
+        yield asdict(s)

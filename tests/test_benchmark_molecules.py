@@ -1,0 +1,129 @@
+import json
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import AllChem
+from typer.testing import CliRunner
+
+from molgen.benchmark import edm
+from molgen.benchmark.molecules import benchmark_molecules, reference_smiles_from_molecules, score_molecule
+from molgen.cli import app
+from molgen.io.sdf import SDFWriter
+from molgen.structures.molecule import Molecule
+
+
+def embedded(smiles, seed=0, keep_bonds=False):
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMolecule(mol, randomSeed=seed)
+    AllChem.MMFFOptimizeMolecule(mol)
+    molecule = Molecule.from_rdkit(mol)
+    if not keep_bonds:
+        molecule.bonds = None  # score from coordinates, like a model without bonds
+    return molecule
+
+
+def test_calibration_real_qm9_reproduces_edm_data_figures(qm9_train, qm9_test):
+    """EDM (Hoogeboom et al. 2022, Table 1, 'Data'): 99.0 % atom / 95.2 % molecule stability,
+    97.7 % validity; within 0.5 points on the 4,000 bundled QM9 molecules."""
+    molecules = [d.molecule(i) for d in (qm9_train, qm9_test) for i in range(len(d))]
+    metrics, _ = benchmark_molecules(molecules)
+    assert abs(100 * metrics["atom_stability"]["value"] - 99.0) < 0.5
+    assert abs(100 * metrics["molecule_stability"]["value"] - 95.2) < 0.5
+    assert abs(100 * metrics["validity_largest_fragment"]["value"] - 97.7) < 0.5
+    assert metrics["molecule_stability"]["denominator"] == 4000
+
+
+def test_edm_bond_rule_matches_the_tables():
+    # C-C at 1.53 A: single (< 1.64); at 1.33 A: double (< 1.39); at 1.20 A: triple (< 1.23)
+    for dist, order in [(1.53, 1), (1.33, 2), (1.20, 3), (1.70, 0)]:
+        assert edm.bond_orders(["C", "C"], np.array([[0, 0, 0], [dist, 0, 0]]))[0, 1] == order
+    # no double bonds exist for H: a short C-H stays single
+    assert edm.bond_orders(["C", "H"], np.array([[0, 0, 0], [0.9, 0, 0]]))[0, 1] == 1
+
+
+def test_a_real_molecule_is_stable_valid_connected():
+    s = score_molecule(0, embedded("CC(=O)O"))
+    assert (s.stable, s.valid, s.connected, s.smiles) == (True, True, True, "CC(=O)O")
+    assert s.atoms_stable == s.num_atoms == 8
+
+
+def test_a_radical_is_unstable():
+    ethyl = embedded("CC")
+    keep = [i for i, sym in enumerate(ethyl.symbols) if i != len(ethyl.symbols) - 1]  # drop one H
+    radical = Molecule([ethyl.symbols[i] for i in keep], ethyl.pos[keep])
+    s = score_molecule(0, radical)
+    assert not s.stable and s.atoms_stable == s.num_atoms - 1
+    assert "unstable atoms C" in s.problem
+
+
+def test_a_pentavalent_carbon_is_unstable_and_invalid():
+    methane = embedded("C")
+    extra = methane.pos[0] + np.array([0.0, 0.0, 1.05])  # a fifth H 1.05 A from C
+    mol = Molecule(methane.symbols + ["H"], np.vstack([methane.pos, extra]))
+    s = score_molecule(0, mol)
+    assert not s.stable and not s.valid and "sanitisation" in s.problem
+
+
+def test_two_fragments_are_valid_but_not_connected():
+    a, b = embedded("O"), embedded("C")
+    mol = Molecule(a.symbols + b.symbols, np.vstack([a.pos, b.pos + 10.0]))
+    s = score_molecule(0, mol)
+    assert s.valid and s.valid_largest and not s.connected and s.fragments == 2
+    assert s.smiles == "C"  # largest fragment (5 atoms vs 3)
+
+
+def test_duplicates_lower_uniqueness_and_training_molecules_are_not_novel():
+    mols = [embedded("CCO", seed=1), embedded("CCO", seed=2), embedded("CCN"), embedded("c1ccccc1")]
+    reference = reference_smiles_from_molecules([embedded("CCN")])
+    metrics, _ = benchmark_molecules(mols, reference)
+    assert metrics["uniqueness"]["numerator"] == 3 and metrics["uniqueness"]["denominator"] == 4
+    assert metrics["novelty"]["numerator"] == 2 and metrics["novelty"]["denominator"] == 3
+
+
+def test_file_bonds_are_used_when_present():
+    s = score_molecule(0, embedded("C=CC", keep_bonds=True))
+    assert s.bonds_from == "file" and s.valid
+
+
+def test_unreadable_records_count_as_failures():
+    metrics, scores = benchmark_molecules([None, embedded("CO")])
+    assert scores[0].problem == "unreadable record"
+    assert metrics["validity"]["numerator"] == 1 and metrics["validity"]["denominator"] == 2
+
+
+def test_benchmark_cli_prints_table_and_writes_json_and_csv(tmp_path):
+    sdf = tmp_path / "in.sdf"
+    with SDFWriter(sdf) as writer:
+        for smi in ("CCO", "CC(=O)N", "CCO"):
+            writer.write(embedded(smi).to_rdkit())
+    ref = tmp_path / "ref.smi"
+    ref.write_text("CCO\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "molecules",
+            str(sdf),
+            "--reference",
+            str(ref),
+            "--json",
+            str(tmp_path / "m.json"),
+            "--csv",
+            str(tmp_path / "m.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| molecule stability (EDM) | 100.00 % | 3 / 3 |" in result.stdout
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["metrics"]["novelty"]["numerator"] == 1 and data["records"] == 3
+    assert (tmp_path / "m.csv").read_text().count("\n") == 4
+
+
+@pytest.mark.parametrize("content", [None, ""])
+def test_benchmark_cli_missing_or_empty_file_exits_2(tmp_path, content):
+    path = tmp_path / "x.sdf"
+    if content is not None:
+        path.write_text(content)
+    result = CliRunner().invoke(app, ["benchmark", "molecules", str(path)])
+    assert result.exit_code == 2 and result.stderr.startswith("error:")
