@@ -165,11 +165,20 @@ def benchmark_molecules_cmd(
     csv_out: Annotated[
         Path | None, typer.Option("--csv", help="Write the per-molecule table as CSV.")
     ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write distribution plots as PNG (needs molgen[bench]).")
+    ] = None,
 ) -> None:
     """Score molecules: EDM stability, validity, uniqueness, novelty (denominators stated)."""
-    from molgen.benchmark.molecules import benchmark_molecules, qm9_train_reference, read_reference
-    from molgen.benchmark.report import markdown_table, write_csv, write_json
-    from molgen.io.sdf import iter_sdf_records
+    from molgen.benchmark.molecules import (
+        benchmark_molecules,
+        qm9_subset_distributions,
+        qm9_train_reference,
+        read_reference,
+        reference_distributions,
+    )
+    from molgen.benchmark.report import distance_table, markdown_table, write_csv, write_json, write_plot
+    from molgen.io.sdf import iter_sdf_records, read_sdf
 
     if not sdf.is_file():
         raise ValueError(f"SDF file {sdf} does not exist")
@@ -177,7 +186,11 @@ def benchmark_molecules_cmd(
         raise ValueError(f"SDF file {sdf} is empty")
     if reference is not None:
         ref = read_reference(reference)
+        ref_stats = (
+            reference_distributions(read_sdf(reference)) if reference.suffix.lower() == ".sdf" else None
+        )
     else:
+        ref_stats = qm9_subset_distributions()
         try:
             ref = qm9_train_reference()
         except ModuleNotFoundError:
@@ -185,18 +198,24 @@ def benchmark_molecules_cmd(
                 "novelty skipped: QM9 reference needs molgen[qm9] (or --reference)"
             )
             ref = None
-    metrics, scores = benchmark_molecules(iter_sdf_records(sdf), ref, progress=True)
+    result = benchmark_molecules(iter_sdf_records(sdf), ref, ref_stats, progress=True)
+    scores = result.scores
     unreadable = [s.index for s in scores if s.problem == "unreadable record"]
     if unreadable:
         logging.getLogger("molgen").warning(
             "%d unreadable record(s), counted as failures: %s", len(unreadable), unreadable[:20]
         )
     typer.echo(f"{sdf}: {len(scores)} records")
-    typer.echo(markdown_table(metrics))
+    typer.echo(markdown_table(result.metrics))
+    if result.distances:
+        typer.echo()
+        typer.echo(distance_table(result.distances))
     if json_out:
-        write_json(metrics, json_out, {"file": str(sdf), "records": len(scores), "unreadable": unreadable})
+        write_json(result, json_out, {"file": str(sdf), "records": len(scores), "unreadable": unreadable})
     if csv_out:
         write_csv(scores, csv_out)
+    if plot:
+        write_plot(result, ref_stats, plot)
 
 
 def _load_training_molecules(data: str):

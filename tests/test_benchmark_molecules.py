@@ -27,7 +27,7 @@ def test_calibration_real_qm9_reproduces_edm_data_figures(qm9_train, qm9_test):
     """EDM (Hoogeboom et al. 2022, Table 1, 'Data'): 99.0 % atom / 95.2 % molecule stability,
     97.7 % validity; within 0.5 points on the 4,000 bundled QM9 molecules."""
     molecules = [d.molecule(i) for d in (qm9_train, qm9_test) for i in range(len(d))]
-    metrics, _ = benchmark_molecules(molecules)
+    metrics = benchmark_molecules(molecules).metrics
     assert abs(100 * metrics["atom_stability"]["value"] - 99.0) < 0.5
     assert abs(100 * metrics["molecule_stability"]["value"] - 95.2) < 0.5
     assert abs(100 * metrics["validity_largest_fragment"]["value"] - 97.7) < 0.5
@@ -76,7 +76,7 @@ def test_two_fragments_are_valid_but_not_connected():
 def test_duplicates_lower_uniqueness_and_training_molecules_are_not_novel():
     mols = [embedded("CCO", seed=1), embedded("CCO", seed=2), embedded("CCN"), embedded("c1ccccc1")]
     reference = reference_smiles_from_molecules([embedded("CCN")])
-    metrics, _ = benchmark_molecules(mols, reference)
+    metrics = benchmark_molecules(mols, reference).metrics
     assert metrics["uniqueness"]["numerator"] == 3 and metrics["uniqueness"]["denominator"] == 4
     assert metrics["novelty"]["numerator"] == 2 and metrics["novelty"]["denominator"] == 3
 
@@ -87,7 +87,8 @@ def test_file_bonds_are_used_when_present():
 
 
 def test_unreadable_records_count_as_failures():
-    metrics, scores = benchmark_molecules([None, embedded("CO")])
+    result = benchmark_molecules([None, embedded("CO")])
+    metrics, scores = result.metrics, result.scores
     assert scores[0].problem == "unreadable record"
     assert metrics["validity"]["numerator"] == 1 and metrics["validity"]["denominator"] == 2
 
@@ -127,3 +128,48 @@ def test_benchmark_cli_missing_or_empty_file_exits_2(tmp_path, content):
         path.write_text(content)
     result = CliRunner().invoke(app, ["benchmark", "molecules", str(path)])
     assert result.exit_code == 2 and result.stderr.startswith("error:")
+
+
+def test_distribution_metrics_of_real_data_against_itself_and_a_distortion(qm9_train, qm9_test):
+    from collections import Counter
+
+    from molgen.benchmark.distributions import DistributionStats, total_variation, wasserstein_hist
+    from molgen.benchmark.molecules import reference_distributions
+
+    ref = reference_distributions(qm9_train.molecule(i) for i in range(500))
+    real = benchmark_molecules([qm9_test.molecule(i) for i in range(300)], reference_stats=ref).distances
+    stretched = DistributionStats()
+    for i in range(300):
+        m = qm9_test.molecule(i)
+        stretched.add(m.symbols, m.pos * 1.04)  # every bond 4 % too long
+    distorted = stretched.compare(ref)
+    assert real["bond_w1_mean"] < 0.005 and real["clash_free"] > 0.98 and real["atom_type_tv"] < 0.05
+    assert distorted["bond_w1_mean"] > 5 * real["bond_w1_mean"]
+    hist = np.array([0.0, 1.0, 0.0])
+    assert wasserstein_hist(hist, np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 2.0, 3.0])) == 1.0
+    assert (
+        total_variation(Counter("aab"), Counter("aab")) == 0
+        and total_variation(Counter("a"), Counter("b")) == 1
+    )
+
+
+def test_clashes_are_found_between_non_bonded_atoms():
+    a, b = embedded("C"), embedded("C")
+    mol = Molecule(a.symbols + b.symbols, np.vstack([a.pos, b.pos + np.array([1.9, 0.0, 0.0])]))
+    s = score_molecule(0, mol)
+    assert s.clashes > 0 and "clashing pairs" in s.problem
+    assert score_molecule(0, embedded("CCCC")).clashes == 0
+
+
+def test_benchmark_cli_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    sdf = tmp_path / "in.sdf"
+    with SDFWriter(sdf) as writer:
+        for smi in ("CCO", "CC(=O)N"):
+            writer.write(embedded(smi).to_rdkit())
+    ref = tmp_path / "ref.smi"
+    ref.write_text("CCO\n")
+    args = ["benchmark", "molecules", str(sdf), "--reference", str(ref), "--plot", str(tmp_path / "p.png")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"

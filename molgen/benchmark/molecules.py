@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from rdkit import Chem, rdBase
 from tqdm.auto import tqdm
 
 from molgen.benchmark import edm
+from molgen.benchmark.distributions import DistributionStats, count_clashes
 from molgen.structures.molecule import Molecule
 
 logger = logging.getLogger("molgen")
@@ -44,19 +45,29 @@ class MoleculeScore:
     valid_largest: bool = False
     connected: bool = False
     fragments: int = 0
+    clashes: int = 0
     bonds_from: str = ""
     smiles: str = ""
     problem: str = ""
 
 
-def score_molecule(index: int, molecule: Molecule | None) -> MoleculeScore:
-    """Score one molecule (``None`` = an unreadable record)."""
+def score_molecule(
+    index: int, molecule: Molecule | None, stats: DistributionStats | None = None
+) -> MoleculeScore:
+    """Score one molecule (``None`` = an unreadable record); accumulate it into ``stats``."""
     if molecule is None or molecule.num_atoms == 0:
         return MoleculeScore(index, problem="unreadable record")
     symbols, pos = molecule.symbols, molecule.pos
+    if stats is not None:
+        clashes = stats.add(symbols, pos)
+    else:
+        orders = edm.bond_orders(symbols, pos)
+        clashes = count_clashes(symbols, np.linalg.norm(pos[:, None] - pos[None], axis=-1), orders > 0)
     stable_atoms = edm.atom_stability(symbols, edm.bond_orders(symbols, pos))
-    score = MoleculeScore(index, molecule.num_atoms, int(stable_atoms.sum()), bool(stable_atoms.all()))
-    problems = []
+    score = MoleculeScore(
+        index, molecule.num_atoms, int(stable_atoms.sum()), bool(stable_atoms.all()), clashes=clashes
+    )
+    problems = [f"{clashes} clashing pairs"] if clashes else []
     if not score.stable:
         bad = [f"{symbols[i]}{i}" for i in np.flatnonzero(~stable_atoms)[:5]]
         problems.append(f"unstable atoms {','.join(bad)}")
@@ -104,20 +115,48 @@ def aggregate(scores: list[MoleculeScore], reference: set[str] | None) -> dict[s
     return out
 
 
+@dataclass
+class BenchmarkResult:
+    """Aggregate fractions (with denominators), distances to the reference distributions
+    (empty without a reference), per-molecule scores and the accumulated distributions."""
+
+    metrics: dict[str, dict]
+    distances: dict[str, float]
+    scores: list[MoleculeScore]
+    stats: DistributionStats
+
+
 def benchmark_molecules(
     molecules: Iterable[Molecule | None],
     reference: set[str] | None = None,
+    reference_stats: DistributionStats | None = None,
     progress: bool = False,
-    total: int | None = None,
-) -> tuple[dict[str, dict], list[MoleculeScore]]:
-    """Score a stream of molecules; returns (aggregate, per-molecule scores)."""
+) -> BenchmarkResult:
+    """Score a stream of molecules against optional reference SMILES and distributions."""
+    stats = DistributionStats()
     scores = [
-        score_molecule(i, m)
-        for i, m in enumerate(tqdm(molecules, disable=not progress, total=total, desc="scoring", unit="mol"))
+        score_molecule(i, m, stats)
+        for i, m in enumerate(tqdm(molecules, disable=not progress, desc="scoring", unit="mol"))
     ]
     if not scores:
         raise ValueError("nothing to score: the input holds no records")
-    return aggregate(scores, reference), scores
+    distances = stats.compare(reference_stats) if reference_stats is not None else {}
+    return BenchmarkResult(aggregate(scores, reference), distances, scores, stats)
+
+
+def reference_distributions(molecules: Iterable[Molecule]) -> DistributionStats:
+    stats = DistributionStats()
+    for m in molecules:
+        stats.add(m.symbols, m.pos)
+    return stats
+
+
+def qm9_subset_distributions() -> DistributionStats:
+    """Reference distributions of the 3,000 bundled QM9 training molecules (no qm9pack needed)."""
+    from molgen.datasets.qm9 import load_qm9_subset
+
+    data = load_qm9_subset("train")
+    return reference_distributions(data.molecule(i) for i in range(len(data)))
 
 
 def reference_smiles_from_molecules(molecules: Iterable[Molecule]) -> set[str]:
@@ -162,9 +201,3 @@ def _smiles(mol: Chem.Mol) -> str:
         copy = Chem.Mol(mol)
         Chem.SanitizeMol(copy)
         return Chem.MolToSmiles(Chem.RemoveHs(copy), isomericSmiles=False)
-
-
-def score_rows(scores: list[MoleculeScore]) -> Iterator[dict]:
-    """Per-molecule rows for CSV."""
-    for s in scores:
-        yield asdict(s)

@@ -7,7 +7,10 @@ import json
 import os
 from dataclasses import asdict, fields
 
-from molgen.benchmark.molecules import MoleculeScore
+import numpy as np
+
+from molgen.benchmark.distributions import BOND_BINS, DistributionStats
+from molgen.benchmark.molecules import BenchmarkResult, MoleculeScore
 from molgen.runtime import atomic_path
 
 LABELS = {
@@ -30,9 +33,61 @@ def markdown_table(metrics: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_json(metrics: dict[str, dict], path: str | os.PathLike, extra: dict | None = None) -> None:
+def distance_table(distances: dict[str, float]) -> str:
+    """Distances to the reference distributions (lower is better; clash_free: higher)."""
+    lines = ["| vs reference | value |", "|---|---|"]
+    for key, value in distances.items():
+        unit = " A" if key.startswith("bond_w1") else " deg" if key.startswith("angle_w1") else ""
+        lines.append(f"| {key} | {value:.4f}{unit} |")
+    return "\n".join(lines)
+
+
+def write_json(result: BenchmarkResult, path: str | os.PathLike, extra: dict | None = None) -> None:
+    data = {"metrics": result.metrics, "distances": result.distances, **(extra or {})}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"metrics": metrics, **(extra or {})}, indent=2) + "\n")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def write_plot(result: BenchmarkResult, reference: DistributionStats | None, path: str | os.PathLike) -> None:
+    """Bond-length histograms of the four most common bond types, atom types and molecule
+    sizes, each against the reference (needs matplotlib: ``pip install 'molgen[bench]'``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("--plot needs matplotlib: pip install 'molgen[bench]'") from None
+    stats = result.stats
+    source = reference if reference is not None else stats
+    bond_types = sorted(source.bonds, key=lambda k: -source.bonds[k].sum())[:4]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    centres = 0.5 * (BOND_BINS[1:] + BOND_BINS[:-1])
+    for ax, key in zip(axes.flat[:4], bond_types):
+        for name, st, style in (("generated", stats, "-"), ("reference", reference, "--")):
+            if st is not None and key in st.bonds and st.bonds[key].sum():
+                ax.plot(centres, st.bonds[key] / st.bonds[key].sum(), style, label=name)
+        ax.set(title=f"bond length {key}", xlabel="Angstrom", ylabel="fraction")
+        ax.legend()
+    for ax, attr, title in (
+        (axes.flat[4], "atom_types", "atom types"),
+        (axes.flat[5], "sizes", "atoms per molecule"),
+    ):
+        for offset, (name, st) in enumerate((("generated", stats), ("reference", reference))):
+            if st is None:
+                continue
+            counts = getattr(st, attr)
+            keys = sorted(set(getattr(stats, attr)) | set(getattr(source, attr)))
+            total = sum(counts.values()) or 1
+            xs = np.arange(len(keys))
+            ax.bar(xs + 0.4 * offset, [counts[k] / total for k in keys], width=0.4, label=name)
+            ax.set_xticks(xs + 0.2, [str(k) for k in keys], fontsize=7)
+        ax.set(title=title, ylabel="fraction")
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
 
 
 def write_csv(scores: list[MoleculeScore], path: str | os.PathLike) -> None:
