@@ -168,6 +168,10 @@ def benchmark_molecules_cmd(
     plot: Annotated[
         Path | None, typer.Option(help="Write distribution plots as PNG (needs molgen[bench]).")
     ] = None,
+    fcd: Annotated[bool, typer.Option("--fcd", help="Frechet ChemNet Distance to the reference.")] = False,
+    posebusters: Annotated[
+        int, typer.Option(help="Run PoseBusters' molecule checks on the first N records (slow, ~4 s each).")
+    ] = 0,
 ) -> None:
     """Score molecules: EDM stability, validity, uniqueness, novelty (denominators stated)."""
     from molgen.benchmark.molecules import (
@@ -205,6 +209,19 @@ def benchmark_molecules_cmd(
         logging.getLogger("molgen").warning(
             "%d unreadable record(s), counted as failures: %s", len(unreadable), unreadable[:20]
         )
+    if fcd or posebusters:
+        from itertools import islice
+
+        from molgen.benchmark.extras import fcd_score, posebusters_pass_rate
+        from molgen.benchmark.molecules import sanitised
+
+        if fcd:
+            if ref is None:
+                raise ValueError("--fcd needs reference SMILES: install molgen[qm9] or pass --reference")
+            result.distances["fcd"] = fcd_score([s.smiles for s in scores if s.smiles], sorted(ref))
+        if posebusters:
+            subset = [sanitised(m) for m in islice(iter_sdf_records(sdf), posebusters)]
+            result.metrics["posebusters_pass"] = posebusters_pass_rate(subset)
     typer.echo(f"{sdf}: {len(scores)} records")
     typer.echo(markdown_table(result.metrics))
     if result.distances:

@@ -173,3 +173,33 @@ def test_benchmark_cli_plot(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_benchmark_cli_fcd_and_posebusters(tmp_path):
+    pytest.importorskip("fcd")
+    pytest.importorskip("posebusters")
+    sdf = tmp_path / "in.sdf"
+    with SDFWriter(sdf) as writer:
+        for smi in ("CCO", "CC(=O)N", "c1ccccc1O"):
+            writer.write(embedded(smi).to_rdkit())
+    ref = tmp_path / "ref.smi"
+    ref.write_text("CCO\nCCN\nCC(C)O\nc1ccccc1\n")
+    args = [
+        "benchmark",
+        "molecules",
+        str(sdf),
+        "--reference",
+        str(ref),
+        "--fcd",
+        "--posebusters",
+        2,
+        "--json",
+        str(tmp_path / "m.json"),
+    ]
+    result = CliRunner().invoke(app, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["distances"]["fcd"] > 0
+    assert data["metrics"]["posebusters_pass"]["denominator"] == 2
+    assert data["metrics"]["posebusters_pass"]["numerator"] == 2  # force-field geometries pass

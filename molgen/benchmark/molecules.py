@@ -7,6 +7,7 @@ Per molecule (every SDF record, unreadable ones included and counted as failures
 * ``valid``: the whole molecule sanitises in RDKit; ``valid_largest``: its largest fragment does
   (EDM's lenient number); ``connected``: valid and a single fragment. Bonds come from the file
   when it has any (a model's own bonds), otherwise from coordinates with EDM's distance rule.
+* ``clashes``: non-bonded atom pairs far too close (:mod:`molgen.benchmark.distributions`).
 * ``smiles``: canonical SMILES (no stereo) of the largest fragment of valid-largest molecules.
 
 Aggregates state their denominators: stability and validity over all records; atom stability
@@ -28,6 +29,7 @@ from tqdm.auto import tqdm
 
 from molgen.benchmark import edm
 from molgen.benchmark.distributions import DistributionStats, count_clashes
+from molgen.benchmark.extras import internal_diversity
 from molgen.structures.molecule import Molecule
 
 logger = logging.getLogger("molgen")
@@ -71,11 +73,7 @@ def score_molecule(
     if not score.stable:
         bad = [f"{symbols[i]}{i}" for i in np.flatnonzero(~stable_atoms)[:5]]
         problems.append(f"unstable atoms {','.join(bad)}")
-    if molecule.bonds is not None and len(molecule.bonds):
-        mol, score.bonds_from = Molecule(symbols, pos, molecule.bonds).to_rdkit_raw(), "file"
-    else:
-        orders = edm.bond_orders(symbols, pos)
-        mol, score.bonds_from = edm.to_rdkit(symbols, pos, orders), "coordinates"
+    mol, score.bonds_from = with_bonds(molecule)
     fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     score.fragments = len(fragments)
     score.valid, error = _sanitises(mol)
@@ -90,6 +88,28 @@ def score_molecule(
         problems.append(f"{score.fragments} fragments")
     score.problem = "; ".join(problems)
     return score
+
+
+def with_bonds(molecule: Molecule) -> tuple[Chem.Mol, str]:
+    """Unsanitised RDKit Mol with the file's bonds when it has any, else EDM's distance bonds;
+    and where the bonds came from (``"file"`` or ``"coordinates"``)."""
+    if molecule.bonds is not None and len(molecule.bonds):
+        return molecule.to_rdkit_raw(), "file"
+    orders = edm.bond_orders(molecule.symbols, molecule.pos)
+    return edm.to_rdkit(molecule.symbols, molecule.pos, orders), "coordinates"
+
+
+def sanitised(molecule: Molecule | None) -> Chem.Mol | None:
+    """The molecule with its benchmark bonds, sanitised; None when unreadable or invalid."""
+    if molecule is None or molecule.num_atoms == 0:
+        return None
+    mol = Chem.Mol(with_bonds(molecule)[0])
+    with rdBase.BlockLogs():
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception:  # RDKit raises several exception types here
+            return None
+    return mol
 
 
 def aggregate(scores: list[MoleculeScore], reference: set[str] | None) -> dict[str, dict]:
@@ -117,8 +137,9 @@ def aggregate(scores: list[MoleculeScore], reference: set[str] | None) -> dict[s
 
 @dataclass
 class BenchmarkResult:
-    """Aggregate fractions (with denominators), distances to the reference distributions
-    (empty without a reference), per-molecule scores and the accumulated distributions."""
+    """Aggregate fractions (with denominators); distances to the reference distributions
+    (without a reference only ``internal_diversity``); per-molecule scores; the accumulated
+    distributions."""
 
     metrics: dict[str, dict]
     distances: dict[str, float]
@@ -141,6 +162,7 @@ def benchmark_molecules(
     if not scores:
         raise ValueError("nothing to score: the input holds no records")
     distances = stats.compare(reference_stats) if reference_stats is not None else {}
+    distances["internal_diversity"] = internal_diversity(sorted({s.smiles for s in scores if s.smiles}))
     return BenchmarkResult(aggregate(scores, reference), distances, scores, stats)
 
 

@@ -21,6 +21,7 @@ LABELS = {
     "connected_validity": "connected validity",
     "uniqueness": "uniqueness (of valid)",
     "novelty": "novelty (of unique)",
+    "posebusters_pass": "PoseBusters (mol) pass",
 }
 
 
@@ -34,8 +35,9 @@ def markdown_table(metrics: dict[str, dict]) -> str:
 
 
 def distance_table(distances: dict[str, float]) -> str:
-    """Distances to the reference distributions (lower is better; clash_free: higher)."""
-    lines = ["| vs reference | value |", "|---|---|"]
+    """Distances to the reference distributions (lower is better; clash_free and
+    internal_diversity: higher is better)."""
+    lines = ["| distribution metric | value |", "|---|---|"]
     for key, value in distances.items():
         unit = " A" if key.startswith("bond_w1") else " deg" if key.startswith("angle_w1") else ""
         lines.append(f"| {key} | {value:.4f}{unit} |")
