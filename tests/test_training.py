@@ -107,3 +107,14 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
     torch.manual_seed(5)
     MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, TINY_MODEL, TINY_TRAIN)
     torch.testing.assert_close(torch.rand(2), expected)
+
+
+def test_the_bundled_models_training_config_matches_the_bundled_model():
+    from pathlib import Path
+
+    from molgen.models.pretrained import load_pretrained
+
+    run = load_config(RunConfig, Path(__file__).resolve().parents[1] / "examples" / "qm9_train.yaml")
+    config, _, _, info = load_pretrained("qm9")
+    assert run.model == config
+    assert dataclasses.asdict(run.train) == info["train_config"]
