@@ -168,6 +168,9 @@ def benchmark_molecules_cmd(
     plot: Annotated[
         Path | None, typer.Option(help="Write distribution plots as PNG (needs molgen[bench]).")
     ] = None,
+    bonds: Annotated[
+        str, typer.Option(help="Bonds for validity: auto (file's if any) | file | coordinates (EDM's rule).")
+    ] = "auto",
     fcd: Annotated[bool, typer.Option("--fcd", help="Frechet ChemNet Distance to the reference.")] = False,
     posebusters: Annotated[
         int, typer.Option(help="Run PoseBusters' molecule checks on the first N records (slow, ~4 s each).")
@@ -202,7 +205,7 @@ def benchmark_molecules_cmd(
                 "novelty skipped: QM9 reference needs molgen[qm9] (or --reference)"
             )
             ref = None
-    result = benchmark_molecules(iter_sdf_records(sdf), ref, ref_stats, progress=True)
+    result = benchmark_molecules(iter_sdf_records(sdf), ref, ref_stats, progress=True, bonds=bonds)
     scores = result.scores
     unreadable = [s.index for s in scores if s.problem == "unreadable record"]
     if unreadable:
@@ -220,7 +223,7 @@ def benchmark_molecules_cmd(
                 raise ValueError("--fcd needs reference SMILES: install molgen[qm9] or pass --reference")
             result.distances["fcd"] = fcd_score([s.smiles for s in scores if s.smiles], sorted(ref))
         if posebusters:
-            subset = [sanitised(m) for m in islice(iter_sdf_records(sdf), posebusters)]
+            subset = [sanitised(m, bonds) for m in islice(iter_sdf_records(sdf), posebusters)]
             result.metrics["posebusters_pass"] = posebusters_pass_rate(subset)
     typer.echo(f"{sdf}: {len(scores)} records")
     typer.echo(markdown_table(result.metrics))

@@ -203,3 +203,11 @@ def test_benchmark_cli_fcd_and_posebusters(tmp_path):
     assert data["distances"]["fcd"] > 0
     assert data["metrics"]["posebusters_pass"]["denominator"] == 2
     assert data["metrics"]["posebusters_pass"]["numerator"] == 2  # force-field geometries pass
+
+
+def test_bond_source_can_be_forced():
+    nitro = embedded("C[N+](=O)[O-]", keep_bonds=True)
+    assert score_molecule(0, nitro, bonds="file").valid  # charges kept with the file's bonds
+    assert score_molecule(0, nitro, bonds="coordinates").bonds_from == "coordinates"
+    with pytest.raises(ValueError, match="unknown bond source"):
+        score_molecule(0, nitro, bonds="guess")

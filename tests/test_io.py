@@ -110,3 +110,13 @@ def test_collapsed_geometry_is_invalid_without_crashing_rdkit():
     symbols = ["C"] * 6 + ["H"] * 10
     mol = Molecule(symbols, rng.normal(scale=0.01, size=(16, 3))).to_rdkit()
     assert mol.GetIntProp("valid") == 0
+
+
+def test_formal_charges_survive_an_sdf_round_trip(tmp_path):
+    nitro = embedded("C[N+](=O)[O-]")
+    path = tmp_path / "n.sdf"
+    with SDFWriter(path) as writer:
+        writer.write(nitro)
+    back = next(read_sdf(path))
+    assert sorted(back.charges.tolist()) == [-1, 0, 0, 0, 0, 0, 1]
+    assert back.to_rdkit().GetIntProp("valid") == 1

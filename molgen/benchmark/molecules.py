@@ -53,10 +53,17 @@ class MoleculeScore:
     problem: str = ""
 
 
+BOND_SOURCES = ("auto", "file", "coordinates")
+
+
 def score_molecule(
-    index: int, molecule: Molecule | None, stats: DistributionStats | None = None
+    index: int, molecule: Molecule | None, stats: DistributionStats | None = None, bonds: str = "auto"
 ) -> MoleculeScore:
-    """Score one molecule (``None`` = an unreadable record); accumulate it into ``stats``."""
+    """Score one molecule (``None`` = an unreadable record); accumulate it into ``stats``.
+
+    ``bonds`` chooses the bonds for validity: ``"auto"`` (the file's when it has any, else
+    coordinates), ``"file"`` or ``"coordinates"`` (EDM's distance rule, no formal charges).
+    """
     if molecule is None or molecule.num_atoms == 0:
         return MoleculeScore(index, problem="unreadable record")
     symbols, pos = molecule.symbols, molecule.pos
@@ -73,7 +80,7 @@ def score_molecule(
     if not score.stable:
         bad = [f"{symbols[i]}{i}" for i in np.flatnonzero(~stable_atoms)[:5]]
         problems.append(f"unstable atoms {','.join(bad)}")
-    mol, score.bonds_from = with_bonds(molecule)
+    mol, score.bonds_from = with_bonds(molecule, bonds)
     fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     score.fragments = len(fragments)
     score.valid, error = _sanitises(mol)
@@ -90,20 +97,23 @@ def score_molecule(
     return score
 
 
-def with_bonds(molecule: Molecule) -> tuple[Chem.Mol, str]:
-    """Unsanitised RDKit Mol with the file's bonds when it has any, else EDM's distance bonds;
-    and where the bonds came from (``"file"`` or ``"coordinates"``)."""
-    if molecule.bonds is not None and len(molecule.bonds):
+def with_bonds(molecule: Molecule, bonds: str = "auto") -> tuple[Chem.Mol, str]:
+    """Unsanitised RDKit Mol with the file's bonds (``bonds="file"``, or ``"auto"`` when the
+    file has any) or EDM's distance bonds; and where the bonds came from."""
+    if bonds not in BOND_SOURCES:
+        raise ValueError(f"unknown bond source {bonds!r}; choose from {list(BOND_SOURCES)}")
+    has_file_bonds = molecule.bonds is not None and len(molecule.bonds) > 0
+    if bonds == "file" or (bonds == "auto" and has_file_bonds):
         return molecule.to_rdkit_raw(), "file"
     orders = edm.bond_orders(molecule.symbols, molecule.pos)
     return edm.to_rdkit(molecule.symbols, molecule.pos, orders), "coordinates"
 
 
-def sanitised(molecule: Molecule | None) -> Chem.Mol | None:
+def sanitised(molecule: Molecule | None, bonds: str = "auto") -> Chem.Mol | None:
     """The molecule with its benchmark bonds, sanitised; None when unreadable or invalid."""
     if molecule is None or molecule.num_atoms == 0:
         return None
-    mol = Chem.Mol(with_bonds(molecule)[0])
+    mol = Chem.Mol(with_bonds(molecule, bonds)[0])
     with rdBase.BlockLogs():
         try:
             Chem.SanitizeMol(mol)
@@ -152,11 +162,13 @@ def benchmark_molecules(
     reference: set[str] | None = None,
     reference_stats: DistributionStats | None = None,
     progress: bool = False,
+    bonds: str = "auto",
 ) -> BenchmarkResult:
-    """Score a stream of molecules against optional reference SMILES and distributions."""
+    """Score a stream of molecules against optional reference SMILES and distributions
+    (``bonds``: see :func:`score_molecule`)."""
     stats = DistributionStats()
     scores = [
-        score_molecule(i, m, stats)
+        score_molecule(i, m, stats, bonds)
         for i, m in enumerate(tqdm(molecules, disable=not progress, desc="scoring", unit="mol"))
     ]
     if not scores:

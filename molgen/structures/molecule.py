@@ -32,12 +32,14 @@ class Molecule:
         bonds: optional ``[num_bonds, 3]`` int array of ``(i, j, order)`` with order
             1/2/3 (4 = aromatic). ``None`` means bonds are perceived from coordinates.
         props: free-form properties written as SD tags.
+        charges: optional ``[num_atoms]`` int formal charges (kept with file bonds).
     """
 
     symbols: list[str]
     pos: np.ndarray
     bonds: np.ndarray | None = None
     props: dict = field(default_factory=dict)
+    charges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.pos = np.asarray(self.pos, dtype=np.float64).reshape(-1, 3)
@@ -45,6 +47,10 @@ class Molecule:
             raise ValueError(f"{len(self.symbols)} symbols but {len(self.pos)} positions")
         if not np.isfinite(self.pos).all():
             raise ValueError("molecule has non-finite coordinates")
+        if self.charges is not None:
+            self.charges = np.asarray(self.charges, dtype=np.int64).reshape(-1)
+            if len(self.charges) != len(self.symbols):
+                raise ValueError(f"{len(self.charges)} charges for {len(self.symbols)} atoms")
 
     @property
     def num_atoms(self) -> int:
@@ -66,7 +72,8 @@ class Molecule:
             dtype=np.int64,
         ).reshape(-1, 3)
         props = {k: v for k, v in mol.GetPropsAsDict().items() if not k.startswith("_")}
-        return cls(symbols, pos, bonds, props)
+        charges = np.array([a.GetFormalCharge() for a in mol.GetAtoms()], dtype=np.int64)
+        return cls(symbols, pos, bonds, props, charges if charges.any() else None)
 
     def to_rdkit_raw(self) -> Chem.Mol:
         """RDKit Mol with the atoms, ``self.bonds`` (if any) and one conformer; no perception,
@@ -74,7 +81,10 @@ class Molecule:
         rw = Chem.RWMol()
         conf = Chem.Conformer(self.num_atoms)
         for i, (sym, xyz) in enumerate(zip(self.symbols, self.pos)):
-            rw.AddAtom(Chem.Atom(sym))
+            atom = Chem.Atom(sym)
+            if self.charges is not None:
+                atom.SetFormalCharge(int(self.charges[i]))
+            rw.AddAtom(atom)
             conf.SetAtomPosition(i, Point3D(*map(float, xyz)))
         rw.AddConformer(conf, assignId=True)
         for i, j, order in self.bonds if self.bonds is not None else ():
