@@ -193,9 +193,11 @@ def benchmark_molecules_cmd(
         raise ValueError(f"SDF file {sdf} is empty")
     if reference is not None:
         ref = read_reference(reference)
-        ref_stats = (
-            reference_distributions(read_sdf(reference)) if reference.suffix.lower() == ".sdf" else None
-        )
+        # a SMILES reference has no geometry: distributions fall back to the bundled QM9 molecules
+        if reference.suffix.lower() == ".sdf":
+            ref_stats = reference_distributions(read_sdf(reference))
+        else:
+            ref_stats = qm9_subset_distributions()
     else:
         ref_stats = qm9_subset_distributions()
         try:

@@ -43,6 +43,19 @@ class ModelConfig:
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     sde: SDEConfig = field(default_factory=SDEConfig)
 
+    def __post_init__(self) -> None:
+        if self.denoiser.num_types != len(self.vocab):
+            raise ValueError(
+                f"denoiser.num_types ({self.denoiser.num_types}) must equal the vocabulary size "
+                f"({len(self.vocab)}: {list(self.vocab)})"
+            )
+
+
+def _check_positive(config: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{type(config).__name__}.{name} must be > 0, got {getattr(config, name)}")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -62,6 +75,11 @@ class TrainConfig:
     type_loss_weight: float = 1.0
     seed: int = 0
     threads: int = 0  # 0 = leave torch's default
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
+        )
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from e3nn import o3
 
 from molgen.config import DenoiserConfig, ModelConfig, TrainConfig
 
@@ -14,6 +13,17 @@ TINY_MODEL = ModelConfig(denoiser=DenoiserConfig(hidden=32, edge_hidden=16, num_
 TINY_TRAIN = TrainConfig(
     batch_size=8, lr=1e-3, warmup_steps=1, max_steps=4, checkpoint_every=2, log_every=1, threads=1
 )
+
+
+def random_rotation(gen: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """A uniformly random proper rotation ``[3, 3]`` (det +1) drawn with ``gen`` (QR of a
+    Gaussian matrix with the sign convention that makes it Haar-distributed)."""
+    q, r = torch.linalg.qr(torch.randn(3, 3, generator=gen, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))
+    if torch.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    assert torch.allclose(q @ q.T, torch.eye(3, dtype=torch.float64), atol=1e-10)
+    return q.to(dtype)
 
 
 def assert_equivariant(
@@ -26,7 +36,8 @@ def assert_equivariant(
 ) -> None:
     """Check that ``fn(pos) -> (vector_out [N, 3], scalar_out [N, F])`` is SE(3)-equivariant.
 
-    For random rotations ``R`` (``e3nn.o3.rand_matrix``) and translations ``b``:
+    For random rotations ``R`` (:func:`random_rotation`, seeded by ``seed``; the global RNG is
+    not touched) and translations ``b``:
     ``vec(pos R^T + b) == vec(pos) R^T`` (outputs are displacements, so translation-free) and
     ``scal(pos R^T + b) == scal(pos)``. Use float64 inputs for tight tolerances.
 
@@ -36,7 +47,7 @@ def assert_equivariant(
     gen = torch.Generator().manual_seed(seed)
     vec, scal = fn(pos)
     for _ in range(num_trials):
-        rot = o3.rand_matrix(dtype=pos.dtype)
+        rot = random_rotation(gen, pos.dtype)
         shift = (
             torch.randn(1, 3, generator=gen, dtype=pos.dtype)
             if translate

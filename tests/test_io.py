@@ -28,8 +28,11 @@ def test_bonds_are_perceived_from_coordinates_for_real_qm9(qm9_test):
     mols = [qm9_test.molecule(i).to_rdkit() for i in range(200)]
     valid = sum(m.GetIntProp("valid") for m in mols)
     assert valid >= 196  # real DFT geometries: bonds are recoverable
-    ref = [Chem.CanonSmiles(s, useChiral=False) for s in qm9_test.smiles[:200]]
-    ours = [Chem.CanonSmiles(m.GetProp("smiles"), useChiral=False) for m in mols if m.GetIntProp("valid")]
+    pairs = [
+        (m.GetProp("smiles"), ref) for m, ref in zip(mols, qm9_test.smiles[:200]) if m.GetIntProp("valid")
+    ]
+    ours = [Chem.CanonSmiles(a, useChiral=False) for a, _ in pairs]
+    ref = [Chem.CanonSmiles(b, useChiral=False) for _, b in pairs]
     # a few QM9 SMILES (from GDB) disagree with the relaxed DFT geometry; most must match
     assert sum(a == b for a, b in zip(ours, ref)) >= 180
 

@@ -65,19 +65,28 @@ def test_full_edges_connect_each_graph_completely():
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
-def test_samplers_reach_a_point_mass_with_an_exact_denoiser(sampler):
+def test_samplers_follow_the_exact_path_to_a_point_mass(sampler):
+    """With an exact denoiser of a point mass, deterministic samplers must visit exactly
+    z_t = alpha_t x + sigma_t eps (eps fixed by the prior draw); ancestral ones must contract."""
     sde = VPSDE("cosine")
     target = _state(n_graphs=5)
-    calls = []
+    seen = []
 
     def denoise(state, t):
-        calls.append(t)
+        seen.append((t, state))
         return target
 
     z = sde.prior(target, torch.Generator().manual_seed(0))
-    out = sample(denoise, sde, z, steps=7, sampler=sampler, generator=torch.Generator().manual_seed(1))
-    assert len(calls) == 7
-    torch.testing.assert_close(out.pos, target.pos)
+    sample(denoise, sde, z, steps=7, sampler=sampler, generator=torch.Generator().manual_seed(1))
+    assert [round(t, 6) for t, _ in seen] == [round(1 - k / 7, 6) for k in range(7)]
+    a1, s1 = sde.alpha_sigma(torch.tensor(1.0, dtype=torch.float64))
+    eps = (z.pos - a1 * target.pos) / s1
+    for t, state in seen[1:]:
+        alpha, sigma = sde.alpha_sigma(torch.tensor(t, dtype=torch.float64))
+        if sampler == "ancestral":
+            assert (state.pos - alpha * target.pos).std() < 2 * sigma
+        else:
+            torch.testing.assert_close(state.pos, alpha * target.pos + sigma * eps)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +106,23 @@ def test_samplers_reproduce_gaussian_data(sampler, steps, tol):
     z = sde.prior(like, torch.Generator().manual_seed(0))
     out = sample(denoise, sde, z, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(1))
     assert abs(out.feat.var() / s2 - 1) < tol
+
+
+def test_e3nn_rotations_and_molgen_rotations_agree_in_distribution():
+    from e3nn import o3
+
+    from molgen.testing import random_rotation
+
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        ours = torch.stack([random_rotation(gen) for _ in range(3000)])
+        theirs = torch.stack([o3.rand_matrix(dtype=torch.float64) for _ in range(3000)])
+    # Haar measure on SO(3): E[trace] = 0, E[trace^2] = 1
+    for rot in (ours, theirs):
+        trace = rot.diagonal(dim1=-2, dim2=-1).sum(-1)
+        assert abs(trace.mean()) < 0.06 and abs(trace.square().mean() - 1) < 0.1
+        torch.testing.assert_close(torch.linalg.det(rot), torch.ones(3000, dtype=torch.float64))
 
 
 def test_sampler_arguments_are_validated():

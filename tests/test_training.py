@@ -77,16 +77,19 @@ def test_config_rejects_unknown_keys(tmp_path):
 
 
 def test_unknown_elements_are_rejected(tmp_path, qm9_train):
-    from molgen.config import ModelConfig
-
+    four = dataclasses.replace(
+        TINY_MODEL, vocab=("H", "C", "N", "O"), denoiser=dataclasses.replace(TINY_MODEL.denoiser, num_types=4)
+    )
     with pytest.raises(ValueError, match="not in the vocabulary"):
-        MoleculeTrainer(
-            qm9_train.subset(range(64)),
-            tmp_path,
-            dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O")),
-            TINY_TRAIN,
-        )
-    assert ModelConfig().vocab == ("H", "C", "N", "O", "F")
+        MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, four, TINY_TRAIN)
+
+
+def test_inconsistent_or_non_positive_configs_are_rejected():
+    with pytest.raises(ValueError, match="num_types"):
+        dataclasses.replace(TINY_MODEL, vocab=("H", "C"))
+    for key in ("batch_size", "log_every", "checkpoint_every"):
+        with pytest.raises(ValueError, match=key):
+            dataclasses.replace(TINY_TRAIN, **{key: 0})
 
 
 def test_training_can_continue_from_a_model_folder(tmp_path, qm9_train, tiny_model_dir):
@@ -96,9 +99,13 @@ def test_training_can_continue_from_a_model_folder(tmp_path, qm9_train, tiny_mod
     trainer = MoleculeTrainer(
         qm9_train.subset(range(64)), tmp_path, train_config=TINY_TRAIN, init_from=tiny_model_dir
     )
-    assert trainer.step == info["steps"] and trainer.stats == stats
+    assert trainer.step == 0 and trainer.prior["steps"] == info["steps"] and trainer.stats == stats
     for key, value in net.state_dict().items():
         torch.testing.assert_close(trainer.ema.state_dict()[key], value)
+    folder = trainer.train()  # TINY_TRAIN.max_steps more steps, counted from 0 in this run
+    from molgen.models.pretrained import load_pretrained as reload
+
+    assert reload(folder)[3]["steps"] == info["steps"] + TINY_TRAIN.max_steps
 
 
 def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from molgen.benchmark import edm
 from molgen.benchmark.distributions import DistributionStats, count_clashes
 from molgen.benchmark.extras import internal_diversity
+from molgen.runtime import atomic_path
 from molgen.structures.molecule import Molecule
 
 logger = logging.getLogger("molgen")
@@ -206,7 +207,8 @@ def qm9_train_reference() -> set[str]:
     if not path.exists():
         data = load_qm9("train")
         smiles = reference_smiles_from_molecules(data.molecule(i) for i in range(len(data)))
-        path.write_text("\n".join(sorted(smiles)) + "\n")
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(sorted(smiles)) + "\n")
     return set(path.read_text().split())
 
 

@@ -18,7 +18,7 @@ from molgen.structures.molecule import Molecule
 
 logger = logging.getLogger("molgen")
 
-SMILES_SUFFIXES = (".smi", ".smiles", ".txt", ".csv")
+SMILES_SUFFIXES = (".smi", ".smiles", ".txt")
 
 
 def load_molecule_file(path: str | os.PathLike, seed: int = 0, progress: bool = False) -> PackedMolecules:

@@ -25,7 +25,7 @@ def sample(
     sde: VPSDE,
     z: State,
     steps: int,
-    sampler: str = "ddim",
+    sampler: str = "dpm2m",
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> State:
@@ -65,7 +65,7 @@ def _dpm2m_step(sde: VPSDE, z: State, x0: State, prev_x0: State, t: float, s: fl
     r = prev_h / h
     c_new, c_old = 1 + 1 / (2 * r), -1 / (2 * r)
     d = x0.replace(c_new * x0.pos + c_old * prev_x0.pos, c_new * x0.feat + c_old * prev_x0.feat)
-    at, st = sde.alpha_sigma(torch.tensor(t, dtype=torch.float64))
+    _, st = sde.alpha_sigma(torch.tensor(t, dtype=torch.float64))
     as_, ss = sde.alpha_sigma(torch.tensor(s, dtype=torch.float64))
     coef = -as_ * math.expm1(-h)
     ratio = ss / st

@@ -57,16 +57,20 @@ def iter_sdf_records(path: str | os.PathLike, remove_hs: bool = False) -> Iterat
     if not path.is_file():
         raise ValueError(f"SDF file {path} does not exist")
     with open(path, "rb") as handle:
-        blocker = rdBase.BlockLogs()  # RDKit's per-record parse errors are reported as None
-        for mol in Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=remove_hs):
+        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=remove_hs)
+        while True:
+            with rdBase.BlockLogs():  # per-record parse errors become None, silently
+                mol = next(supplier, StopIteration)
+            if mol is StopIteration:
+                return
             if mol is None or mol.GetNumAtoms() == 0 or mol.GetNumConformers() == 0:
                 yield None
                 continue
             try:
-                yield Molecule.from_rdkit(mol)
+                molecule = Molecule.from_rdkit(mol)
             except ValueError:
-                yield None
-        del blocker
+                molecule = None
+            yield molecule
 
 
 def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molecule]:

@@ -18,19 +18,18 @@ def read_smiles(path: str | os.PathLike) -> Iterator[Chem.Mol]:
     if not path.is_file():
         raise ValueError(f"SMILES file {path} does not exist")
     skipped = good = 0
-    blocker = rdBase.BlockLogs()
     with open(path, errors="replace") as handle:
         for line in handle:
             fields = line.split()
             if not fields or fields[0].startswith("#") or fields[0].lower() == "smiles":
                 continue
-            mol = Chem.MolFromSmiles(fields[0])
+            with rdBase.BlockLogs():
+                mol = Chem.MolFromSmiles(fields[0])
             if mol is None or mol.GetNumAtoms() == 0:
                 skipped += 1
                 continue
             good += 1
             yield mol
-    del blocker
     if skipped:
         logger.warning("%s: skipped %d invalid SMILES, read %d", path, skipped, good)
     if good == 0:

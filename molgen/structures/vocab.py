@@ -35,8 +35,5 @@ class AtomVocab:
                 f"element {symbol!r} is not in the model's vocabulary {list(self.symbols)}"
             ) from None
 
-    def index_of_atomic_number(self, z: int) -> int:
-        return self.index(_PERIODIC.GetElementSymbol(int(z)))
-
 
 QM9_VOCAB = AtomVocab(("H", "C", "N", "O", "F"))

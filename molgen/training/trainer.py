@@ -121,8 +121,9 @@ class MoleculeTrainer:
         Args:
             resume: continue from ``out_dir/checkpoints/last.pt`` when it exists.
             init_from: start from a model folder's weights, config and statistics (used when
-                the checkpoints are gone but the bundled weights remain); its step count and
-                wall time carry over. Ignored when a checkpoint is resumed.
+                the checkpoints are gone but the bundled weights remain). Steps, warm-up and
+                ``max_steps`` count from 0 for this run; the folder's steps and wall time are
+                added to the exported totals. Ignored when a checkpoint is resumed.
         """
         self.out = Path(out_dir)
         self.device = torch.device(device)
@@ -158,7 +159,9 @@ class MoleculeTrainer:
             self.net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
         )
         self.step, self.elapsed = 0, 0.0
+        self.prior = {"steps": 0, "wall_minutes": 0.0}  # training behind init_from weights
         if checkpoint is not None:
+            self.prior = json.loads(checkpoint.get("prior", '{"steps": 0, "wall_minutes": 0.0}'))
             self.net.load_state_dict(checkpoint["model"])
             self.ema.load_state_dict(checkpoint["ema"])
             self.opt.load_state_dict(checkpoint["optimizer"])
@@ -167,8 +170,11 @@ class MoleculeTrainer:
         elif initial is not None:
             self.net.load_state_dict(initial[1].state_dict())
             self.ema.load_state_dict(initial[1].state_dict())
-            self.step, self.elapsed = int(info.get("steps", 0)), 60 * float(info.get("wall_minutes", 0))
-            logger.info("initialised from %s (step %d)", init_from, self.step)
+            self.prior = {
+                "steps": int(info.get("steps", 0)),
+                "wall_minutes": float(info.get("wall_minutes", 0)),
+            }
+            logger.info("initialised from %s (%d earlier steps)", init_from, self.prior["steps"])
         self.model = self.net
         if world_size() > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(self.net)
@@ -267,7 +273,7 @@ class MoleculeTrainer:
         base_elapsed = self.elapsed
         try:
             while self.step < cfg.max_steps:
-                if cfg.max_minutes and self.elapsed >= 60 * cfg.max_minutes:
+                if self._out_of_time():
                     break
                 row = self.train_step()
                 self.elapsed = base_elapsed + time.perf_counter() - started
@@ -291,13 +297,21 @@ class MoleculeTrainer:
             self.save_checkpoint()
         return self.export(self.out / "model")
 
+    def _out_of_time(self) -> bool:
+        """``max_minutes`` reached; under DDP every rank stops at the same step (rank 0's clock)."""
+        if not self.config.max_minutes:
+            return False
+        stop = torch.tensor([float(self.elapsed >= 60 * self.config.max_minutes)], device=self.device)
+        if world_size() > 1:
+            torch.distributed.broadcast(stop, src=0)
+        return bool(stop.item())
+
     # ------------------------------------------------------------------ I/O
     def export(self, folder: Path) -> Path:
         """save_pretrained of the EMA weights (rank 0 only)."""
         info = {
-            "steps": self.step,
-            "epochs": round(self.step / self.steps_per_epoch(), 3),
-            "wall_minutes": round(self.elapsed / 60, 2),
+            "steps": self.prior["steps"] + self.step,
+            "wall_minutes": round(self.prior["wall_minutes"] + self.elapsed / 60, 2),
             "train_config": to_dict(self.config),
             "num_train_molecules": len(self.encoded),
         }
@@ -318,6 +332,7 @@ class MoleculeTrainer:
             "model_config": json.dumps(to_dict(self.model_config)),
             "train_config": json.dumps(to_dict(self.config)),
             "stats": json.dumps(self.stats.to_json()),
+            "prior": json.dumps(self.prior),
         }
         with atomic_path(self.ckpt_path) as tmp:
             torch.save(state, tmp)
