@@ -37,9 +37,10 @@ class DistributionStats:
         self.molecules = 0
         self.clashing_molecules = 0
 
-    def add(self, symbols: list[str], pos: np.ndarray) -> int:
+    def add(self, symbols: list[str], pos: np.ndarray, orders: np.ndarray | None = None) -> int:
         """Accumulate one molecule; returns its number of clashing atom pairs."""
-        orders = edm.bond_orders(symbols, pos)
+        if orders is None:
+            orders = edm.bond_orders(symbols, pos)
         dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
         rank = {s: k for k, s in enumerate(edm.ELEMENTS)}
         for i, j in zip(*np.nonzero(np.triu(orders))):

@@ -68,12 +68,12 @@ def score_molecule(
     if molecule is None or molecule.num_atoms == 0:
         return MoleculeScore(index, problem="unreadable record")
     symbols, pos = molecule.symbols, molecule.pos
+    orders = edm.bond_orders(symbols, pos)
     if stats is not None:
-        clashes = stats.add(symbols, pos)
+        clashes = stats.add(symbols, pos, orders)
     else:
-        orders = edm.bond_orders(symbols, pos)
         clashes = count_clashes(symbols, np.linalg.norm(pos[:, None] - pos[None], axis=-1), orders > 0)
-    stable_atoms = edm.atom_stability(symbols, edm.bond_orders(symbols, pos))
+    stable_atoms = edm.atom_stability(symbols, orders)
     score = MoleculeScore(
         index, molecule.num_atoms, int(stable_atoms.sum()), bool(stable_atoms.all()), clashes=clashes
     )
@@ -81,12 +81,12 @@ def score_molecule(
     if not score.stable:
         bad = [f"{symbols[i]}{i}" for i in np.flatnonzero(~stable_atoms)[:5]]
         problems.append(f"unstable atoms {','.join(bad)}")
-    mol, score.bonds_from = with_bonds(molecule, bonds)
+    mol, score.bonds_from = with_bonds(molecule, bonds, orders)
     fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     score.fragments = len(fragments)
     score.valid, error = _sanitises(mol)
     largest = max(fragments, key=lambda f: f.GetNumAtoms())
-    score.valid_largest, error_largest = _sanitises(largest)
+    score.valid_largest, _ = _sanitises(largest)
     score.connected = score.valid and score.fragments == 1
     if score.valid_largest:
         score.smiles = _smiles(largest)
@@ -98,7 +98,9 @@ def score_molecule(
     return score
 
 
-def with_bonds(molecule: Molecule, bonds: str = "auto") -> tuple[Chem.Mol, str]:
+def with_bonds(
+    molecule: Molecule, bonds: str = "auto", orders: np.ndarray | None = None
+) -> tuple[Chem.Mol, str]:
     """Unsanitised RDKit Mol with the file's bonds (``bonds="file"``, or ``"auto"`` when the
     file has any) or EDM's distance bonds; and where the bonds came from."""
     if bonds not in BOND_SOURCES:
@@ -106,7 +108,8 @@ def with_bonds(molecule: Molecule, bonds: str = "auto") -> tuple[Chem.Mol, str]:
     has_file_bonds = molecule.bonds is not None and len(molecule.bonds) > 0
     if bonds == "file" or (bonds == "auto" and has_file_bonds):
         return molecule.to_rdkit_raw(), "file"
-    orders = edm.bond_orders(molecule.symbols, molecule.pos)
+    if orders is None:
+        orders = edm.bond_orders(molecule.symbols, molecule.pos)
     return edm.to_rdkit(molecule.symbols, molecule.pos, orders), "coordinates"
 
 
