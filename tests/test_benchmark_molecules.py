@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from molgen.benchmark import edm
 from molgen.benchmark.molecules import benchmark_molecules, reference_smiles_from_molecules, score_molecule
 from molgen.cli import app
-from molgen.io.sdf import SDFWriter
+from molgen.io.sdf import write_sdf
 from molgen.structures.molecule import Molecule
 
 
@@ -21,6 +21,12 @@ def embedded(smiles, seed=0, keep_bonds=False):
     if not keep_bonds:
         molecule.bonds = None  # score from coordinates, like a model without bonds
     return molecule
+
+
+def sdf_of(smiles, path):
+    """An SDF of MMFF-optimised conformers of ``smiles`` (bonds perceived from coordinates)."""
+    write_sdf((embedded(smi).to_rdkit() for smi in smiles), path)
+    return path
 
 
 def test_calibration_real_qm9_reproduces_edm_data_figures(qm9_train, qm9_test):
@@ -94,10 +100,7 @@ def test_unreadable_records_count_as_failures():
 
 
 def test_benchmark_cli_prints_table_and_writes_json_and_csv(tmp_path):
-    sdf = tmp_path / "in.sdf"
-    with SDFWriter(sdf) as writer:
-        for smi in ("CCO", "CC(=O)N", "CCO"):
-            writer.write(embedded(smi).to_rdkit())
+    sdf = sdf_of(("CCO", "CC(=O)N", "CCO"), tmp_path / "in.sdf")
     ref = tmp_path / "ref.smi"
     ref.write_text("CCO\n")
     result = CliRunner().invoke(
@@ -163,10 +166,7 @@ def test_clashes_are_found_between_non_bonded_atoms():
 
 def test_benchmark_cli_plot(tmp_path):
     pytest.importorskip("matplotlib")
-    sdf = tmp_path / "in.sdf"
-    with SDFWriter(sdf) as writer:
-        for smi in ("CCO", "CC(=O)N"):
-            writer.write(embedded(smi).to_rdkit())
+    sdf = sdf_of(("CCO", "CC(=O)N"), tmp_path / "in.sdf")
     ref = tmp_path / "ref.smi"
     ref.write_text("CCO\n")
     args = ["benchmark", "molecules", str(sdf), "--reference", str(ref), "--plot", str(tmp_path / "p.png")]
@@ -179,10 +179,7 @@ def test_benchmark_cli_plot(tmp_path):
 def test_benchmark_cli_fcd_and_posebusters(tmp_path):
     pytest.importorskip("fcd")
     pytest.importorskip("posebusters")
-    sdf = tmp_path / "in.sdf"
-    with SDFWriter(sdf) as writer:
-        for smi in ("CCO", "CC(=O)N", "c1ccccc1O"):
-            writer.write(embedded(smi).to_rdkit())
+    sdf = sdf_of(("CCO", "CC(=O)N", "c1ccccc1O"), tmp_path / "in.sdf")
     ref = tmp_path / "ref.smi"
     ref.write_text("CCO\nCCN\nCC(C)O\nc1ccccc1\n")
     args = [
