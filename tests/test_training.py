@@ -106,6 +106,10 @@ def test_training_can_continue_from_a_model_folder(tmp_path, qm9_train, tiny_mod
     from molgen.models.pretrained import load_pretrained as reload
 
     assert reload(folder)[3]["steps"] == info["steps"] + TINY_TRAIN.max_steps
+    from molgen.training.trainer import export_checkpoint
+
+    exported = export_checkpoint(tmp_path / "checkpoints" / "last.pt", tmp_path / "exported")
+    assert reload(exported)[3]["steps"] == info["steps"] + TINY_TRAIN.max_steps
 
 
 def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from rdkit import Chem
 
+from molgen.structures.molecule import Molecule
+
 ELEMENTS = ("H", "C", "N", "O", "F")
 VALENCE = {"H": 1, "C": 4, "N": 3, "O": 2, "F": 1}
 MARGINS_PM = (10.0, 5.0, 3.0)
@@ -73,15 +75,6 @@ def atom_stability(symbols: list[str], orders: np.ndarray) -> np.ndarray:
 
 
 def to_rdkit(symbols: list[str], pos: np.ndarray, orders: np.ndarray) -> Chem.Mol:
-    """An RDKit molecule with the given bond orders and one conformer (not sanitised)."""
-    rw = Chem.RWMol()
-    for s in symbols:
-        rw.AddAtom(Chem.Atom(s))
-    bond_type = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
-    for i, j in zip(*np.nonzero(np.triu(orders))):
-        rw.AddBond(int(i), int(j), bond_type[int(orders[i, j])])
-    conf = Chem.Conformer(len(symbols))
-    for k, p in enumerate(pos):
-        conf.SetAtomPosition(k, [float(v) for v in p])
-    rw.AddConformer(conf, assignId=True)
-    return rw.GetMol()
+    """An RDKit molecule with the bond-order matrix ``orders`` and one conformer (not sanitised)."""
+    i, j = np.nonzero(np.triu(orders))
+    return Molecule(symbols, pos, np.stack([i, j, orders[i, j]], -1)).to_rdkit_raw()

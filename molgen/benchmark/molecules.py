@@ -31,7 +31,7 @@ from molgen.benchmark import edm
 from molgen.benchmark.distributions import DistributionStats, count_clashes
 from molgen.benchmark.extras import internal_diversity
 from molgen.runtime import atomic_path
-from molgen.structures.molecule import Molecule
+from molgen.structures.molecule import Molecule, canonical_smiles
 
 logger = logging.getLogger("molgen")
 
@@ -236,7 +236,4 @@ def _sanitises(mol: Chem.Mol) -> tuple[bool, str]:
 
 
 def _smiles(mol: Chem.Mol) -> str:
-    with rdBase.BlockLogs():
-        copy = Chem.Mol(mol)
-        Chem.SanitizeMol(copy)
-        return Chem.MolToSmiles(Chem.RemoveHs(copy), isomericSmiles=False)
+    return canonical_smiles(mol, isomeric=False)

@@ -114,12 +114,12 @@ class Molecule:
         return mol
 
 
-def canonical_smiles(mol: Chem.Mol) -> str:
+def canonical_smiles(mol: Chem.Mol, isomeric: bool = True) -> str:
     """Canonical SMILES without explicit hydrogens (sanitises a copy)."""
     with rdBase.BlockLogs():
         copy = Chem.Mol(mol)
         Chem.SanitizeMol(copy)
-        return Chem.MolToSmiles(Chem.RemoveHs(copy))
+        return Chem.MolToSmiles(Chem.RemoveHs(copy), isomericSmiles=isomeric)
 
 
 def _order(bond_type: Chem.BondType) -> int:

@@ -159,9 +159,9 @@ class MoleculeTrainer:
             self.net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
         )
         self.step, self.elapsed = 0, 0.0
-        self.prior = {"steps": 0, "wall_minutes": 0.0}  # training behind init_from weights
+        self.prior = dict(NO_PRIOR)  # training behind init_from weights
         if checkpoint is not None:
-            self.prior = json.loads(checkpoint.get("prior", '{"steps": 0, "wall_minutes": 0.0}'))
+            self.prior = _prior(checkpoint)
             self.net.load_state_dict(checkpoint["model"])
             self.ema.load_state_dict(checkpoint["ema"])
             self.opt.load_state_dict(checkpoint["optimizer"])
@@ -309,12 +309,8 @@ class MoleculeTrainer:
     # ------------------------------------------------------------------ I/O
     def export(self, folder: Path) -> Path:
         """save_pretrained of the EMA weights (rank 0 only)."""
-        info = {
-            "steps": self.prior["steps"] + self.step,
-            "wall_minutes": round(self.prior["wall_minutes"] + self.elapsed / 60, 2),
-            "train_config": to_dict(self.config),
-            "num_train_molecules": len(self.encoded),
-        }
+        info = _training_info(self.prior, self.step, self.elapsed, self.config)
+        info["num_train_molecules"] = len(self.encoded)
         if is_main_process():
             save_pretrained(folder, self.model_config, self.ema, self.stats, info)
         return folder
@@ -341,10 +337,7 @@ class MoleculeTrainer:
         if not self.ckpt_path.exists():
             logger.info("no checkpoint at %s; starting fresh", self.ckpt_path)
             return None
-        try:
-            return torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle.UnpicklingError for code-carrying pickles, and others
-            raise ValueError(f"refusing to load checkpoint {self.ckpt_path}: {err}") from None
+        return read_checkpoint(self.ckpt_path)
 
     def _log(self, row: dict) -> None:
         if not is_main_process():
@@ -380,19 +373,36 @@ class MoleculeTrainer:
             writer.writerows(rows)
 
 
+NO_PRIOR = {"steps": 0, "wall_minutes": 0.0}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint, loaded with ``weights_only=True`` (code-carrying pickles are refused)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError for code-carrying pickles, and others
+        raise ValueError(f"refusing to load checkpoint {path}: {err}") from None
+
+
+def _prior(checkpoint: dict) -> dict:
+    return json.loads(checkpoint["prior"]) if "prior" in checkpoint else dict(NO_PRIOR)
+
+
+def _training_info(prior: dict, step: int, elapsed: float, config: TrainConfig) -> dict:
+    """Cumulative steps and wall minutes (including training behind init_from weights)."""
+    return {
+        "steps": prior["steps"] + int(step),
+        "wall_minutes": round(prior["wall_minutes"] + float(elapsed) / 60, 2),
+        "train_config": to_dict(config),
+    }
+
+
 def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
     """Write the EMA weights of a training checkpoint as a ``save_pretrained`` folder."""
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"refusing to load checkpoint {checkpoint}: {err}") from None
+    state = read_checkpoint(checkpoint)
     config = from_dict(ModelConfig, json.loads(state["model_config"]))
     train_config = from_dict(TrainConfig, json.loads(state["train_config"]))
     net = MoleculeDenoiser(config.denoiser)
     net.load_state_dict(state["ema"])
-    info = {
-        "steps": int(state["step"]),
-        "wall_minutes": round(float(state["elapsed"]) / 60, 2),
-        "train_config": to_dict(train_config),
-    }
+    info = _training_info(_prior(state), state["step"], state["elapsed"], train_config)
     return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)
