@@ -82,6 +82,46 @@ class TrainConfig:
         )
 
 
+@dataclass(frozen=True)
+class BackboneDenoiserConfig:
+    """Size and graph of the residue-level backbone denoiser."""
+
+    hidden: int = 128
+    edge_hidden: int = 64
+    num_layers: int = 6
+    num_neighbors: int = 24  # nearest residues by CA distance
+    sequence_window: int = 2  # residues i +- 1..window are always neighbours
+    max_relpos: int = 32  # sequence separations are clipped to +- this
+    num_rbf: int = 16
+    rbf_max: float = 2.0  # in units of the coordinate scale (10 Angstrom)
+
+    def __post_init__(self) -> None:
+        _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
+
+
+@dataclass(frozen=True)
+class BackboneModelConfig:
+    """Everything needed to rebuild a backbone model (stored as config.json)."""
+
+    denoiser: BackboneDenoiserConfig = field(default_factory=BackboneDenoiserConfig)
+    sde: SDEConfig = field(default_factory=SDEConfig)
+    min_length: int = 20
+    max_length: int = 256  # longest chain the model may be asked for
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_length <= self.max_length:
+            raise ValueError(f"need 1 <= min_length <= max_length, got {self.min_length}, {self.max_length}")
+
+
+@dataclass(frozen=True)
+class BackboneTrainConfig(TrainConfig):
+    """Optimisation settings of ``molgen train backbones`` (``batch_size`` counts chains)."""
+
+    batch_size: int = 8
+    crop_length: int = 128  # longer chains are cropped to a random window of this length
+    geometry_loss_weight: float = 1.0  # local inter-atomic distance loss at low noise
+
+
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build dataclass ``cls`` from a dict; nested dataclasses recurse; unknown keys raise."""
     if not isinstance(data, dict):
@@ -129,3 +169,11 @@ class RunConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True)
+class BackboneRunConfig:
+    """A backbone training run's YAML: ``model:`` and ``train:`` sections."""
+
+    model: BackboneModelConfig = field(default_factory=BackboneModelConfig)
+    train: BackboneTrainConfig = field(default_factory=BackboneTrainConfig)

@@ -16,6 +16,7 @@ from molgen.datasets.graph import batch_vector
 from molgen.diffusion.samplers import SAMPLERS, sample
 from molgen.diffusion.sde import VPSDE, State
 from molgen.diffusion.targets import predict_x0
+from molgen.generators.common import device_generator, sample_finite
 from molgen.models.molecule_denoiser import MoleculeDenoiser
 from molgen.models.pretrained import DataStats, load_pretrained, save_pretrained
 from molgen.runtime import make_generator, resolve_device
@@ -24,7 +25,6 @@ from molgen.structures.molecule import Molecule
 logger = logging.getLogger("molgen")
 
 NumAtoms = int | Sequence[int] | None
-MAX_REDRAWS = 3
 
 
 class MoleculeGenerator:
@@ -109,7 +109,9 @@ class MoleculeGenerator:
         done = 0
         while done < num_molecules:
             chunk = sizes[done : done + batch_size]
-            pos, types = self._sample_finite(chunk, steps, sampler, gen, first_index=done)
+            pos, types = sample_finite(
+                lambda sizes: self._sample_batch(sizes, steps, sampler, gen), chunk, done, "molecules"
+            )
             mols = []
             for i, (p, ty) in enumerate(zip(pos, types)):
                 props = {
@@ -124,25 +126,6 @@ class MoleculeGenerator:
             bar.update(len(chunk))
             yield mols
         bar.close()
-
-    def _sample_finite(
-        self, sizes: np.ndarray, steps: int, sampler: str, gen: torch.Generator, first_index: int
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Sample a batch; molecules with non-finite coordinates are redrawn (up to 3 times)."""
-        pos, types = self._sample_batch(sizes, steps, sampler, gen)
-        for _ in range(MAX_REDRAWS):
-            bad = [i for i, p in enumerate(pos) if not np.isfinite(p).all()]
-            if not bad:
-                return pos, types
-            logger.warning(
-                "molecules %s had non-finite coordinates; redrawing them", [first_index + i for i in bad]
-            )
-            new_pos, new_types = self._sample_batch(sizes[bad], steps, sampler, gen)
-            for i, p, t in zip(bad, new_pos, new_types):
-                pos[i], types[i] = p, t
-        raise FloatingPointError(
-            f"sampling kept producing non-finite coordinates after {MAX_REDRAWS} redraws"
-        )
 
     @torch.no_grad()
     def _sample_batch(
@@ -161,7 +144,7 @@ class MoleculeGenerator:
             tt = torch.full((state.num_graphs,), t, device=self.device)
             return predict_x0(self.net, self.sde, state, tt, type_scale)[0]
 
-        x0 = sample(denoise, self.sde, z, steps, sampler, generator=_device_generator(gen, self.device))
+        x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy()
         types = x0.feat.argmax(-1).cpu().numpy()
         splits = np.cumsum(sizes)[:-1]
@@ -192,8 +175,3 @@ class MoleculeGenerator:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
-
-
-def _device_generator(gen: torch.Generator, device: torch.device) -> torch.Generator:
-    """A generator on ``device`` for the sampler's noise, seeded from the CPU generator ``gen``."""
-    return make_generator(int(torch.randint(0, 2**62, (), generator=gen)), device)

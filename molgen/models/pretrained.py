@@ -14,11 +14,28 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from molgen.config import ModelConfig, from_dict, to_dict
+from molgen.config import BackboneModelConfig, ModelConfig, from_dict, to_dict
+from molgen.models.backbone_denoiser import BackboneDenoiser
 from molgen.models.molecule_denoiser import MoleculeDenoiser
 from molgen.runtime import atomic_path
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+
+# model kind -> (config class, denoiser class); config.json's "kind" (default "molecules")
+MODEL_KINDS = {
+    "molecules": (ModelConfig, MoleculeDenoiser),
+    "backbones": (BackboneModelConfig, BackboneDenoiser),
+}
+AnyModelConfig = ModelConfig | BackboneModelConfig
+
+
+def model_kind(config: AnyModelConfig) -> str:
+    return next(kind for kind, (cls, _) in MODEL_KINDS.items() if isinstance(config, cls))
+
+
+def build_denoiser(config: AnyModelConfig) -> torch.nn.Module:
+    """A freshly initialised denoiser for a model config of either kind."""
+    return MODEL_KINDS[model_kind(config)][1](config.denoiser)
 
 
 @dataclass
@@ -26,8 +43,9 @@ class DataStats:
     """Statistics of the training set saved with a model.
 
     Attributes:
-        num_atoms_hist: ``{num_atoms: count}`` over training molecules.
-        coord_scale: RMS of centred coordinates per axis, in Angstrom.
+        num_atoms_hist: ``{num_atoms: count}`` over training molecules (residues per chain
+            for backbone models).
+        coord_scale: Angstrom per model unit (molecules: RMS of centred coordinates per axis).
     """
 
     num_atoms_hist: dict[int, int]
@@ -53,7 +71,11 @@ class DataStats:
 
 
 def save_pretrained(
-    out_dir: str | Path, config: ModelConfig, net: torch.nn.Module, stats: DataStats, info: dict | None = None
+    out_dir: str | Path,
+    config: AnyModelConfig,
+    net: torch.nn.Module,
+    stats: DataStats,
+    info: dict | None = None,
 ) -> Path:
     """Write a model folder atomically file by file; ``info`` goes into config.json's ``training``."""
     out = Path(out_dir)
@@ -62,7 +84,8 @@ def save_pretrained(
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(state, str(tmp))
     _write_json(out / "stats.json", stats.to_json())
-    _write_json(out / "config.json", {"model": to_dict(config), "training": info or {}})
+    meta = {"kind": model_kind(config), "model": to_dict(config), "training": info or {}}
+    _write_json(out / "config.json", meta)
     return out
 
 
@@ -78,12 +101,17 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     raise ValueError(f"no model {str(name_or_path)!r}: not a model folder, and bundled models are {names}")
 
 
-def load_pretrained(name_or_path: str | Path) -> tuple[ModelConfig, MoleculeDenoiser, DataStats, dict]:
-    """Load a model folder: (config, denoiser in eval mode, stats, training info)."""
+def load_pretrained(
+    name_or_path: str | Path, kind: str = "molecules"
+) -> tuple[AnyModelConfig, torch.nn.Module, DataStats, dict]:
+    """Load a model folder of the given kind: (config, denoiser in eval mode, stats, training info)."""
     folder = resolve_model_dir(name_or_path)
     meta = json.loads((folder / "config.json").read_text())
-    config = from_dict(ModelConfig, meta["model"])
-    net = MoleculeDenoiser(config.denoiser)
+    found = meta.get("kind", "molecules")
+    if found != kind:
+        raise ValueError(f"model {str(name_or_path)!r} is a {found} model, not a {kind} model")
+    config = from_dict(MODEL_KINDS[kind][0], meta["model"])
+    net = build_denoiser(config)
     net.load_state_dict(load_file(str(folder / "model.safetensors")))
     net.eval()
     stats = DataStats.from_json(json.loads((folder / "stats.json").read_text()))

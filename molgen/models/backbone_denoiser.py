@@ -1,0 +1,169 @@
+"""SE(3)-equivariant, chirality-aware denoiser over protein backbone residues.
+
+A chain of ``L`` residues enters as ``3 L`` points (N, CA, C of each residue, in order). Each
+residue gets a local frame from its noisy atoms: ``e1`` along CA->C, ``e2`` the component of
+CA->N orthogonal to it, ``e3 = e1 x e2``. All features are coordinates expressed in these frames
+(invariant under rotations and translations), and the output displacement of every atom is a
+combination of its residue's frame vectors (equivariant). Because ``e3`` is a cross product (a
+pseudovector), a mirror image is *not* mapped to the mirrored output: the network can tell
+right-handed from left-handed helices.
+
+Graph: the ``num_neighbors`` nearest residues by CA distance plus the sequence neighbours
+``i +- 1..sequence_window``, with clipped relative sequence positions on every edge.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from molgen.config import BackboneDenoiserConfig
+from molgen.datasets.graph import remove_mean
+from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
+
+ATOMS_PER_RESIDUE = 3  # N, CA, C
+NUM_END_BUCKETS = 8  # residues this close to a chain end get their own embedding
+
+
+def residue_frames(xyz: torch.Tensor) -> torch.Tensor:
+    """Right-handed orthonormal frames ``[R, 3, 3]`` (rows e1, e2, e3) from N, CA, C ``[R, 3, 3]``."""
+    e1 = F.normalize(xyz[:, 2] - xyz[:, 1], dim=-1, eps=1e-6)
+    to_n = xyz[:, 0] - xyz[:, 1]
+    e2 = F.normalize(to_n - (to_n * e1).sum(-1, keepdim=True) * e1, dim=-1, eps=1e-6)
+    return torch.stack([e1, e2, torch.linalg.cross(e1, e2)], dim=1)
+
+
+def residue_index(batch: torch.Tensor, num_graphs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Position of every residue in its chain and the chain's length, both ``[R]``."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    starts = torch.cumsum(counts, 0) - counts
+    return torch.arange(len(batch), device=batch.device) - starts[batch], counts[batch]
+
+
+def neighbour_edges(
+    ca: torch.Tensor, batch: torch.Tensor, index: torch.Tensor, k: int, window: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edges ``src -> dst`` ``[E]``: for every residue its ``k`` nearest residues of the same
+    chain (CA distance), always including the sequence neighbours within ``window``."""
+    num = len(ca)
+    dist = torch.cdist(ca, ca)
+    same = batch[:, None] == batch[None, :]
+    sep = (index[:, None] - index[None, :]).abs()
+    dist = dist.masked_fill(same & (sep <= window), -1.0)  # sequence neighbours first
+    dist = dist.masked_fill(~same | (sep == 0), float("inf"))
+    k = min(k, num - 1)
+    if k < 1:
+        empty = torch.zeros(0, dtype=torch.long, device=ca.device)
+        return empty, empty
+    nearest = dist.topk(k, dim=1, largest=False)
+    dst = torch.arange(num, device=ca.device).repeat_interleave(k)
+    src = nearest.indices.reshape(-1)
+    keep = torch.isfinite(nearest.values.reshape(-1))
+    return src[keep], dst[keep]
+
+
+class ResidueLayer(nn.Module):
+    """Message passing over residues: invariant node features ``h`` only."""
+
+    def __init__(self, hidden: int, edge_hidden: int) -> None:
+        super().__init__()
+        self.proj_src = nn.Linear(hidden, edge_hidden)
+        self.proj_dst = nn.Linear(hidden, edge_hidden, bias=False)
+        self.proj_edge = nn.Linear(edge_hidden, edge_hidden, bias=False)
+        self.edge_out = nn.Linear(edge_hidden, edge_hidden)
+        self.node_norm = nn.LayerNorm(hidden)
+        self.node_mlp = nn.Sequential(
+            nn.Linear(2 * hidden + edge_hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        edge: torch.Tensor,
+        src: torch.Tensor,
+        dst: torch.Tensor,
+        inv_count: torch.Tensor,
+        chain_mean: torch.Tensor,
+    ) -> torch.Tensor:
+        """h ``[R, hidden]``, edge ``[E, edge_hidden]``, inv_count ``[R, 1]``; chain_mean maps
+        ``[R, F]`` to each residue's chain average."""
+        m = F.silu(self.proj_src(h)[src] + self.proj_dst(h)[dst] + self.proj_edge(edge))
+        m = F.silu(self.edge_out(m))
+        hn = self.node_norm(h)
+        return h + self.node_mlp(torch.cat([hn, scatter_mean(m, dst, inv_count), chain_mean(hn)], -1))
+
+
+class BackboneDenoiser(nn.Module):
+    """Predicts the displacement of every N, CA, C atom of a noisy backbone batch."""
+
+    def __init__(self, config: BackboneDenoiserConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.time = FourierTime()
+        self.rbf = GaussianRBF(c.num_rbf, c.rbf_max)
+        self.end_embed = nn.Embedding(2 * NUM_END_BUCKETS, c.hidden)
+        self.node_in = nn.Linear(16 + 9, c.hidden)
+        self.relpos = nn.Embedding(2 * c.max_relpos + 1, c.edge_hidden)
+        self.edge_in = nn.Linear(c.num_rbf + 9 + 9, c.edge_hidden)
+        self.layers = nn.ModuleList(ResidueLayer(c.hidden, c.edge_hidden) for _ in range(c.num_layers))
+        self.out_norm = nn.LayerNorm(c.hidden)
+        self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
+
+    def forward(
+        self,
+        pos: torch.Tensor,
+        feat: torch.Tensor,
+        logsnr: torch.Tensor,
+        batch: torch.Tensor,
+        num_graphs: int,
+        cond: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            pos: ``[3 R, 3]`` noisy N, CA, C coordinates, residue by residue (model units).
+            feat: ``[3 R, 0]`` (backbones have no atom types).
+            logsnr: ``[num_graphs]`` noise level of each chain.
+            batch: ``[3 R]`` chain index of every atom (chains stored one after another).
+
+        Returns:
+            disp: ``[3 R, 3]`` equivariant displacement (zero mean per chain).
+            logits: ``[3 R, 0]`` (no types).
+        """
+        c = self.config
+        xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
+        rbatch = batch[::ATOMS_PER_RESIDUE]
+        index, length = residue_index(rbatch, num_graphs)
+        frames = residue_frames(xyz)
+        ca = xyz[:, 1]
+        src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window)
+
+        # node inputs: noise level, own atoms in own frame, distance to the chain ends
+        local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, 9)
+        from_start = index.clamp(max=NUM_END_BUCKETS - 1)
+        from_end = (length - 1 - index).clamp(max=NUM_END_BUCKETS - 1) + NUM_END_BUCKETS
+        h = self.node_in(torch.cat([self.time(logsnr)[rbatch], local_atoms], -1))
+        h = h + self.end_embed(from_start) + self.end_embed(from_end)
+
+        # edge inputs: CA distance, neighbour's atoms and axes in the receiver's frame, sequence offset
+        rel = xyz[src] - ca[dst][:, None]  # [E, 3, 3]
+        dist = rel[:, 1].norm(dim=-1)
+        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (dist[:, None, None] + 0.1)
+        axes = torch.einsum("ekd,eld->ekl", frames[dst], frames[src])
+        offset = (index[src] - index[dst]).clamp(-c.max_relpos, c.max_relpos) + c.max_relpos
+        edge = self.edge_in(torch.cat([self.rbf(dist), rel_local.reshape(-1, 9), axes.reshape(-1, 9)], -1))
+        edge = edge + self.relpos(offset)
+
+        inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
+        inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]
+
+        def chain_mean(values: torch.Tensor) -> torch.Tensor:
+            total = torch.zeros(num_graphs, values.shape[1], dtype=values.dtype, device=values.device)
+            return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
+
+        for layer in self.layers:
+            h = layer(h, edge, src, dst, inv_count, chain_mean)
+        coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
+        disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
+        return remove_mean(disp, batch, num_graphs), feat.new_zeros(len(pos), 0)

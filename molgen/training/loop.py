@@ -1,0 +1,363 @@
+"""The training loop shared by every model kind (molecules, backbones).
+
+AdamW with warm-up, gradient clipping, EMA weights, atomic checkpoints every N steps and at
+exit, exact resume, and torchrun/DDP awareness (rank-0 I/O). Randomness is a pure function of
+``(seed, step)``: the data order comes from a per-epoch permutation and the noise of step k from
+a generator seeded with ``(seed, k)`` over the *global* batch, of which each rank takes its
+slice. Resuming, or splitting a global batch over ranks, therefore reproduces the same run.
+
+A subclass says what an example is: it sets ``KIND``, the config classes and the loss columns,
+and implements :meth:`make_stats`, :meth:`encode` and :meth:`loss`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from molgen.config import BackboneTrainConfig, TrainConfig, from_dict, to_dict
+from molgen.diffusion.sde import VPSDE, State
+from molgen.models.pretrained import (
+    MODEL_KINDS,
+    AnyModelConfig,
+    DataStats,
+    build_denoiser,
+    load_pretrained,
+    save_pretrained,
+)
+from molgen.runtime import atomic_path, is_main_process, rank, world_size
+
+logger = logging.getLogger("molgen")
+
+
+class DiffusionTrainer:
+    """Trains a denoiser into ``out_dir``: ``metrics.csv``, ``checkpoints/last.pt`` and, at the
+    end, ``model/`` (a :func:`save_pretrained` folder with the EMA weights)."""
+
+    KIND = ""
+    TRAIN_CONFIG: type = object
+    LOSS_FIELDS: tuple[str, ...] = ()
+    RATE_FIELD = "examples_per_s"
+
+    def __init__(
+        self,
+        data,
+        out_dir: str | Path,
+        model_config: AnyModelConfig | None = None,
+        train_config=None,
+        resume: bool = False,
+        device: torch.device | str = "cpu",
+        init_from: str | Path | None = None,
+    ) -> None:
+        """
+        Args:
+            data: the training set (its type is the subclass's business).
+            resume: continue from ``out_dir/checkpoints/last.pt`` when it exists.
+            init_from: start from a model folder's weights, config and statistics (used when
+                the checkpoints are gone but the bundled weights remain). Steps, warm-up and
+                ``max_steps`` count from 0 for this run; the folder's steps and wall time are
+                added to the exported totals. Ignored when a checkpoint is resumed.
+        """
+        self.out = Path(out_dir)
+        self.device = torch.device(device)
+        self.ckpt_path = self.out / "checkpoints" / "last.pt"
+        model_cls = MODEL_KINDS[self.KIND][0]
+        checkpoint = self._load_checkpoint() if resume else None
+        initial = None
+        if init_from is not None and checkpoint is None:
+            initial = load_pretrained(init_from, kind=self.KIND)
+        if initial is not None:
+            model_config, _, self.stats, info = initial
+            train_config = train_config or self.TRAIN_CONFIG()
+        elif checkpoint is not None:
+            model_config = from_dict(model_cls, json.loads(checkpoint["model_config"]))
+            train_config = from_dict(self.TRAIN_CONFIG, json.loads(checkpoint["train_config"]))
+            self.stats = DataStats.from_json(json.loads(checkpoint["stats"]))
+        else:
+            model_config = model_config or model_cls()
+            train_config = train_config or self.TRAIN_CONFIG()
+            self.stats = self.make_stats(data, model_config)
+        self.model_config, self.config = model_config, train_config
+        if train_config.threads:
+            torch.set_num_threads(train_config.threads)
+        if train_config.batch_size % world_size():
+            raise ValueError(f"batch_size {train_config.batch_size} must divide by {world_size()} ranks")
+        self.encoded = self.encode(data)
+        if len(self.encoded) < train_config.batch_size:
+            raise ValueError(
+                f"{len(self.encoded)} training examples is fewer than one batch ({train_config.batch_size})"
+            )
+        self.sde = VPSDE(model_config.sde.schedule)
+        with torch.random.fork_rng(devices=[]):  # same initial weights on every rank, global RNG untouched
+            torch.manual_seed(train_config.seed)
+            self.net = build_denoiser(model_config).to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.opt = torch.optim.AdamW(
+            self.net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+        )
+        self.step, self.elapsed = 0, 0.0
+        self.prior = dict(NO_PRIOR)  # training behind init_from weights
+        if checkpoint is not None:
+            self.prior = _prior(checkpoint)
+            self.net.load_state_dict(checkpoint["model"])
+            self.ema.load_state_dict(checkpoint["ema"])
+            self.opt.load_state_dict(checkpoint["optimizer"])
+            self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
+            logger.info("resumed from %s at step %d", self.ckpt_path, self.step)
+        elif initial is not None:
+            self.net.load_state_dict(initial[1].state_dict())
+            self.ema.load_state_dict(initial[1].state_dict())
+            self.prior = {
+                "steps": int(info.get("steps", 0)),
+                "wall_minutes": float(info.get("wall_minutes", 0)),
+            }
+            logger.info("initialised from %s (%d earlier steps)", init_from, self.prior["steps"])
+        self.model = self.net
+        if world_size() > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(self.net)
+
+    # ------------------------------------------------------------ subclass API
+    def make_stats(self, data, model_config: AnyModelConfig) -> DataStats:
+        raise NotImplementedError
+
+    def encode(self, data):
+        """Training tensors with ``__len__`` (the number of examples)."""
+        raise NotImplementedError
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """(loss to minimise, ``{name: value}`` for ``LOSS_FIELDS``) on this rank's batch of ``step``."""
+        raise NotImplementedError
+
+    @property
+    def metric_fields(self) -> list[str]:
+        return ["step", "epoch", "loss", *self.LOSS_FIELDS, "lr", "grad_norm", self.RATE_FIELD, "minutes"]
+
+    # ------------------------------------------------------------------ data
+    def steps_per_epoch(self) -> int:
+        return len(self.encoded) // self.config.batch_size
+
+    def global_batch(self, step: int) -> np.ndarray:
+        """Example indices of the global batch at ``step`` (epoch-wise permutation)."""
+        spe = self.steps_per_epoch()
+        epoch, k = divmod(step, spe)
+        perm = np.random.default_rng([self.config.seed, epoch]).permutation(len(self.encoded))
+        return perm[k * self.config.batch_size : (k + 1) * self.config.batch_size]
+
+    def step_generator(self, step: int) -> torch.Generator:
+        """The generator of step ``step``'s noise (same on every rank)."""
+        return torch.Generator().manual_seed(self.config.seed * 1_000_003 + step)
+
+    def rank_slice(self) -> tuple[int, int]:
+        """This rank's range of examples within a global batch."""
+        per_rank = self.config.batch_size // world_size()
+        return rank() * per_rank, (rank() + 1) * per_rank
+
+    def to_local(self, state: State) -> State:
+        """This rank's graphs of a global-batch ``state``, renumbered and moved to the device."""
+        lo, hi = self.rank_slice()
+        nodes = (state.batch >= lo) & (state.batch < hi)
+        return State(
+            state.pos[nodes].to(self.device),
+            state.feat[nodes].to(self.device),
+            (state.batch[nodes] - lo).to(self.device),
+            hi - lo,
+        )
+
+    # ------------------------------------------------------------------ loop
+    def lr_at(self, step: int) -> float:
+        return self.config.lr * min(1.0, (step + 1) / max(1, self.config.warmup_steps))
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.config
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        loss, parts = self.loss(self.step)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+        if torch.isfinite(grad_norm):
+            self.opt.step()
+            with torch.no_grad():
+                decay = min(cfg.ema_decay, (1 + self.step) / (10 + self.step))
+                for e, p in zip(self.ema.parameters(), self.net.parameters()):
+                    e.lerp_(p, 1 - decay)
+        else:
+            logger.warning("step %d: non-finite gradient, update skipped", self.step)
+        self.step += 1
+        return {
+            "loss": float(loss.detach()),
+            **{k: float(v) for k, v in parts.items()},
+            "lr": self.lr_at(self.step - 1),
+            "grad_norm": float(grad_norm),
+        }
+
+    def train(self, progress: bool = False) -> Path:
+        """Run until ``max_steps`` or ``max_minutes``; returns the final model folder."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        if is_main_process():
+            self._trim_metrics()
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=self.step,
+            disable=not (progress and is_main_process()),
+            desc="training",
+            unit="step",
+        )
+        window_start, window_steps, started = time.perf_counter(), 0, time.perf_counter()
+        base_elapsed = self.elapsed
+        try:
+            while self.step < cfg.max_steps:
+                if self._out_of_time():
+                    break
+                row = self.train_step()
+                self.elapsed = base_elapsed + time.perf_counter() - started
+                window_steps += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    now = time.perf_counter()
+                    row.update(
+                        step=self.step,
+                        epoch=self.step / self.steps_per_epoch(),
+                        minutes=self.elapsed / 60,
+                    )
+                    row[self.RATE_FIELD] = window_steps * cfg.batch_size / (now - window_start)
+                    window_start, window_steps = now, 0
+                    bar.set_postfix(loss=f"{row['loss']:.3f}")
+                    self._log(row)
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            self.save_checkpoint()
+        return self.export(self.out / "model")
+
+    def _out_of_time(self) -> bool:
+        """``max_minutes`` reached; under DDP every rank stops at the same step (rank 0's clock)."""
+        if not self.config.max_minutes:
+            return False
+        stop = torch.tensor([float(self.elapsed >= 60 * self.config.max_minutes)], device=self.device)
+        if world_size() > 1:
+            torch.distributed.broadcast(stop, src=0)
+        return bool(stop.item())
+
+    # ------------------------------------------------------------------ I/O
+    def export(self, folder: Path) -> Path:
+        """save_pretrained of the EMA weights (rank 0 only)."""
+        info = _training_info(self.prior, self.step, self.elapsed, self.config)
+        info["num_train_examples"] = len(self.encoded)
+        if is_main_process():
+            save_pretrained(folder, self.model_config, self.ema, self.stats, info)
+        return folder
+
+    def save_checkpoint(self) -> None:
+        if not is_main_process():
+            return
+        self.ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "kind": self.KIND,
+            "model": self.net.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "model_config": json.dumps(to_dict(self.model_config)),
+            "train_config": json.dumps(to_dict(self.config)),
+            "stats": json.dumps(self.stats.to_json()),
+            "prior": json.dumps(self.prior),
+        }
+        with atomic_path(self.ckpt_path) as tmp:
+            torch.save(state, tmp)
+
+    def _load_checkpoint(self) -> dict | None:
+        if not self.ckpt_path.exists():
+            logger.info("no checkpoint at %s; starting fresh", self.ckpt_path)
+            return None
+        checkpoint = read_checkpoint(self.ckpt_path)
+        if checkpoint.get("kind", "molecules") != self.KIND:
+            raise ValueError(f"{self.ckpt_path} is a {checkpoint.get('kind', 'molecules')} checkpoint")
+        return checkpoint
+
+    def _log(self, row: dict) -> None:
+        if not is_main_process():
+            return
+        path = self.out / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.metric_fields)
+            if new:
+                writer.writeheader()
+            writer.writerow(
+                {k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in self.metric_fields}
+            )
+        parts = ", ".join(f"{k.removeprefix('loss_')} {row[k]:.4f}" for k in self.LOSS_FIELDS)
+        logger.info(
+            "step %d loss %.4f (%s) %.0f %s",
+            row["step"],
+            row["loss"],
+            parts,
+            row[self.RATE_FIELD],
+            self.RATE_FIELD.removesuffix("_per_s") + "/s",
+        )
+
+    def _trim_metrics(self) -> None:
+        """Drop metric rows logged after the checkpoint we resumed from."""
+        path = self.out / "metrics.csv"
+        if not path.exists():
+            return
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.metric_fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+NO_PRIOR = {"steps": 0, "wall_minutes": 0.0}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint, loaded with ``weights_only=True`` (code-carrying pickles are refused)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError for code-carrying pickles, and others
+        raise ValueError(f"refusing to load checkpoint {path}: {err}") from None
+
+
+def _prior(checkpoint: dict) -> dict:
+    return json.loads(checkpoint["prior"]) if "prior" in checkpoint else dict(NO_PRIOR)
+
+
+def _training_info(prior: dict, step: int, elapsed: float, config) -> dict:
+    """Cumulative steps and wall minutes (including training behind init_from weights)."""
+    return {
+        "steps": prior["steps"] + int(step),
+        "wall_minutes": round(prior["wall_minutes"] + float(elapsed) / 60, 2),
+        "train_config": to_dict(config),
+    }
+
+
+def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
+    """Write the EMA weights of a training checkpoint (any kind) as a ``save_pretrained`` folder."""
+    state = read_checkpoint(checkpoint)
+    kind = state.get("kind", "molecules")
+    config = from_dict(MODEL_KINDS[kind][0], json.loads(state["model_config"]))
+    train_cls = _train_config_class(kind)
+    train_config = from_dict(train_cls, json.loads(state["train_config"]))
+    net = build_denoiser(config)
+    net.load_state_dict(state["ema"])
+    info = _training_info(_prior(state), state["step"], state["elapsed"], train_config)
+    return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)
+
+
+def _train_config_class(kind: str) -> type:
+    return {"molecules": TrainConfig, "backbones": BackboneTrainConfig}[kind]

@@ -1,0 +1,151 @@
+"""The backbone denoiser: SE(3) equivariance without reflection equivariance; its training."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from molgen.config import BackboneDenoiserConfig
+from molgen.datasets.graph import batch_vector
+from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, residue_frames
+from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant
+from molgen.training.backbone_trainer import BackboneTrainer, local_distances
+
+MIRROR = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
+
+
+def chain_batch(real_chains, lengths=(30, 45)):
+    """Two real chain pieces (N, CA, C) as a float64 batch in model units (10 A)."""
+    pieces = [torch.as_tensor(c.coords[:n, :3], dtype=torch.float64) for c, n in zip(real_chains, lengths)]
+    pos = torch.cat(pieces).reshape(-1, 3) / 10.0
+    batch = batch_vector(torch.tensor(lengths)).repeat_interleave(3)
+    pos = pos - pos.mean(0)
+    return pos, batch
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    model = BackboneDenoiser(BackboneDenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8))
+    torch.nn.init.normal_(model.head.weight, std=0.3)  # zero-ish init would make every check trivial
+    return model.double()
+
+
+def run(net, pos, batch, noise_seed=0):
+    gen = torch.Generator().manual_seed(noise_seed)
+    noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
+    return noisy, lambda x: net(x, x.new_zeros(len(x), 0), logsnr, batch, 2)
+
+
+def test_denoiser_is_rotation_and_translation_equivariant(net, real_chains):
+    pos, batch = chain_batch(real_chains)
+    noisy, fn = run(net, pos, batch)
+    assert_equivariant(fn, noisy, atol=1e-9)
+
+
+def test_mirrored_input_does_not_give_the_mirrored_output(net, real_chains):
+    pos, batch = chain_batch(real_chains)
+    noisy, fn = run(net, pos, batch)
+    disp, _ = fn(noisy)
+    disp_mirror, _ = fn(noisy @ MIRROR)
+    deviation = (disp_mirror - disp @ MIRROR).abs().max().item()
+    assert deviation > 1e-3 * disp.abs().max().item(), "the denoiser treats mirror images alike"
+
+
+def test_residue_frames_are_right_handed_and_flip_under_mirroring(real_chains):
+    xyz = torch.as_tensor(real_chains[0].coords[:, :3], dtype=torch.float64)
+    frames = residue_frames(xyz)
+    eye = torch.eye(3, dtype=torch.float64).expand_as(frames)
+    torch.testing.assert_close(frames @ frames.transpose(1, 2), eye)
+    assert torch.allclose(torch.linalg.det(frames), torch.ones(len(xyz), dtype=torch.float64))
+    mirrored = residue_frames(xyz @ MIRROR)
+    assert torch.allclose(torch.linalg.det(mirrored), torch.ones(len(xyz), dtype=torch.float64))
+    # e3 is a pseudovector: it does not follow the mirror
+    torch.testing.assert_close(mirrored[:, 2], -(frames[:, 2] @ MIRROR))
+
+
+def test_chains_in_a_batch_do_not_interact(net, real_chains):
+    pos, batch = chain_batch(real_chains)
+    noisy, fn = run(net, pos, batch)
+    together, _ = fn(noisy)
+    first = batch == 0
+    alone = net(
+        noisy[first],
+        noisy.new_zeros(int(first.sum()), 0),
+        torch.tensor([1.0], dtype=torch.float64),
+        batch[first],
+        1,
+    )[0]
+    torch.testing.assert_close(together[first] - together[first].mean(0), alone - alone.mean(0))
+
+
+def test_neighbour_edges_stay_in_their_chain_and_include_sequence_neighbours():
+    ca = torch.randn(50, 3) * 10
+    batch = torch.cat([torch.zeros(20), torch.ones(30)]).long()
+    index = torch.cat([torch.arange(20), torch.arange(30)])
+    src, dst = neighbour_edges(ca, batch, index, k=6, window=2)
+    assert (batch[src] == batch[dst]).all() and (src != dst).all()
+    pairs = set(zip(src.tolist(), dst.tolist()))
+    for i in range(49):
+        if batch[i] == batch[i + 1]:
+            assert (i, i + 1) in pairs and (i + 1, i) in pairs
+    assert torch.bincount(dst).max() <= 6
+
+
+def test_local_distances_cover_consecutive_residues_only(real_chains):
+    pos, batch = chain_batch(real_chains, (5, 4))
+    dist, pair_graph = local_distances(pos, batch)
+    assert dist.shape == (4 + 3, 15) and pair_graph.tolist() == [0] * 4 + [1] * 3
+    assert torch.allclose(dist.min(1).values * 10, torch.full((7,), 1.33, dtype=torch.float64), atol=0.1)
+
+
+def test_backbone_training_reduces_the_loss(tmp_path, real_chains):
+    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, max_steps=80, lr=3e-3)
+    trainer = BackboneTrainer(real_chains[:64], tmp_path, TINY_BACKBONE_MODEL, cfg)
+    first = [trainer.train_step()["loss"] for _ in range(10)]
+    for _ in range(60):
+        trainer.train_step()
+    later = [trainer.train_step()["loss"] for _ in range(10)]
+    assert sum(later) < 0.8 * sum(first), (first, later)
+
+
+def test_backbone_resume_reproduces_an_uninterrupted_run(tmp_path, real_chains):
+    from safetensors.torch import load_file
+
+    data = real_chains[:16]
+    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, max_steps=6, checkpoint_every=3)
+    full = BackboneTrainer(data, tmp_path / "full", TINY_BACKBONE_MODEL, cfg).train()
+    BackboneTrainer(
+        data, tmp_path / "split", TINY_BACKBONE_MODEL, dataclasses.replace(cfg, max_steps=3)
+    ).train()
+    resumed = BackboneTrainer(data, tmp_path / "split", resume=True)
+    resumed.config = dataclasses.replace(resumed.config, max_steps=6)
+    split = resumed.train()
+    a, b = load_file(str(full / "model.safetensors")), load_file(str(split / "model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    header = (tmp_path / "split" / "metrics.csv").read_text().splitlines()[0]
+    assert header == "step,epoch,loss,loss_pos,loss_geometry,lr,grad_norm,chains_per_s,minutes"
+
+
+def test_a_molecule_checkpoint_is_not_resumed_as_a_backbone_run(tmp_path, real_chains, qm9_train):
+    from molgen.testing import TINY_MODEL, TINY_TRAIN
+    from molgen.training.trainer import MoleculeTrainer
+
+    MoleculeTrainer(qm9_train.subset(range(16)), tmp_path, TINY_MODEL, TINY_TRAIN).train()
+    with pytest.raises(ValueError, match="is a molecules checkpoint"):
+        BackboneTrainer(real_chains[:16], tmp_path, resume=True)
+
+
+def test_crops_are_contiguous_windows_of_real_chains(tmp_path, real_chains):
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN)
+    x0, t, noise = trainer.local_inputs(0)
+    counts = torch.bincount(x0.batch) // 3
+    assert (counts <= TINY_BACKBONE_TRAIN.crop_length).all() and len(t) == 4
+    ca = (x0.pos.reshape(-1, 3, 3)[:, 1] * 10).numpy()
+    starts = np.concatenate([[0], np.cumsum(counts.numpy())])
+    for a, b in zip(starts[:-1], starts[1:]):
+        step = np.linalg.norm(np.diff(ca[a:b], axis=0), axis=-1)
+        assert np.all(np.abs(step - 3.8) < 0.5)  # consecutive residues of one chain
