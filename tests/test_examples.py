@@ -31,3 +31,9 @@ def test_train_tiny_example(tmp_path):
     result = run_example("train_tiny.py", "--out", tmp_path / "run", "--steps", 4, cwd=tmp_path)
     assert "sampled 4 molecules" in result.stdout
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()
+
+
+def test_sample_backbones_example(tmp_path):
+    result = run_example("sample_backbones.py", "--lengths", 45, 50, "--steps", 5, "--out", "d", cwd=tmp_path)
+    assert result.stdout.count("residues, DSSP") == 2
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["design_0.pdb", "design_1.pdb"]

@@ -120,12 +120,18 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
     torch.testing.assert_close(torch.rand(2), expected)
 
 
-def test_the_bundled_models_training_config_matches_the_bundled_model():
+@pytest.mark.parametrize(
+    ("name", "yaml_name", "kind"),
+    [("qm9", "qm9_train.yaml", "molecules"), ("backbones", "backbones_train.yaml", "backbones")],
+)
+def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml_name, kind):
     from pathlib import Path
 
+    from molgen.config import BackboneRunConfig
     from molgen.models.pretrained import load_pretrained
 
-    run = load_config(RunConfig, Path(__file__).resolve().parents[1] / "examples" / "qm9_train.yaml")
-    config, _, _, info = load_pretrained("qm9")
+    run_cls = RunConfig if kind == "molecules" else BackboneRunConfig
+    run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
+    config, _, _, info = load_pretrained(name, kind=kind)
     assert run.model == config
     assert dataclasses.asdict(run.train) == info["train_config"]
