@@ -94,6 +94,7 @@ class BackboneDenoiserConfig:
     max_relpos: int = 32  # sequence separations are clipped to +- this
     num_rbf: int = 16
     rbf_max: float = 2.0  # in units of the coordinate scale (10 Angstrom)
+    self_condition: bool = False  # also read the previous x0 estimate (Chen et al. 2022)
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))

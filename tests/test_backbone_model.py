@@ -9,7 +9,7 @@ import torch
 from molgen.config import BackboneDenoiserConfig
 from molgen.datasets.graph import batch_vector
 from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, residue_frames
-from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant
+from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant, random_rotation
 from molgen.training.backbone_trainer import BackboneTrainer, local_distances
 
 MIRROR = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
@@ -43,6 +43,32 @@ def test_denoiser_is_rotation_and_translation_equivariant(net, real_chains):
     pos, batch = chain_batch(real_chains)
     noisy, fn = run(net, pos, batch)
     assert_equivariant(fn, noisy, atol=1e-9)
+
+
+def test_self_conditioned_denoiser_is_equivariant_and_reads_its_previous_estimate(real_chains):
+    torch.manual_seed(1)
+    config = BackboneDenoiserConfig(
+        hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8, self_condition=True
+    )
+    model = BackboneDenoiser(config).double()
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    pos, batch = chain_batch(real_chains)
+    gen = torch.Generator().manual_seed(3)
+    previous = pos + 0.02 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
+    both = torch.cat([noisy, previous], 1)
+
+    def fn(x):
+        return model(x[:, :3], x.new_zeros(len(x), 0), logsnr, batch, 2, self_cond=x[:, 3:])
+
+    rot = random_rotation(torch.Generator().manual_seed(0))
+    shift = torch.randn(1, 3, dtype=pos.dtype)
+    out, _ = fn(both)
+    moved = torch.cat([noisy @ rot.T + shift, previous @ rot.T + shift], 1)
+    torch.testing.assert_close(fn(moved)[0], out @ rot.T, atol=1e-9, rtol=0)
+    without, _ = model(noisy, noisy.new_zeros(len(noisy), 0), logsnr, batch, 2)
+    assert (without - out).abs().max() > 1e-4
 
 
 def test_mirrored_input_does_not_give_the_mirrored_output(net, real_chains):
@@ -141,7 +167,7 @@ def test_a_molecule_checkpoint_is_not_resumed_as_a_backbone_run(tmp_path, real_c
 
 def test_crops_are_contiguous_windows_of_real_chains(tmp_path, real_chains):
     trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN)
-    x0, t, noise = trainer.local_inputs(0)
+    x0, t, noise, _ = trainer.local_inputs(0)
     counts = torch.bincount(x0.batch) // 3
     assert (counts <= TINY_BACKBONE_TRAIN.crop_length).all() and len(t) == 4
     ca = (x0.pos.reshape(-1, 3, 3)[:, 1] * 10).numpy()

@@ -21,8 +21,11 @@ def predict_x0(
     t: torch.Tensor,
     type_scale: float,
     cond: torch.Tensor | None = None,
+    **net_inputs: torch.Tensor | None,
 ) -> tuple[State, torch.Tensor]:
     """Clean-data estimate for the noisy state ``z`` at per-graph times ``t`` ``[num_graphs]``.
+
+    ``net_inputs`` go to the network as keywords (e.g. a backbone model's ``self_cond``).
 
     Returns:
         x0: the estimate (zero-mean coordinates, expected one-hot features).
@@ -30,7 +33,7 @@ def predict_x0(
     """
     alpha, sigma = sde.alpha_sigma(t.to(z.pos.dtype))
     logsnr = sde.schedule.logsnr(t.to(z.pos.dtype))
-    disp, logits = net(z.pos, z.feat, logsnr, z.batch, z.num_graphs, cond)
+    disp, logits = net(z.pos, z.feat, logsnr, z.batch, z.num_graphs, cond, **net_inputs)
     pos = alpha[z.batch, None] * z.pos + sigma[z.batch, None] * disp
     pos = remove_mean(pos, z.batch, z.num_graphs)
     return z.replace(pos, torch.softmax(logits, -1) * type_scale), logits

@@ -155,9 +155,14 @@ class BackboneGenerator:
         z = self.sde.prior(shape, gen)
         z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
 
+        previous: list[torch.Tensor | None] = [None]  # the last x0 estimate, for self-conditioning
+
         def denoise(state: State, t: float) -> State:
             tt = torch.full((state.num_graphs,), t, device=self.device)
-            return predict_x0(self.net, self.sde, state, tt, type_scale=1.0)[0]
+            x0 = predict_x0(self.net, self.sde, state, tt, type_scale=1.0, self_cond=previous[0])[0]
+            if self.config.denoiser.self_condition:
+                previous[0] = x0.pos
+            return x0
 
         x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy().reshape(-1, ATOMS_PER_RESIDUE, 3)

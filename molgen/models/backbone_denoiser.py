@@ -10,6 +10,10 @@ right-handed from left-handed helices.
 
 Graph: the ``num_neighbors`` nearest residues by CA distance plus the sequence neighbours
 ``i +- 1..sequence_window``, with clipped relative sequence positions on every edge.
+
+Self-conditioning (optional, ``config.self_condition``): the previous clean-data estimate enters
+as more frame coordinates (its atoms relative to each residue and to each neighbour), so the
+network refines its own last answer instead of starting from the noisy input alone.
 """
 
 from __future__ import annotations
@@ -104,9 +108,10 @@ class BackboneDenoiser(nn.Module):
         self.time = FourierTime()
         self.rbf = GaussianRBF(c.num_rbf, c.rbf_max)
         self.end_embed = nn.Embedding(2 * NUM_END_BUCKETS, c.hidden)
-        self.node_in = nn.Linear(16 + 9, c.hidden)
+        extra = 1 if c.self_condition else 0  # the previous estimate: node and edge features
+        self.node_in = nn.Linear(16 + 9 + extra * 10, c.hidden)
         self.relpos = nn.Embedding(2 * c.max_relpos + 1, c.edge_hidden)
-        self.edge_in = nn.Linear(c.num_rbf + 9 + 9, c.edge_hidden)
+        self.edge_in = nn.Linear(c.num_rbf + 9 + 9 + extra * (c.num_rbf + 9), c.edge_hidden)
         self.layers = nn.ModuleList(ResidueLayer(c.hidden, c.edge_hidden) for _ in range(c.num_layers))
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
@@ -119,6 +124,7 @@ class BackboneDenoiser(nn.Module):
         batch: torch.Tensor,
         num_graphs: int,
         cond: torch.Tensor | None = None,
+        self_cond: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
@@ -126,6 +132,8 @@ class BackboneDenoiser(nn.Module):
             feat: ``[3 R, 0]`` (backbones have no atom types).
             logsnr: ``[num_graphs]`` noise level of each chain.
             batch: ``[3 R]`` chain index of every atom (chains stored one after another).
+            self_cond: ``[3 R, 3]`` the previous x0 estimate, or None (no estimate yet); only
+                read when ``config.self_condition``.
 
         Returns:
             disp: ``[3 R, 3]`` equivariant displacement (zero mean per chain).
@@ -143,8 +151,7 @@ class BackboneDenoiser(nn.Module):
         local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, 9)
         from_start = index.clamp(max=NUM_END_BUCKETS - 1)
         from_end = (length - 1 - index).clamp(max=NUM_END_BUCKETS - 1) + NUM_END_BUCKETS
-        h = self.node_in(torch.cat([self.time(logsnr)[rbatch], local_atoms], -1))
-        h = h + self.end_embed(from_start) + self.end_embed(from_end)
+        node_inputs = [self.time(logsnr)[rbatch], local_atoms]
 
         # edge inputs: CA distance, neighbour's atoms and axes in the receiver's frame, sequence offset
         rel = xyz[src] - ca[dst][:, None]  # [E, 3, 3]
@@ -152,8 +159,14 @@ class BackboneDenoiser(nn.Module):
         rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (dist[:, None, None] + 0.1)
         axes = torch.einsum("ekd,eld->ekl", frames[dst], frames[src])
         offset = (index[src] - index[dst]).clamp(-c.max_relpos, c.max_relpos) + c.max_relpos
-        edge = self.edge_in(torch.cat([self.rbf(dist), rel_local.reshape(-1, 9), axes.reshape(-1, 9)], -1))
-        edge = edge + self.relpos(offset)
+        edge_inputs = [self.rbf(dist), rel_local.reshape(-1, 9), axes.reshape(-1, 9)]
+        if c.self_condition:
+            prev_node, prev_edge = self._previous_estimate(self_cond, xyz, frames, src, dst)
+            node_inputs += prev_node
+            edge_inputs += prev_edge
+        h = self.node_in(torch.cat(node_inputs, -1))
+        h = h + self.end_embed(from_start) + self.end_embed(from_end)
+        edge = self.edge_in(torch.cat(edge_inputs, -1)) + self.relpos(offset)
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
         inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]
@@ -167,3 +180,25 @@ class BackboneDenoiser(nn.Module):
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
         disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
         return remove_mean(disp, batch, num_graphs), feat.new_zeros(len(pos), 0)
+
+    def _previous_estimate(
+        self,
+        self_cond: torch.Tensor | None,
+        xyz: torch.Tensor,
+        frames: torch.Tensor,
+        src: torch.Tensor,
+        dst: torch.Tensor,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Node ``[R, 10]`` and edge ``[E, num_rbf + 9]`` features of the previous x0 estimate
+        (its atoms in the current residue frames; all zero, flag 0, when there is none)."""
+        num_res, num_edges = len(xyz), len(src)
+        if self_cond is None:
+            zeros = xyz.new_zeros
+            return [zeros(num_res, 10)], [zeros(num_edges, self.config.num_rbf + 9)]
+        prev = self_cond.reshape(-1, ATOMS_PER_RESIDUE, 3)
+        own = torch.einsum("rkd,rad->rak", frames, prev - xyz[:, 1:2]).reshape(-1, 9)
+        rel = prev[src] - prev[dst][:, 1:2]
+        dist = rel[:, 1].norm(dim=-1)
+        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (dist[:, None, None] + 0.1)
+        flag = xyz.new_ones(num_res, 1)
+        return [own, flag], [self.rbf(dist), rel_local.reshape(-1, 9)]

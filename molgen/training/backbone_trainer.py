@@ -73,8 +73,14 @@ def backbone_loss(
     min_snr_gamma: float,
     geometry_weight: float,
     coord_scale: float,
+    self_condition: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss.
+
+    With ``self_condition`` the network first estimates x0 without help (no gradient) and is
+    then trained on the same noisy input given that estimate (the caller flips this coin for
+    half of the steps, so the network also learns to work without one, as at the first
+    sampling step).
 
     The geometry term is the squared error (Angstrom^2) of the 15 distances among the atoms of
     consecutive residues in the x0 prediction, weighted by ``alpha_t^2`` so that it matters where
@@ -84,7 +90,11 @@ def backbone_loss(
         (total, coordinate part, geometry part), each a scalar.
     """
     z = sde.add_noise(x0, t, noise)
-    pred, _ = predict_x0(net, sde, z, t, type_scale=1.0)
+    previous = None
+    if self_condition:
+        with torch.no_grad():
+            previous = predict_x0(net, sde, z, t, type_scale=1.0)[0].pos
+    pred, _ = predict_x0(net, sde, z, t, type_scale=1.0, self_cond=previous)
     graphs = x0.num_graphs
     per_graph = torch.zeros(graphs, dtype=x0.pos.dtype, device=x0.pos.device)
     per_graph.index_add_(0, x0.batch, (pred.pos - x0.pos).square().sum(-1))
@@ -118,8 +128,8 @@ class BackboneTrainer(DiffusionTrainer):
     def encode(self, data: Sequence[Backbone]) -> EncodedBackbones:
         return EncodedBackbones(data, self.model_config.min_length, self.stats.coord_scale)
 
-    def local_inputs(self, step: int) -> tuple[State, torch.Tensor, State]:
-        """This rank's share of the global batch: (x0, t, noise)."""
+    def local_inputs(self, step: int) -> tuple[State, torch.Tensor, State, bool]:
+        """This rank's share of the global batch: (x0, t, noise, whether to self-condition)."""
         b = self.config.batch_size
         gen = self.step_generator(step)
         starts = torch.rand(b, generator=gen, dtype=torch.float64).numpy()
@@ -127,11 +137,14 @@ class BackboneTrainer(DiffusionTrainer):
         t = (torch.rand((), generator=gen) + torch.arange(b) / b) % 1.0  # stratified times
         x0 = State(pos, pos.new_zeros(len(pos), 0), batch, b)
         noise = self.sde.noise_like(x0, gen)
+        self_condition = self.model_config.denoiser.self_condition and bool(
+            torch.rand((), generator=gen) < 0.5
+        )
         lo, hi = self.rank_slice()
-        return self.to_local(x0), t[lo:hi].to(self.device), self.to_local(noise)
+        return self.to_local(x0), t[lo:hi].to(self.device), self.to_local(noise), self_condition
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        x0, t, noise = self.local_inputs(step)
+        x0, t, noise, self_condition = self.local_inputs(step)
         loss, loss_pos, loss_geo = backbone_loss(
             self.model,
             self.sde,
@@ -141,5 +154,6 @@ class BackboneTrainer(DiffusionTrainer):
             self.config.min_snr_gamma,
             self.config.geometry_loss_weight,
             self.stats.coord_scale,
+            self_condition,
         )
         return loss, {"loss_pos": float(loss_pos), "loss_geometry": float(loss_geo)}
