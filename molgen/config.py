@@ -121,6 +121,12 @@ class BackboneTrainConfig(TrainConfig):
     batch_size: int = 8
     crop_length: int = 128  # longer chains are cropped to a random window of this length
     geometry_loss_weight: float = 1.0  # local inter-atomic distance loss at low noise
+    geometry_span: int = 4  # residues per window of that loss (2: bonds and angles only)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.geometry_span < 2:
+            raise ValueError(f"BackboneTrainConfig.geometry_span must be >= 2, got {self.geometry_span}")
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:

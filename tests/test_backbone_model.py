@@ -125,6 +125,12 @@ def test_local_distances_cover_consecutive_residues_only(real_chains):
     dist, pair_graph = local_distances(pos, batch)
     assert dist.shape == (4 + 3, 15) and pair_graph.tolist() == [0] * 4 + [1] * 3
     assert torch.allclose(dist.min(1).values * 10, torch.full((7,), 1.33, dtype=torch.float64), atol=0.1)
+    dist, window_graph = local_distances(pos, batch, span=4)
+    assert dist.shape == (2 + 1, 66) and window_graph.tolist() == [0, 0, 1]
+    ca = pos.reshape(-1, 3, 3)[:, 1]
+    i, j = torch.triu_indices(12, 12, offset=1)
+    ca_pair = ((i == 1) & (j == 10)).nonzero().item()  # CA of residue 0 and CA of residue 3 in the window
+    torch.testing.assert_close(dist[2, ca_pair], (ca[5 + 3] - ca[5]).norm())
 
 
 def test_backbone_training_reduces_the_loss(tmp_path, real_chains):

@@ -49,19 +49,24 @@ class EncodedBackbones:
         return remove_mean(pos, batch, len(pieces)), batch
 
 
-def local_distances(pos: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """All 15 distances among the N, CA, C atoms of consecutive residues ``i, i+1``.
+def local_distances(
+    pos: torch.Tensor, batch: torch.Tensor, span: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All distances among the N, CA, C atoms of ``span`` consecutive residues ``i .. i+span-1``
+    (bond lengths and angles for span 2; also backbone dihedrals, i.e. local secondary
+    structure, for span >= 4).
 
     Returns:
-        dist: ``[P, 15]`` for every consecutive pair ``P`` within a chain.
-        pair_graph: ``[P]`` chain index of every pair.
+        dist: ``[W, 3 span (3 span - 1) / 2]`` for every window ``W`` inside a chain.
+        window_graph: ``[W]`` chain index of every window.
     """
     xyz = pos.reshape(-1, ATOMS, 3)
     rbatch = batch[::ATOMS]
-    same = rbatch[:-1] == rbatch[1:]
-    six = torch.cat([xyz[:-1], xyz[1:]], dim=1)[same]  # [P, 6, 3]
-    i, j = torch.triu_indices(6, 6, offset=1)
-    return (six[:, i] - six[:, j]).norm(dim=-1), rbatch[:-1][same]
+    num = len(xyz) - span + 1
+    inside = rbatch[:num] == rbatch[span - 1 :]
+    window = torch.cat([xyz[k : k + num] for k in range(span)], dim=1)[inside]  # [W, 3 span, 3]
+    i, j = torch.triu_indices(ATOMS * span, ATOMS * span, offset=1)
+    return (window[:, i] - window[:, j]).norm(dim=-1), rbatch[:num][inside]
 
 
 def backbone_loss(
@@ -74,6 +79,7 @@ def backbone_loss(
     geometry_weight: float,
     coord_scale: float,
     self_condition: bool = False,
+    geometry_span: int = 4,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss.
 
@@ -82,9 +88,9 @@ def backbone_loss(
     half of the steps, so the network also learns to work without one, as at the first
     sampling step).
 
-    The geometry term is the squared error (Angstrom^2) of the 15 distances among the atoms of
-    consecutive residues in the x0 prediction, weighted by ``alpha_t^2`` so that it matters where
-    the prediction can be precise (low noise).
+    The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
+    every ``geometry_span`` consecutive residues in the x0 prediction, weighted by ``alpha_t^2``
+    so that it matters where the prediction can be precise (low noise).
 
     Returns:
         (total, coordinate part, geometry part), each a scalar.
@@ -102,8 +108,8 @@ def backbone_loss(
     weight = (1 + sde.snr(t)).clamp(max=min_snr_gamma)
     loss_pos = (weight * per_graph).mean()
 
-    d_pred, pair_graph = local_distances(pred.pos, x0.batch)
-    d_true, _ = local_distances(x0.pos, x0.batch)
+    d_pred, pair_graph = local_distances(pred.pos, x0.batch, geometry_span)
+    d_true, _ = local_distances(x0.pos, x0.batch, geometry_span)
     geo = torch.zeros(graphs, dtype=x0.pos.dtype, device=x0.pos.device)
     geo.index_add_(0, pair_graph, ((d_pred - d_true) * coord_scale).square().mean(-1))
     geo = geo / torch.bincount(pair_graph, minlength=graphs).clamp(min=1)
@@ -155,5 +161,6 @@ class BackboneTrainer(DiffusionTrainer):
             self.config.geometry_loss_weight,
             self.stats.coord_scale,
             self_condition,
+            self.config.geometry_span,
         )
         return loss, {"loss_pos": float(loss_pos), "loss_geometry": float(loss_geo)}
