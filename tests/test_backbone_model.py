@@ -8,7 +8,7 @@ import torch
 
 from molgen.config import BackboneDenoiserConfig
 from molgen.datasets.graph import batch_vector
-from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, residue_frames
+from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, trace_frames
 from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant, random_rotation
 from molgen.training.backbone_trainer import BackboneTrainer, local_distances
 
@@ -80,16 +80,21 @@ def test_mirrored_input_does_not_give_the_mirrored_output(net, real_chains):
     assert deviation > 1e-3 * disp.abs().max().item(), "the denoiser treats mirror images alike"
 
 
-def test_residue_frames_are_right_handed_and_flip_under_mirroring(real_chains):
-    xyz = torch.as_tensor(real_chains[0].coords[:, :3], dtype=torch.float64)
-    frames = residue_frames(xyz)
+def test_trace_frames_are_right_handed_flip_e3_under_mirroring_and_cover_chain_ends(real_chains):
+    ca = torch.as_tensor(real_chains[0].ca[:40], dtype=torch.float64)
+    index, length = torch.arange(40), torch.full((40,), 40)
+    frames = trace_frames(ca, index, length)
     eye = torch.eye(3, dtype=torch.float64).expand_as(frames)
     torch.testing.assert_close(frames @ frames.transpose(1, 2), eye)
-    assert torch.allclose(torch.linalg.det(frames), torch.ones(len(xyz), dtype=torch.float64))
-    mirrored = residue_frames(xyz @ MIRROR)
-    assert torch.allclose(torch.linalg.det(mirrored), torch.ones(len(xyz), dtype=torch.float64))
-    # e3 is a pseudovector: it does not follow the mirror
-    torch.testing.assert_close(mirrored[:, 2], -(frames[:, 2] @ MIRROR))
+    assert torch.allclose(torch.linalg.det(frames), torch.ones(40, dtype=torch.float64))
+    torch.testing.assert_close(frames[0], frames[1])  # chain ends borrow their neighbour's frame
+    torch.testing.assert_close(frames[39], frames[38])
+    direction = ca[11] - ca[9]
+    assert torch.dot(frames[10, 0], direction) / direction.norm() > 0.99  # e1 follows the chain
+    mirrored = trace_frames(ca @ MIRROR, index, length)
+    assert torch.allclose(torch.linalg.det(mirrored), torch.ones(40, dtype=torch.float64))
+    torch.testing.assert_close(mirrored[:, :2], frames[:, :2] @ MIRROR)  # e1, e2 are vectors
+    torch.testing.assert_close(mirrored[:, 2], -(frames[:, 2] @ MIRROR))  # e3 is a pseudovector
 
 
 def test_chains_in_a_batch_do_not_interact(net, real_chains):
