@@ -120,6 +120,7 @@ Resume = Annotated[bool, typer.Option(help="Continue from OUT/checkpoints/last.p
 MaxSteps = Annotated[int | None, typer.Option(help="Override train.max_steps.")]
 MaxMinutes = Annotated[float | None, typer.Option(help="Override train.max_minutes.")]
 TrainDevice = Annotated[str, typer.Option(help="auto | cpu | cuda")]
+InitFrom = Annotated[str | None, typer.Option(help="Start from a model folder or a bundled model's name.")]
 
 
 @train_app.command("molecules")
@@ -134,9 +135,7 @@ def train_molecules(
     max_steps: MaxSteps = None,
     max_minutes: MaxMinutes = None,
     device: TrainDevice = "auto",
-    init_from: Annotated[
-        str | None, typer.Option(help="Start from a model folder or bundled name (e.g. qm9).")
-    ] = None,
+    init_from: InitFrom = None,
 ) -> None:
     """Train a molecule denoiser (torchrun-aware: DDP when WORLD_SIZE > 1)."""
     from molgen.config import RunConfig
@@ -160,9 +159,7 @@ def train_backbones(
     max_steps: MaxSteps = None,
     max_minutes: MaxMinutes = None,
     device: TrainDevice = "auto",
-    init_from: Annotated[
-        str | None, typer.Option(help="Start from a model folder or bundled name (e.g. backbones).")
-    ] = None,
+    init_from: InitFrom = None,
 ) -> None:
     """Train a backbone denoiser (torchrun-aware: DDP when WORLD_SIZE > 1)."""
     from molgen.config import BackboneRunConfig

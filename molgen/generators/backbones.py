@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molgen.config import BackboneModelConfig
 from molgen.datasets.graph import batch_vector
-from molgen.diffusion.samplers import SAMPLERS, sample
-from molgen.diffusion.sde import VPSDE, State
+from molgen.diffusion.samplers import sample
+from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
-from molgen.generators.common import device_generator, sample_finite
+from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
-from molgen.models.pretrained import DataStats, load_pretrained, save_pretrained
-from molgen.runtime import make_generator, resolve_device
+from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
 
 
-class BackboneGenerator:
+class BackboneGenerator(PretrainedGenerator):
     """Samples protein backbones (N, CA, C, O) from a trained backbone model.
 
     >>> gen = BackboneGenerator.from_pretrained("backbones")     # doctest: +SKIP
@@ -30,30 +27,8 @@ class BackboneGenerator:
     >>> designs[0].to_pdb("design_0.pdb")                         # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        config: BackboneModelConfig,
-        net: torch.nn.Module,
-        stats: DataStats,
-        name: str = "model",
-        info: dict | None = None,
-        device: str | torch.device = "auto",
-    ) -> None:
-        self.config, self.stats, self.name, self.info = config, stats, name, info or {}
-        self.device = resolve_device(device)
-        self.net = net.to(self.device).eval()
-        self.sde = VPSDE(config.sde.schedule)
-
-    @classmethod
-    def from_pretrained(
-        cls, name_or_path: str | Path = "backbones", device: str | torch.device = "auto"
-    ) -> BackboneGenerator:
-        """Load a bundled model by name (``"backbones"``) or a ``save_pretrained`` folder."""
-        config, net, stats, info = load_pretrained(name_or_path, kind="backbones")
-        return cls(config, net, stats, name=str(name_or_path), info=info, device=device)
-
-    def save_pretrained(self, out_dir: str | Path) -> Path:
-        return save_pretrained(out_dir, self.config, self.net, self.stats, self.info)
+    KIND = "backbones"
+    DEFAULT_MODEL = "backbones"
 
     @property
     def length_range(self) -> tuple[int, int]:
@@ -102,12 +77,7 @@ class BackboneGenerator:
     ) -> Iterator[list[Backbone]]:
         """Like :meth:`sample` but yields backbones batch by batch."""
         sizes = self.check_lengths(lengths)
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        if batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {batch_size}")
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
+        check_sampling_args(steps, sampler, batch_size)
         gen = make_generator(seed, "cpu")
         bar = tqdm(total=len(sizes), disable=not progress, desc="backbones", unit="design")
         for done in range(0, len(sizes), batch_size):

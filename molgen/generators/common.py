@@ -4,15 +4,61 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from molgen.runtime import make_generator
+from molgen.diffusion.samplers import SAMPLERS
+from molgen.diffusion.sde import VPSDE
+from molgen.models.pretrained import AnyModelConfig, DataStats, load_pretrained, save_pretrained
+from molgen.runtime import make_generator, resolve_device
 
 logger = logging.getLogger("molgen")
 
 MAX_REDRAWS = 3
+
+
+class PretrainedGenerator:
+    """What every generator shares: a model folder's config, denoiser and statistics on a
+    device, its noise process, and loading/saving. Subclasses set ``KIND`` and ``DEFAULT_MODEL``."""
+
+    KIND = ""
+    DEFAULT_MODEL = ""
+
+    def __init__(
+        self,
+        config: AnyModelConfig,
+        net: torch.nn.Module,
+        stats: DataStats,
+        name: str = "model",
+        info: dict | None = None,
+        device: str | torch.device = "auto",
+    ) -> None:
+        self.config, self.stats, self.name, self.info = config, stats, name, info or {}
+        self.device = resolve_device(device)
+        self.net = net.to(self.device).eval()
+        self.sde = VPSDE(config.sde.schedule)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None, device: str | torch.device = "auto"):
+        """Load a bundled model by name (default ``DEFAULT_MODEL``) or a ``save_pretrained`` folder."""
+        name_or_path = name_or_path or cls.DEFAULT_MODEL
+        config, net, stats, info = load_pretrained(name_or_path, kind=cls.KIND)
+        return cls(config, net, stats, name=str(name_or_path), info=info, device=device)
+
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        return save_pretrained(out_dir, self.config, self.net, self.stats, self.info)
+
+
+def check_sampling_args(steps: int, sampler: str, batch_size: int) -> None:
+    """ValueError for a non-positive ``steps`` or ``batch_size`` or an unknown sampler."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
 
 
 def sample_finite(

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
-from molgen.config import ModelConfig
 from molgen.datasets.graph import batch_vector
-from molgen.diffusion.samplers import SAMPLERS, sample
-from molgen.diffusion.sde import VPSDE, State
+from molgen.diffusion.samplers import sample
+from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
-from molgen.generators.common import device_generator, sample_finite
-from molgen.models.molecule_denoiser import MoleculeDenoiser
-from molgen.models.pretrained import DataStats, load_pretrained, save_pretrained
-from molgen.runtime import make_generator, resolve_device
+from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
+from molgen.runtime import make_generator
 from molgen.structures.molecule import Molecule
 
 logger = logging.getLogger("molgen")
@@ -27,38 +23,19 @@ logger = logging.getLogger("molgen")
 NumAtoms = int | Sequence[int] | None
 
 
-class MoleculeGenerator:
+class MoleculeGenerator(PretrainedGenerator):
     """Samples 3D molecules from a trained molecule model.
 
     >>> gen = MoleculeGenerator.from_pretrained("qm9")          # doctest: +SKIP
     >>> mols = gen.sample(100, steps=50, seed=0)                 # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        config: ModelConfig,
-        net: MoleculeDenoiser,
-        stats: DataStats,
-        name: str = "model",
-        info: dict | None = None,
-        device: str | torch.device = "auto",
-    ) -> None:
-        self.config, self.stats, self.name, self.info = config, stats, name, info or {}
-        self.device = resolve_device(device)
-        self.net = net.to(self.device).eval()
-        self.sde = VPSDE(config.sde.schedule)
-        self.symbols = list(config.vocab)
+    KIND = "molecules"
+    DEFAULT_MODEL = "qm9"
 
-    @classmethod
-    def from_pretrained(
-        cls, name_or_path: str | Path = "qm9", device: str | torch.device = "auto"
-    ) -> MoleculeGenerator:
-        """Load a bundled model by name (``"qm9"``) or a ``save_pretrained`` folder."""
-        config, net, stats, info = load_pretrained(name_or_path)
-        return cls(config, net, stats, name=str(name_or_path), info=info, device=device)
-
-    def save_pretrained(self, out_dir: str | Path) -> Path:
-        return save_pretrained(out_dir, self.config, self.net, self.stats, self.info)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.symbols = list(self.config.vocab)
 
     # -------------------------------------------------------------- sampling
     def sample(
@@ -169,9 +146,4 @@ class MoleculeGenerator:
     def _check_args(n: int, steps: int, sampler: str, batch_size: int) -> None:
         if n < 1:
             raise ValueError(f"number of molecules must be >= 1, got {n}")
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        if batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {batch_size}")
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
+        check_sampling_args(steps, sampler, batch_size)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from molgen.config import BackboneTrainConfig, TrainConfig, from_dict, to_dict
+from molgen.config import from_dict, to_dict
 from molgen.diffusion.sde import VPSDE, State
 from molgen.models.pretrained import (
     MODEL_KINDS,
@@ -253,7 +253,7 @@ class DiffusionTrainer:
     # ------------------------------------------------------------------ I/O
     def export(self, folder: Path) -> Path:
         """save_pretrained of the EMA weights (rank 0 only)."""
-        info = _training_info(self.prior, self.step, self.elapsed, self.config)
+        info = _training_info(self.prior, self.step, self.elapsed, to_dict(self.config))
         info["num_train_examples"] = len(self.encoded)
         if is_main_process():
             save_pretrained(folder, self.model_config, self.ema, self.stats, info)
@@ -337,12 +337,12 @@ def _prior(checkpoint: dict) -> dict:
     return json.loads(checkpoint["prior"]) if "prior" in checkpoint else dict(NO_PRIOR)
 
 
-def _training_info(prior: dict, step: int, elapsed: float, config) -> dict:
+def _training_info(prior: dict, step: int, elapsed: float, train_config: dict) -> dict:
     """Cumulative steps and wall minutes (including training behind init_from weights)."""
     return {
         "steps": prior["steps"] + int(step),
         "wall_minutes": round(prior["wall_minutes"] + float(elapsed) / 60, 2),
-        "train_config": to_dict(config),
+        "train_config": train_config,
     }
 
 
@@ -351,13 +351,7 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
     state = read_checkpoint(checkpoint)
     kind = state.get("kind", "molecules")
     config = from_dict(MODEL_KINDS[kind][0], json.loads(state["model_config"]))
-    train_cls = _train_config_class(kind)
-    train_config = from_dict(train_cls, json.loads(state["train_config"]))
     net = build_denoiser(config)
     net.load_state_dict(state["ema"])
-    info = _training_info(_prior(state), state["step"], state["elapsed"], train_config)
+    info = _training_info(_prior(state), state["step"], state["elapsed"], json.loads(state["train_config"]))
     return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)
-
-
-def _train_config_class(kind: str) -> type:
-    return {"molecules": TrainConfig, "backbones": BackboneTrainConfig}[kind]
