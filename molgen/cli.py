@@ -203,7 +203,13 @@ def _train(
     train_cfg = dataclasses.replace(run.train, **overrides)
     with distributed_context(resolve_device(device)) as dev:
         trainer = trainer_cls(
-            dataset, out, run.model, train_cfg, resume=resume, device=dev, init_from=init_from
+            dataset,
+            out,
+            run.model if config or not init_from else None,  # --init-from alone keeps its model
+            train_cfg,
+            resume=resume,
+            device=dev,
+            init_from=init_from,
         )
         if resume and overrides:
             trainer.config = dataclasses.replace(trainer.config, **overrides)

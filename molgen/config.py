@@ -95,6 +95,9 @@ class BackboneDenoiserConfig:
     num_rbf: int = 16
     rbf_max: float = 2.0  # in units of the coordinate scale (10 Angstrom)
     self_condition: bool = False  # also read the previous x0 estimate (Chen et al. 2022)
+    pair_rbf: int = 0  # if > 0: RBF features of all 9 N/CA/C atom-pair distances on every edge
+    pair_rbf_max: float = 1.6  # their range, in units of the coordinate scale
+    conditioning: bool = False  # read BackboneConditions (secondary structure, motif)
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
@@ -122,11 +125,17 @@ class BackboneTrainConfig(TrainConfig):
     crop_length: int = 128  # longer chains are cropped to a random window of this length
     geometry_loss_weight: float = 1.0  # local inter-atomic distance loss at low noise
     geometry_span: int = 4  # residues per window of that loss (2: bonds and angles only)
+    low_noise_fraction: float = 0.0  # share of each batch with noise times drawn from [0, 0.25)
+    ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
+    motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.geometry_span < 2:
             raise ValueError(f"BackboneTrainConfig.geometry_span must be >= 2, got {self.geometry_span}")
+        for name in ("low_noise_fraction", "ss_probability", "motif_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"BackboneTrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:

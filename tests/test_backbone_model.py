@@ -27,8 +27,10 @@ def chain_batch(real_chains, lengths=(30, 45)):
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    model = BackboneDenoiser(BackboneDenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8))
-    torch.nn.init.normal_(model.head.weight, std=0.3)  # zero-ish init would make every check trivial
+    config = BackboneDenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8, pair_rbf=8)
+    model = BackboneDenoiser(config)
+    for weight in (model.head.weight, model.pair_in.weight):  # zero(-ish) init would make checks trivial
+        torch.nn.init.normal_(weight, std=0.3)
     return model.double()
 
 
@@ -178,7 +180,8 @@ def test_a_molecule_checkpoint_is_not_resumed_as_a_backbone_run(tmp_path, real_c
 
 def test_crops_are_contiguous_windows_of_real_chains(tmp_path, real_chains):
     trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN)
-    x0, t, noise, _ = trainer.local_inputs(0)
+    x0, t, noise, _, conditions = trainer.local_inputs(0)
+    assert conditions is None  # an unconditional model
     counts = torch.bincount(x0.batch) // 3
     assert (counts <= TINY_BACKBONE_TRAIN.crop_length).all() and len(t) == 4
     ca = (x0.pos.reshape(-1, 3, 3)[:, 1] * 10).numpy()
@@ -186,3 +189,131 @@ def test_crops_are_contiguous_windows_of_real_chains(tmp_path, real_chains):
     for a, b in zip(starts[:-1], starts[1:]):
         step = np.linalg.norm(np.diff(ca[a:b], axis=0), axis=-1)
         assert np.all(np.abs(step - 3.8) < 0.5)  # consecutive residues of one chain
+
+
+def conditioned_net(seed=2):
+    torch.manual_seed(seed)
+    config = BackboneDenoiserConfig(
+        hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8, conditioning=True
+    )
+    model = BackboneDenoiser(config).double()
+    for module in (model.head, model.ss_embed, model.fraction_in, model.motif_embed, model.motif_edge_in):
+        torch.nn.init.normal_(module.weight, std=0.3)  # the zero init would make the checks trivial
+    return model
+
+
+def some_conditions(pos, batch):
+    """Chain 0: a motif of residues 5-14 (rotated and shifted away) and a partial SS string."""
+    from molgen.models.backbone_conditions import BackboneConditions, ss_indices
+
+    num = len(pos) // 3
+    cond = BackboneConditions.none(num, 2)
+    motif = torch.zeros(num, dtype=torch.bool)
+    motif[5:15] = True
+    rot = random_rotation(torch.Generator().manual_seed(5))
+    xyz = (pos.reshape(-1, 3, 3) @ rot.T + 3.0).double()
+    ss = torch.cat([ss_indices("HHHHHHHH--EEEELLL"), cond.ss[17:]])
+    return dataclasses.replace(
+        cond,
+        ss=ss,
+        ss_fraction=torch.tensor([[0.3, 0.2], [0.0, 0.0]], dtype=torch.float64),
+        ss_fraction_given=torch.tensor([True, False]),
+        motif=motif,
+        motif_xyz=xyz,
+    )
+
+
+def test_conditioned_denoiser_is_equivariant_and_ignores_where_the_motif_was_placed(real_chains):
+    model = conditioned_net()
+    pos, batch = chain_batch(real_chains)
+    cond = some_conditions(pos, batch)
+    noisy = pos + 0.05 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(0), dtype=pos.dtype)
+    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
+
+    def fn(x, c=cond):
+        return model(x, x.new_zeros(len(x), 0), logsnr, batch, 2, conditions=c)
+
+    assert_equivariant(fn, noisy, atol=1e-9)
+    out = fn(noisy)[0]
+    rot = random_rotation(torch.Generator().manual_seed(9))
+    moved = dataclasses.replace(cond, motif_xyz=cond.motif_xyz @ rot.T - 7.0)
+    torch.testing.assert_close(fn(noisy, moved)[0], out, atol=1e-9, rtol=0)
+    for changed in (
+        cond.without_secondary_structure(),
+        dataclasses.replace(cond, motif=torch.zeros_like(cond.motif)),
+    ):
+        assert (fn(noisy, changed)[0] - out).abs().max() > 1e-4  # every part is read
+    assert (fn(noisy, None)[0] - fn(noisy, cond.without_secondary_structure())[0]).abs().max() > 1e-4
+
+
+def test_zero_initialised_conditioning_starts_as_the_unconditional_model(real_chains):
+    torch.manual_seed(0)
+    plain = BackboneDenoiser(BackboneDenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8))
+    torch.nn.init.normal_(plain.head.weight, std=0.3)
+    with_cond = BackboneDenoiser(dataclasses.replace(plain.config, conditioning=True))
+    missing = with_cond.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and {k.split(".")[0] for k in missing} == {
+        "ss_embed",
+        "fraction_in",
+        "motif_embed",
+        "motif_edge_in",
+    }
+    pos, batch = chain_batch(real_chains)
+    args = (pos, pos.new_zeros(len(pos), 0), torch.tensor([1.0, -0.5], dtype=pos.dtype), batch, 2)
+    cond = some_conditions(pos, batch)  # (a motif would also add edges between its residues)
+    cond = dataclasses.replace(cond, motif=torch.zeros_like(cond.motif))
+    out = with_cond.double()(*args, conditions=cond)[0]
+    torch.testing.assert_close(out, plain.double()(*args)[0], atol=1e-9, rtol=0)
+
+
+def test_random_training_conditions_are_contiguous_motifs_and_true_secondary_structure(tmp_path, real_chains):
+    model = dataclasses.replace(
+        TINY_BACKBONE_MODEL, denoiser=dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, conditioning=True)
+    )
+    train = dataclasses.replace(TINY_BACKBONE_TRAIN, batch_size=8, ss_probability=0.5, motif_probability=0.5)
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, model, train)
+    seen_motif = seen_ss = 0
+    for step in range(4):
+        x0, _, _, _, cond = trainer.local_inputs(step)
+        rbatch = x0.batch[::3]
+        truth = trainer.encoded.ss  # every given class is one of the chain's DSSP classes
+        assert truth is not None and set(np.unique(truth)) <= {0, 1, 2}
+        given = cond.ss != 3
+        seen_ss += int(given.any())
+        for g in range(x0.num_graphs):
+            m = cond.motif[rbatch == g]
+            if m.any():
+                seen_motif += 1
+                runs = torch.diff(m.int()).abs().sum().item()  # at most 3 segments: <= 6 edges
+                assert runs <= 6 and m.sum() >= 4
+        torch.testing.assert_close(cond.motif_xyz, x0.pos.reshape(-1, 3, 3))
+        frac = cond.ss_fraction
+        assert ((frac >= 0) & (frac <= 1)).all() and (frac.sum(-1) <= 1 + 1e-6).all()
+    assert seen_motif > 0 and seen_ss > 0
+    loss, _ = trainer.loss(0)
+    loss.backward()
+    assert torch.isfinite(loss) and trainer.net.ss_embed.weight.grad.abs().sum() > 0
+
+
+def test_a_run_can_grow_conditioning_onto_a_trained_model(tmp_path, real_chains, tiny_backbone_model_dir):
+    grown = dataclasses.replace(
+        TINY_BACKBONE_MODEL, denoiser=dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, conditioning=True)
+    )
+    trainer = BackboneTrainer(
+        real_chains[:16], tmp_path / "grow", grown, TINY_BACKBONE_TRAIN, init_from=tiny_backbone_model_dir
+    )
+    source = BackboneTrainer(
+        real_chains[:16],
+        tmp_path / "same",
+        train_config=TINY_BACKBONE_TRAIN,
+        init_from=tiny_backbone_model_dir,
+    )
+    torch.testing.assert_close(trainer.net.head.weight, source.net.head.weight)
+    assert trainer.net.ss_embed.weight.abs().sum() == 0
+    wider = dataclasses.replace(
+        TINY_BACKBONE_MODEL, denoiser=dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, hidden=48)
+    )
+    with pytest.raises(ValueError, match="do not fit this model config"):
+        BackboneTrainer(
+            real_chains[:16], tmp_path / "wide", wider, TINY_BACKBONE_TRAIN, init_from=tiny_backbone_model_dir
+        )

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from molgen.config import BackboneDenoiserConfig
 from molgen.datasets.graph import remove_mean
+from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 
 ATOMS_PER_RESIDUE = 3  # N, CA, C
@@ -55,10 +56,16 @@ def residue_index(batch: torch.Tensor, num_graphs: int) -> tuple[torch.Tensor, t
 
 
 def neighbour_edges(
-    ca: torch.Tensor, batch: torch.Tensor, index: torch.Tensor, k: int, window: int
+    ca: torch.Tensor,
+    batch: torch.Tensor,
+    index: torch.Tensor,
+    k: int,
+    window: int,
+    extra: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Edges ``src -> dst`` ``[E]``: for every residue its ``k`` nearest residues of the same
-    chain (CA distance), always including the sequence neighbours within ``window``."""
+    chain (CA distance), always including the sequence neighbours within ``window``, plus the
+    pairs ``extra[dst, src]`` (``[R, R]`` bool, e.g. all motif pairs) when given."""
     num = len(ca)
     dist = torch.cdist(ca, ca)
     same = batch[:, None] == batch[None, :]
@@ -70,10 +77,12 @@ def neighbour_edges(
         empty = torch.zeros(0, dtype=torch.long, device=ca.device)
         return empty, empty
     nearest = dist.topk(k, dim=1, largest=False)
-    dst = torch.arange(num, device=ca.device).repeat_interleave(k)
-    src = nearest.indices.reshape(-1)
-    keep = torch.isfinite(nearest.values.reshape(-1))
-    return src[keep], dst[keep]
+    adjacent = torch.zeros(num, num, dtype=torch.bool, device=ca.device)
+    adjacent.scatter_(1, nearest.indices, torch.isfinite(nearest.values))
+    if extra is not None:
+        adjacent |= extra & same & (sep > 0)
+    dst, src = adjacent.nonzero(as_tuple=True)
+    return src, dst
 
 
 class ResidueLayer(nn.Module):
@@ -121,6 +130,18 @@ class BackboneDenoiser(nn.Module):
         self.node_in = nn.Linear(16 + 9 + extra * 10, c.hidden)
         self.relpos = nn.Embedding(2 * c.max_relpos + 1, c.edge_hidden)
         self.edge_in = nn.Linear(c.num_rbf + 9 + 9 + extra * (c.num_rbf + 9), c.edge_hidden)
+        if c.pair_rbf:
+            self.pair_rbf = GaussianRBF(c.pair_rbf, c.pair_rbf_max)
+            self.pair_in = nn.Linear(ATOMS_PER_RESIDUE**2 * c.pair_rbf, c.edge_hidden, bias=False)
+            nn.init.zeros_(self.pair_in.weight)  # starts as the model without it (warm starts)
+        if c.conditioning:
+            self.ss_embed = nn.Embedding(SS_UNSPECIFIED + 1, c.hidden)
+            self.fraction_in = nn.Linear(3, c.hidden)
+            self.motif_embed = nn.Embedding(2, c.hidden)
+            self.motif_edge_in = nn.Linear(1 + 9 + 3 + c.num_rbf, c.edge_hidden)
+            for module in (self.ss_embed, self.fraction_in, self.motif_embed, self.motif_edge_in):
+                for param in module.parameters():
+                    nn.init.zeros_(param)  # starts as the unconditional model (warm starts)
         self.layers = nn.ModuleList(ResidueLayer(c.hidden, c.edge_hidden) for _ in range(c.num_layers))
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
@@ -134,6 +155,7 @@ class BackboneDenoiser(nn.Module):
         num_graphs: int,
         cond: torch.Tensor | None = None,
         self_cond: torch.Tensor | None = None,
+        conditions: BackboneConditions | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
@@ -143,6 +165,8 @@ class BackboneDenoiser(nn.Module):
             batch: ``[3 R]`` chain index of every atom (chains stored one after another).
             self_cond: ``[3 R, 3]`` the previous x0 estimate, or None (no estimate yet); only
                 read when ``config.self_condition``.
+            conditions: what to generate (only read when ``config.conditioning``; None means
+                nothing specified).
 
         Returns:
             disp: ``[3 R, 3]`` equivariant displacement (zero mean per chain).
@@ -154,7 +178,12 @@ class BackboneDenoiser(nn.Module):
         index, length = residue_index(rbatch, num_graphs)
         ca = xyz[:, 1]
         frames = trace_frames(ca, index, length)
-        src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window)
+        if c.conditioning and conditions is None:
+            conditions = BackboneConditions.none(len(ca), num_graphs, ca.device)
+        motif_pairs = None
+        if c.conditioning and bool(conditions.motif.any()):
+            motif_pairs = conditions.motif[:, None] & conditions.motif[None, :]
+        src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, motif_pairs)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
         local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, 9)
@@ -176,6 +205,12 @@ class BackboneDenoiser(nn.Module):
         h = self.node_in(torch.cat(node_inputs, -1))
         h = h + self.end_embed(from_start) + self.end_embed(from_end)
         edge = self.edge_in(torch.cat(edge_inputs, -1)) + self.relpos(offset)
+        if c.conditioning:
+            h = h + self._condition_nodes(conditions, rbatch)
+            edge = edge + self.motif_edge_in(self._motif_edges(conditions, src, dst))
+        if c.pair_rbf:
+            pair_dist = (xyz[src][:, :, None] - xyz[dst][:, None, :]).norm(dim=-1).reshape(-1)
+            edge = edge + self.pair_in(self.pair_rbf(pair_dist).reshape(len(src), -1))
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
         inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]
@@ -189,6 +224,24 @@ class BackboneDenoiser(nn.Module):
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
         disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
         return remove_mean(disp, batch, num_graphs), feat.new_zeros(len(pos), 0)
+
+    def _condition_nodes(self, cond: BackboneConditions, rbatch: torch.Tensor) -> torch.Tensor:
+        """``[R, hidden]``: secondary structure class, chain fractions, motif flag."""
+        given = cond.ss_fraction_given.to(self.fraction_in.weight.dtype)[:, None]
+        fraction = self.fraction_in(torch.cat([cond.ss_fraction * given, given], -1))
+        return self.ss_embed(cond.ss) + fraction[rbatch] + self.motif_embed(cond.motif.long())
+
+    def _motif_edges(self, cond: BackboneConditions, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """``[E, 13 + num_rbf]``: on edges between two motif residues, the motif's own geometry
+        (flag, relative rotation, CA offset and distance in the receiver's motif frame);
+        invariant to where the motif is placed. Zero on every other edge."""
+        both = (cond.motif[src] & cond.motif[dst]).to(self.motif_edge_in.weight.dtype)[:, None]
+        frames = residue_frames(cond.motif_xyz)
+        ca = cond.motif_xyz[:, 1]
+        rotation = torch.einsum("ekd,eld->ekl", frames[dst], frames[src]).reshape(-1, 9)
+        offset = torch.einsum("ekd,ed->ek", frames[dst], ca[src] - ca[dst])
+        features = torch.cat([both, rotation, offset, self.rbf(offset.norm(dim=-1))], -1)
+        return features * both
 
     def _previous_estimate(
         self,

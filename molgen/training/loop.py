@@ -63,7 +63,9 @@ class DiffusionTrainer:
             init_from: start from a model folder's weights, config and statistics (used when
                 the checkpoints are gone but the bundled weights remain). Steps, warm-up and
                 ``max_steps`` count from 0 for this run; the folder's steps and wall time are
-                added to the exported totals. Ignored when a checkpoint is resumed.
+                added to the exported totals. Ignored when a checkpoint is resumed. With a
+                ``model_config`` that adds modules to the folder's model (e.g. conditioning),
+                those start from their own initialisation and everything else from the folder.
         """
         self.out = Path(out_dir)
         self.device = torch.device(device)
@@ -74,7 +76,8 @@ class DiffusionTrainer:
         if init_from is not None and checkpoint is None:
             initial = load_pretrained(init_from, kind=self.KIND)
         if initial is not None:
-            model_config, _, self.stats, info = initial
+            model_config = model_config or initial[0]
+            _, _, self.stats, info = initial
             train_config = train_config or self.TRAIN_CONFIG()
         elif checkpoint is not None:
             model_config = from_dict(model_cls, json.loads(checkpoint["model_config"]))
@@ -112,8 +115,8 @@ class DiffusionTrainer:
             self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
             logger.info("resumed from %s at step %d", self.ckpt_path, self.step)
         elif initial is not None:
-            self.net.load_state_dict(initial[1].state_dict())
-            self.ema.load_state_dict(initial[1].state_dict())
+            _load_grown(self.net, initial[1].state_dict(), init_from)
+            self.ema.load_state_dict(self.net.state_dict())
             self.prior = {
                 "steps": int(info.get("steps", 0)),
                 "wall_minutes": float(info.get("wall_minutes", 0)),
@@ -355,3 +358,19 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
     net.load_state_dict(state["ema"])
     info = _training_info(_prior(state), state["step"], state["elapsed"], json.loads(state["train_config"]))
     return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)
+
+
+def _load_grown(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Load ``state`` into ``net``, which may have modules the source lacks (they keep their
+    initialisation); any other difference is an error."""
+    own = net.state_dict()
+    mismatched = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    if mismatched:
+        raise ValueError(
+            f"{source}: weights do not fit this model config ({', '.join(mismatched[:5])}); "
+            "a config may only add modules to the model it starts from"
+        )
+    added = sorted({k.split(".")[0] for k in own if k not in state})
+    net.load_state_dict(state, strict=False)
+    if added:
+        logger.info("initialised from %s; new modules start fresh: %s", source, ", ".join(added))

@@ -1,0 +1,89 @@
+"""What a backbone may be conditioned on: per-residue secondary structure, per-chain helix and
+strand fractions, and a motif (residues whose backbone is given, in any rigid placement).
+
+Every part can be absent ("unspecified"), which is also how the model is trained to work
+unconditionally (conditioning dropout) and how classifier-free guidance gets its reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch.nn import functional as F
+
+SS_CLASSES = "HEL"  # helix, strand, loop; index len(SS_CLASSES) means unspecified
+SS_UNSPECIFIED = len(SS_CLASSES)
+
+
+@dataclass(frozen=True)
+class BackboneConditions:
+    """Conditioning of a batch of ``G`` chains with ``R`` residues in all.
+
+    Attributes:
+        ss: ``[R]`` long, secondary structure class per residue (``SS_UNSPECIFIED`` = free).
+        ss_fraction: ``[G, 2]`` requested helix and strand fractions per chain.
+        ss_fraction_given: ``[G]`` bool, whether ``ss_fraction`` applies to the chain.
+        motif: ``[R]`` bool, residues whose backbone is fixed by the motif.
+        motif_xyz: ``[R, 3, 3]`` N, CA, C of the motif residues (model units; any rigid placement,
+            one per chain; rows of non-motif residues are ignored).
+    """
+
+    ss: torch.Tensor
+    ss_fraction: torch.Tensor
+    ss_fraction_given: torch.Tensor
+    motif: torch.Tensor
+    motif_xyz: torch.Tensor
+
+    @classmethod
+    def none(
+        cls, num_residues: int, num_graphs: int, device: torch.device | str = "cpu"
+    ) -> BackboneConditions:
+        """Nothing specified (unconditional generation)."""
+        return cls(
+            ss=torch.full((num_residues,), SS_UNSPECIFIED, dtype=torch.long, device=device),
+            ss_fraction=torch.zeros(num_graphs, 2, device=device),
+            ss_fraction_given=torch.zeros(num_graphs, dtype=torch.bool, device=device),
+            motif=torch.zeros(num_residues, dtype=torch.bool, device=device),
+            motif_xyz=torch.zeros(num_residues, 3, 3, device=device),
+        )
+
+    def without_secondary_structure(self) -> BackboneConditions:
+        """The same conditions with the secondary-structure parts unspecified (the reference
+        of classifier-free guidance on secondary structure; the motif stays)."""
+        return replace(
+            self,
+            ss=torch.full_like(self.ss, SS_UNSPECIFIED),
+            ss_fraction_given=torch.zeros_like(self.ss_fraction_given),
+        )
+
+    @property
+    def has_secondary_structure(self) -> bool:
+        return bool((self.ss != SS_UNSPECIFIED).any() or self.ss_fraction_given.any())
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> BackboneConditions:
+        return BackboneConditions(
+            ss=self.ss.to(device),
+            ss_fraction=self.ss_fraction.to(device, dtype),
+            ss_fraction_given=self.ss_fraction_given.to(device),
+            motif=self.motif.to(device),
+            motif_xyz=self.motif_xyz.to(device, dtype),
+        )
+
+
+def ss_indices(ss: str) -> torch.Tensor:
+    """``"HHEL-"`` -> ``[R]`` class indices (``-`` and ``X`` are unspecified)."""
+    table = {letter: i for i, letter in enumerate(SS_CLASSES)} | {"-": SS_UNSPECIFIED, "X": SS_UNSPECIFIED}
+    unknown = sorted(set(ss) - set(table))
+    if unknown:
+        raise ValueError(f"secondary structure letters must be H, E, L, - or X; got {''.join(unknown)!r}")
+    return torch.tensor([table[letter] for letter in ss], dtype=torch.long)
+
+
+def residue_frames(xyz: torch.Tensor) -> torch.Tensor:
+    """Right-handed frames ``[R, 3, 3]`` (rows e1, e2, e3) of residues ``[R, 3, 3]`` (N, CA, C):
+    e1 along CA->C, e2 in the N-CA-C plane. Exact for clean (motif) coordinates."""
+    e1 = F.normalize(xyz[:, 2] - xyz[:, 1], dim=-1, eps=1e-6)
+    to_n = xyz[:, 0] - xyz[:, 1]
+    e2 = F.normalize(to_n - (to_n * e1).sum(-1, keepdim=True) * e1, dim=-1, eps=1e-6)
+    return torch.stack([e1, e2, torch.linalg.cross(e1, e2)], dim=1)
