@@ -6,6 +6,7 @@ hint to rerun with ``--verbose`` for the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -220,9 +221,30 @@ def _train(
 @sample_app.command("backbones")
 @cli_errors
 def sample_backbones(
-    length: Annotated[str, typer.Option(help="Residues per design: N (e.g. 80) or MIN-MAX (e.g. 60-100).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (PDB files + manifest.csv).")],
+    length: Annotated[
+        str | None,
+        typer.Option(
+            help="Residues per design: N (e.g. 80) or MIN-MAX (e.g. 60-100); bounds a contig's total."
+        ),
+    ] = None,
     num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="Designs to generate.")] = 8,
+    motif: Annotated[
+        Path | None, typer.Option(help="PDB/mmCIF file holding the motif residues named by --contig.")
+    ] = None,
+    contig: Annotated[
+        str | None, typer.Option(help="RFdiffusion contig, e.g. 10-40/A163-181/10-40 (needs --motif).")
+    ] = None,
+    ss: Annotated[
+        str | None,
+        typer.Option(help="Secondary structure per residue: H, E, L, -/X free (fixes the length)."),
+    ] = None,
+    ss_fraction: Annotated[
+        str | None, typer.Option(help="Overall secondary structure, e.g. helix=0.3,strand=0.4.")
+    ] = None,
+    guidance: Annotated[
+        float, typer.Option(help="Classifier-free guidance weight on --ss/--ss-fraction (1: none).")
+    ] = 1.0,
     model: Annotated[
         str, typer.Option(help="Bundled model name (backbones) or a model folder.")
     ] = "backbones",
@@ -237,38 +259,60 @@ def sample_backbones(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:
-    """Sample protein backbones (N, CA, C, O; poly-GLY chain A) as PDB files plus manifest.csv."""
-    from molgen.benchmark.backbones import score_backbone
+    """Sample protein backbones (N, CA, C, O; chain A) as PDB files plus manifest.csv:
+    by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
+    from molgen.benchmark.backbones import score_backbone, ss_agreement
     from molgen.benchmark.report import write_rows
-    from molgen.generators.backbones import BackboneGenerator, draw_lengths
+    from molgen.generators.backbones import BackboneGenerator
+    from molgen.generators.conditioners import Length, Motif, SecondaryStructure, parse_ss_fraction
     from molgen.runtime import atomic_dir
 
-    lengths = draw_lengths(length, num_samples, seed)
+    if (motif is None) != (contig is None):
+        raise ValueError("--motif and --contig go together")
+    if length is None and contig is None and ss is None:
+        raise ValueError("say how long the designs are: --length (or --contig / --ss)")
+    conditioners = [Length(length)] if length is not None else []
+    if ss is not None or ss_fraction is not None:
+        fraction = parse_ss_fraction(ss_fraction) if ss_fraction is not None else None
+        conditioners.append(SecondaryStructure(ss, fraction))
+    if motif is not None:  # after a secondary-structure string, which fixes the length
+        conditioners.append(Motif.from_contig(motif, contig))
     gen = BackboneGenerator.from_pretrained(model, device=device)
-    gen.check_lengths(lengths)
+    plans = gen.plan_designs(num_samples, conditioners, seed)
     start = time.perf_counter()
     rows = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        for designs in gen.iter_batches(lengths, steps, sampler, seed, batch_size, refine, progress=True):
+        batches = gen.iter_designs(plans, guidance, steps, sampler, seed, batch_size, refine, progress=True)
+        for designs in batches:
             for design in designs:
                 name = f"design_{design.metadata['index']:04d}.pdb"
                 design.to_pdb(tmp / name)
                 quick = score_backbone(design)
-                rows.append(
-                    {
-                        "file": name,
-                        "length": len(design),
-                        "seed": "" if seed is None else seed,
-                        "steps": steps,
-                        "sampler": sampler,
-                        "model": model,
-                        "refined": int(refine),
-                        **{
-                            k: quick[k]
-                            for k in ("geometry_ok", "clashes", "chain_breaks", "helix", "strand", "rg", "ss")
-                        },
+                meta = design.metadata
+                row = {
+                    "file": name,
+                    "length": len(design),
+                    "seed": "" if seed is None else seed,
+                    "steps": steps,
+                    "sampler": sampler,
+                    "model": model,
+                    "refined": int(refine),
+                    **{
+                        k: quick[k]
+                        for k in ("geometry_ok", "clashes", "chain_breaks", "helix", "strand", "rg", "ss")
+                    },
+                }
+                if motif is not None:
+                    mapping = zip(meta["motif_labels"], meta["motif_index"])
+                    row |= {
+                        "contig": meta["contig"],
+                        "motif_mapping": " ".join(f"{label}:{i + 1}" for label, i in mapping),
+                        "motif_rmsd": round(meta["motif_rmsd"], 3),
+                        "motif_rmsd_model": round(meta["motif_rmsd_model"], 3),
                     }
-                )
+                if ss is not None:
+                    row |= {"ss_requested": ss, "ss_agreement": ss_agreement(ss, quick["ss"])["all"]}
+                rows.append(row)
         write_rows(rows, tmp / "manifest.csv")
     seconds = time.perf_counter() - start
     typer.echo(
@@ -324,6 +368,53 @@ def benchmark_backbones_cmd(
             tmp.write_text(json.dumps({"folder": str(folder), "metrics": result.metrics}, indent=2) + "\n")
     if csv_out:
         write_rows([{"file": p.name, **row} for p, row in zip(files, result.rows)], csv_out)
+
+
+@benchmark_app.command("motifs")
+@cli_errors
+def benchmark_motifs_cmd(
+    num_designs: Annotated[int, typer.Option("--num-designs", "-n", help="Designs per problem.")] = 8,
+    problems: Annotated[
+        str | None, typer.Option(help="Comma-separated problem names (default: all 24), e.g. 5TPN,1YCR.")
+    ] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="Folder of problem PDBs with REMARK 999 specs (default: bundled).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Bundled model name or a model folder.")] = "backbones",
+    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 100,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="Also write every design as PDB into this folder.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the table as JSON.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
+) -> None:
+    """RFdiffusion motif-scaffolding benchmark: per problem, motif RMSD < 1 A success, geometry, time."""
+    import json
+
+    from tqdm.auto import tqdm
+
+    from molgen.benchmark.motifs import BUNDLED_PROBLEMS, load_problems, run_problem
+    from molgen.benchmark.report import rows_table, write_rows
+    from molgen.generators.backbones import BackboneGenerator
+    from molgen.runtime import atomic_dir, atomic_path
+
+    names = [n.strip() for n in problems.split(",")] if problems else None
+    todo = load_problems(folder or BUNDLED_PROBLEMS, names)
+    gen = BackboneGenerator.from_pretrained(model, device=device)
+    rows = []
+    with atomic_dir(out) if out else contextlib.nullcontext() as tmp:
+        for problem in tqdm(todo, desc="motif problems", unit="problem"):
+            rows.append(run_problem(gen, problem, num_designs, steps, seed, tmp))
+    solved = sum(r.get("solved", 0) for r in rows)
+    typer.echo(rows_table(rows))
+    typer.echo(f"solved {solved}/{len(rows)} problems ({num_designs} designs each, model {model})")
+    if json_out:
+        with atomic_path(json_out) as path:
+            path.write_text(
+                json.dumps({"model": model, "num_designs": num_designs, "rows": rows}, indent=2) + "\n"
+            )
+    if csv_out:
+        write_rows(rows, csv_out)
 
 
 @benchmark_app.command("molecules")

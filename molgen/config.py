@@ -95,8 +95,6 @@ class BackboneDenoiserConfig:
     num_rbf: int = 16
     rbf_max: float = 2.0  # in units of the coordinate scale (10 Angstrom)
     self_condition: bool = False  # also read the previous x0 estimate (Chen et al. 2022)
-    pair_rbf: int = 0  # if > 0: RBF features of all 9 N/CA/C atom-pair distances on every edge
-    pair_rbf_max: float = 1.6  # their range, in units of the coordinate scale
     conditioning: bool = False  # read BackboneConditions (secondary structure, motif)
 
     def __post_init__(self) -> None:

@@ -22,7 +22,9 @@ TINY_TRAIN = TrainConfig(
 )
 #: A backbone denoiser and training run of the same spirit (chains of 20-64 residues).
 TINY_BACKBONE_MODEL = BackboneModelConfig(
-    denoiser=BackboneDenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8, num_rbf=8),
+    denoiser=BackboneDenoiserConfig(
+        hidden=32, edge_hidden=16, num_layers=2, num_neighbors=8, num_rbf=8, conditioning=True
+    ),
     min_length=20,
     max_length=64,
 )

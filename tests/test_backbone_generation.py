@@ -8,7 +8,7 @@ from Bio.PDB import PDBParser
 from typer.testing import CliRunner
 
 from molgen.cli import app
-from molgen.generators.backbones import BackboneGenerator, draw_lengths
+from molgen.generators.backbones import BackboneGenerator
 from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_geometry import idealize, residues_within_tolerance
 
@@ -61,14 +61,17 @@ def test_lengths_outside_the_models_range_are_rejected(gen):
         gen.sample([65])
 
 
-def test_draw_lengths_parses_fixed_and_range_specs():
-    assert draw_lengths("80", 3, 0) == [80, 80, 80]
-    drawn = draw_lengths("60-100", 200, 0)
-    assert min(drawn) >= 60 and max(drawn) <= 100 and len(set(drawn)) > 20
-    assert draw_lengths("60-100", 5, 1) == draw_lengths("60-100", 5, 1)
-    for bad in ("abc", "100-60", "-5", "8a"):
-        with pytest.raises(ValueError):
-            draw_lengths(bad, 2, 0)
+def test_length_plans_parse_fixed_and_range_specs(gen):
+    from molgen.generators.conditioners import Length
+
+    assert [p.length for p in gen.plan_designs(3, [Length("40")], seed=0)] == [40, 40, 40]
+    drawn = [p.length for p in gen.plan_designs(200, [Length("30-50")], seed=0)]
+    assert min(drawn) >= 30 and max(drawn) <= 50 and len(set(drawn)) > 15
+    again = [[p.length for p in gen.plan_designs(5, [Length("30-50")], seed=1)] for _ in range(2)]
+    assert again[0] == again[1]
+    for bad in ("abc", "50-30", "-5", "8a"):
+        with pytest.raises(ValueError, match="invalid length"):
+            gen.plan_designs(2, [Length(bad)], seed=0)
 
 
 def test_cli_sample_backbones_writes_pdbs_and_a_manifest(tmp_path, tiny_backbone_model_dir):

@@ -49,6 +49,20 @@ def secondary_structure(backbone: Backbone) -> str:
     return "".join(ss).replace("-", "L")
 
 
+def ss_agreement(requested: str, observed: str) -> dict[str, float]:
+    """Share of the specified residues whose DSSP class matches the request: overall (``all``)
+    and per requested class (``H``, ``E``, ``L``; NaN for a class not requested). ``-``/``X``
+    residues are free and not counted."""
+    if len(requested) != len(observed):
+        raise ValueError(f"requested {len(requested)} residues, observed {len(observed)}")
+    want = np.array(list(requested.upper().replace("X", "-")))
+    got = np.array(list(observed))
+    out = {}
+    for key, mask in [("all", want != "-")] + [(c, want == c) for c in "HEL"]:
+        out[key] = float((want[mask] == got[mask]).mean()) if mask.any() else float("nan")
+    return out
+
+
 def radius_of_gyration(backbone: Backbone) -> float:
     ca = backbone.ca
     return float(np.sqrt(((ca - ca.mean(0)) ** 2).sum(-1).mean()))

@@ -114,3 +114,16 @@ def value_table(metrics: dict[str, float]) -> str:
     for key, value in metrics.items():
         lines.append(f"| {key} | {value:.2f} |" if isinstance(value, float) else f"| {key} | {value} |")
     return "\n".join(lines)
+
+
+def rows_table(rows: list[dict]) -> str:
+    """Markdown table of dicts (columns: every key in order of first appearance; floats to 3
+    decimals; missing cells empty)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(value) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

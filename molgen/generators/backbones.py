@@ -8,15 +8,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molgen.datasets.graph import batch_vector
+from molgen.datasets.graph import batch_vector, remove_mean
 from molgen.diffusion.samplers import sample
 from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
+from molgen.generators.conditioners import Conditioner, DesignPlan, compose
+from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, ss_indices
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
+from molgen.structures.superpose import rmsd_after_superposition, superpose
 
 
 class BackboneGenerator(PretrainedGenerator):
@@ -76,19 +79,99 @@ class BackboneGenerator(PretrainedGenerator):
         progress: bool = False,
     ) -> Iterator[list[Backbone]]:
         """Like :meth:`sample` but yields backbones batch by batch."""
-        sizes = self.check_lengths(lengths)
+        plans = [DesignPlan(self.length_range, length=int(n)) for n in self.check_lengths(lengths)]
+        yield from self.iter_designs(
+            plans,
+            steps=steps,
+            sampler=sampler,
+            seed=seed,
+            batch_size=batch_size,
+            refine=refine,
+            progress=progress,
+        )
+
+    def design(
+        self,
+        num_samples: int,
+        conditioners: Sequence[Conditioner] = (),
+        guidance: float = 1.0,
+        steps: int = 100,
+        sampler: str = "dpm2m",
+        seed: int | None = None,
+        batch_size: int = 16,
+        refine: bool = True,
+        progress: bool = False,
+    ) -> list[Backbone]:
+        """``num_samples`` designs that satisfy ``conditioners`` (see
+        :mod:`molgen.generators.conditioners`: Length, SecondaryStructure, Motif, composable).
+
+        Args:
+            guidance: classifier-free guidance weight on the secondary-structure conditions
+                (1 = plain conditional sampling; > 1 obeys them more strictly; costs a second
+                denoiser evaluation per step).
+
+        Motif residues keep their residue types, have B-factor 1 (0 elsewhere) and are placed
+        by the model (the motif moves as a rigid body). ``metadata`` adds ``contig``,
+        ``motif_labels`` (input residue per motif position), ``motif_index`` (0-based output
+        positions), ``motif_rmsd`` (Angstrom, N, CA, C of the design vs the input motif after
+        superposition; O is placed from them), ``motif_rmsd_model`` (the same for the network's
+        own last prediction, before the motif is imposed on it) and ``ss_requested``.
+        """
+        plans = self.plan_designs(num_samples, conditioners, seed)
+        return [
+            b
+            for batch in self.iter_designs(
+                plans, guidance, steps, sampler, seed, batch_size, refine, progress
+            )
+            for b in batch
+        ]
+
+    def plan_designs(
+        self, num_samples: int, conditioners: Sequence[Conditioner] = (), seed: int | None = None
+    ) -> list[DesignPlan]:
+        """One plan per design (lengths, motif layout, secondary structure), or a ValueError
+        naming the first requirement that cannot hold."""
+        if num_samples < 1:
+            raise ValueError(f"number of samples must be >= 1, got {num_samples}")
+        rng = np.random.default_rng(seed)
+        plans = [compose(conditioners, self.length_range, rng) for _ in range(num_samples)]
+        conditional = any(p.ss is not None or p.ss_fraction is not None or len(p.motif_index) for p in plans)
+        if conditional and not self.config.denoiser.conditioning:
+            raise ValueError(
+                f"model {self.name!r} was trained without conditioning; "
+                "it cannot take a motif or secondary structure"
+            )
+        return plans
+
+    def iter_designs(
+        self,
+        plans: Sequence[DesignPlan],
+        guidance: float = 1.0,
+        steps: int = 100,
+        sampler: str = "dpm2m",
+        seed: int | None = None,
+        batch_size: int = 16,
+        refine: bool = True,
+        progress: bool = False,
+    ) -> Iterator[list[Backbone]]:
+        """Sample ``plans`` (from :meth:`plan_designs`) batch by batch."""
         check_sampling_args(steps, sampler, batch_size)
+        if not guidance >= 0:
+            raise ValueError(f"guidance must be >= 0, got {guidance}")
         gen = make_generator(seed, "cpu")
-        bar = tqdm(total=len(sizes), disable=not progress, desc="backbones", unit="design")
-        for done in range(0, len(sizes), batch_size):
-            chunk = sizes[done : done + batch_size]
-            coords, _ = sample_finite(
-                lambda s: self._sample_batch(s, steps, sampler, gen), chunk, done, "backbones"
+        bar = tqdm(total=len(plans), disable=not progress, desc="backbones", unit="design")
+        for done in range(0, len(plans), batch_size):
+            chunk = np.empty(len(plans[done : done + batch_size]), dtype=object)
+            chunk[:] = list(plans[done : done + batch_size])
+            coords, model_rmsds = sample_finite(
+                lambda p: self._sample_batch(p, steps, sampler, guidance, gen), chunk, done, "backbones"
             )
             out = []
-            for i, xyz in enumerate(coords):
+            for i, (plan, xyz, model_rmsd) in enumerate(zip(chunk, coords, model_rmsds)):
                 if refine:
-                    xyz = idealize(xyz)
+                    motif = np.zeros(len(xyz), dtype=bool)
+                    motif[plan.motif_index] = True
+                    xyz = idealize(xyz, fixed=motif)
                 o = ideal_oxygens(xyz[:, 0], xyz[:, 1], xyz[:, 2])
                 meta = {
                     "index": done + i,
@@ -98,10 +181,33 @@ class BackboneGenerator(PretrainedGenerator):
                     "model": self.name,
                     "refined": refine,
                 }
-                out.append(Backbone(np.concatenate([xyz, o[:, None]], axis=1), metadata=meta))
+                out.append(
+                    self._finish(np.concatenate([xyz, o[:, None]], axis=1), plan, meta, guidance, model_rmsd)
+                )
             bar.update(len(chunk))
             yield out
         bar.close()
+
+    @staticmethod
+    def _finish(
+        coords: np.ndarray, plan: DesignPlan, meta: dict, guidance: float, model_rmsd: float | None
+    ) -> Backbone:
+        """The design as a Backbone with the plan's motif types, B-factors and metadata."""
+        sequence = np.array(["G"] * len(coords))
+        b_factors = np.zeros(len(coords))
+        if plan.ss is not None or plan.ss_fraction is not None:
+            meta |= {"ss_requested": plan.ss, "ss_fraction_requested": plan.ss_fraction, "guidance": guidance}
+        if len(plan.motif_index):
+            sequence[plan.motif_index] = list(plan.motif_sequence)
+            b_factors[plan.motif_index] = 1.0
+            meta |= {
+                "contig": plan.contig,
+                "motif_labels": list(plan.motif_labels),
+                "motif_index": plan.motif_index.tolist(),
+                "motif_rmsd": rmsd_after_superposition(coords[plan.motif_index, :3], plan.motif_xyz[:, :3]),
+                "motif_rmsd_model": model_rmsd,
+            }
+        return Backbone(coords, "".join(sequence), b_factors=b_factors, metadata=meta)
 
     def check_lengths(self, lengths: int | Sequence[int]) -> np.ndarray:
         """``lengths`` as an array, or a ValueError naming the model's range."""
@@ -116,39 +222,99 @@ class BackboneGenerator(PretrainedGenerator):
 
     @torch.no_grad()
     def _sample_batch(
-        self, sizes: np.ndarray, steps: int, sampler: str, gen: torch.Generator
-    ) -> tuple[list[np.ndarray], list[None]]:
-        """Raw N, CA, C coordinates ``[L, 3, 3]`` (Angstrom) for chains of ``sizes`` residues."""
+        self, plans: np.ndarray, steps: int, sampler: str, guidance: float, gen: torch.Generator
+    ) -> tuple[list[np.ndarray], list[float | None]]:
+        """Raw N, CA, C coordinates ``[L, 3, 3]`` (Angstrom) for ``plans``, and per design the
+        motif RMSD (Angstrom) of the network's last prediction (None without a motif)."""
+        sizes = np.array([p.length for p in plans])
         counts = torch.as_tensor(sizes, dtype=torch.long) * ATOMS_PER_RESIDUE
         batch = batch_vector(counts)
         shape = State(torch.zeros(len(batch), 3), torch.zeros(len(batch), 0), batch, len(counts))
         z = self.sde.prior(shape, gen)
         z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
+        conditions = self._conditions(plans) if self.config.denoiser.conditioning else None
+        reference = None
+        if conditions is not None and guidance != 1.0 and conditions.has_secondary_structure:
+            reference = conditions.without_secondary_structure()
+        motif = MotifImposer(plans, self.stats.coord_scale, self.device)
 
         previous: list[torch.Tensor | None] = [None]  # the last x0 estimate, for self-conditioning
 
+        def predict(state: State, tt: torch.Tensor, cond: BackboneConditions | None) -> torch.Tensor:
+            extra = {} if cond is None else {"conditions": cond}
+            return predict_x0(self.net, self.sde, state, tt, type_scale=1.0, self_cond=previous[0], **extra)[
+                0
+            ].pos
+
         def denoise(state: State, t: float) -> State:
             tt = torch.full((state.num_graphs,), t, device=self.device)
-            x0 = predict_x0(self.net, self.sde, state, tt, type_scale=1.0, self_cond=previous[0])[0]
+            pos = predict(state, tt, conditions)
+            if reference is not None:
+                free = predict(state, tt, reference)
+                pos = free + guidance * (pos - free)
+            pos = remove_mean(motif.impose(pos), state.batch, state.num_graphs)
             if self.config.denoiser.self_condition:
-                previous[0] = x0.pos
-            return x0
+                previous[0] = pos
+            return state.replace(pos, state.feat)
 
         x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy().reshape(-1, ATOMS_PER_RESIDUE, 3)
-        return np.split(pos, np.cumsum(sizes)[:-1]), [None] * len(sizes)
+        return np.split(pos, np.cumsum(sizes)[:-1]), motif.last_rmsd
+
+    def _conditions(self, plans: Sequence[DesignPlan]) -> BackboneConditions:
+        """The network's conditioning inputs for a batch of plans."""
+        ss, motif, motif_xyz = [], [], []
+        for plan in plans:
+            ss.append(
+                ss_indices(plan.ss) if plan.ss is not None else torch.full((plan.length,), SS_UNSPECIFIED)
+            )
+            mask = torch.zeros(plan.length, dtype=torch.bool)
+            mask[plan.motif_index] = True
+            xyz = torch.zeros(plan.length, ATOMS_PER_RESIDUE, 3, dtype=torch.float64)
+            xyz[plan.motif_index] = (
+                torch.as_tensor(plan.motif_xyz[:, :ATOMS_PER_RESIDUE]) / self.stats.coord_scale
+            )
+            motif.append(mask)
+            motif_xyz.append(xyz)
+        fraction = [p.ss_fraction or (0.0, 0.0) for p in plans]
+        return BackboneConditions(
+            ss=torch.cat(ss),
+            ss_fraction=torch.tensor(fraction),
+            ss_fraction_given=torch.tensor([p.ss_fraction is not None for p in plans]),
+            motif=torch.cat(motif),
+            motif_xyz=torch.cat(motif_xyz),
+        ).to(self.device, torch.get_default_dtype())
 
 
-def draw_lengths(spec: str | int, num_samples: int, seed: int | None) -> list[int]:
-    """``num_samples`` chain lengths from ``"80"`` (all 80) or ``"60-100"`` (uniform, inclusive)."""
-    text = str(spec).strip()
-    try:
-        lo, _, hi = text.partition("-")
-        lo, hi = int(lo), int(hi or lo)
-    except ValueError:
-        raise ValueError(f"invalid length {text!r}: expected N or MIN-MAX, e.g. 80 or 60-100") from None
-    if lo > hi:
-        raise ValueError(f"invalid length {text!r}: MIN is larger than MAX")
-    if num_samples < 1:
-        raise ValueError(f"number of samples must be >= 1, got {num_samples}")
-    return np.random.default_rng(seed).integers(lo, hi + 1, size=num_samples).tolist()
+class MotifImposer:
+    """Puts each plan's motif into a batch of x0 estimates: the motif (N, CA, C) is superposed
+    onto the estimate's motif residues and replaces them, so the network decides where the
+    motif goes and the motif itself stays exact. Remembers how far the last estimate was from
+    the motif (RMSD in Angstrom) before it was replaced."""
+
+    def __init__(self, plans: Sequence[DesignPlan], coord_scale: float, device: torch.device) -> None:
+        self.coord_scale = coord_scale
+        self.slices = []  # (atom indices in the batch, motif atoms in model units)
+        start = 0
+        for plan in plans:
+            atoms = (start + plan.motif_index[:, None]) * ATOMS_PER_RESIDUE + np.arange(ATOMS_PER_RESIDUE)
+            xyz = torch.as_tensor(plan.motif_xyz[:, :ATOMS_PER_RESIDUE].reshape(-1, 3), dtype=torch.float64)
+            self.slices.append(
+                (torch.as_tensor(atoms.reshape(-1), device=device), xyz.to(device) / coord_scale)
+            )
+            start += plan.length
+        self.last_rmsd: list[float | None] = [None] * len(plans)
+
+    def impose(self, pos: torch.Tensor) -> torch.Tensor:
+        """``pos`` ``[3 R, 3]`` with every motif superposed and substituted."""
+        if not any(len(atoms) for atoms, _ in self.slices):
+            return pos
+        pos = pos.clone()
+        for g, (atoms, motif) in enumerate(self.slices):
+            if len(atoms) == 0:
+                continue
+            estimate = pos[atoms].double()
+            placed = superpose(motif, estimate)
+            self.last_rmsd[g] = float((placed - estimate).square().sum(-1).mean().sqrt()) * self.coord_scale
+            pos[atoms] = placed.to(pos.dtype)
+        return pos

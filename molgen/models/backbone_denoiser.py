@@ -130,10 +130,6 @@ class BackboneDenoiser(nn.Module):
         self.node_in = nn.Linear(16 + 9 + extra * 10, c.hidden)
         self.relpos = nn.Embedding(2 * c.max_relpos + 1, c.edge_hidden)
         self.edge_in = nn.Linear(c.num_rbf + 9 + 9 + extra * (c.num_rbf + 9), c.edge_hidden)
-        if c.pair_rbf:
-            self.pair_rbf = GaussianRBF(c.pair_rbf, c.pair_rbf_max)
-            self.pair_in = nn.Linear(ATOMS_PER_RESIDUE**2 * c.pair_rbf, c.edge_hidden, bias=False)
-            nn.init.zeros_(self.pair_in.weight)  # starts as the model without it (warm starts)
         if c.conditioning:
             self.ss_embed = nn.Embedding(SS_UNSPECIFIED + 1, c.hidden)
             self.fraction_in = nn.Linear(3, c.hidden)
@@ -208,9 +204,6 @@ class BackboneDenoiser(nn.Module):
         if c.conditioning:
             h = h + self._condition_nodes(conditions, rbatch)
             edge = edge + self.motif_edge_in(self._motif_edges(conditions, src, dst))
-        if c.pair_rbf:
-            pair_dist = (xyz[src][:, :, None] - xyz[dst][:, None, :]).norm(dim=-1).reshape(-1)
-            edge = edge + self.pair_in(self.pair_rbf(pair_dist).reshape(len(src), -1))
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
         inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]

@@ -71,21 +71,28 @@ def residues_within_tolerance(coords: np.ndarray) -> np.ndarray:
     return ok
 
 
-def idealize(coords: np.ndarray, iterations: int = 60, anchor: float = 0.3) -> np.ndarray:
+def idealize(
+    coords: np.ndarray, iterations: int = 60, anchor: float = 0.3, fixed: np.ndarray | None = None
+) -> np.ndarray:
     """Pull N, CA, C ``[L, 3, 3]`` towards ideal bond lengths, angles and trans peptides while
     staying close to the input (harmonic anchor of width ``anchor`` Angstrom); L-BFGS in float64.
+    Residues flagged in ``fixed`` (``[L]`` bool, e.g. a motif) do not move.
 
     This polishes the last few tenths of an Angstrom of a generated backbone; it cannot repair
     a wrong fold. Returns the refined ``[L, 3, 3]`` array.
     """
     start = torch.as_tensor(coords, dtype=torch.float64)
-    x = start.clone().requires_grad_(True)
+    hold = torch.zeros(len(start), 1, 1, dtype=torch.bool)
+    if fixed is not None:
+        hold[torch.as_tensor(fixed, dtype=torch.bool)] = True
+    free = start.clone().requires_grad_(True)
     bonds = torch.tensor(list(IDEAL_BONDS.values()), dtype=torch.float64)
     cos_angles = torch.cos(torch.deg2rad(torch.tensor(list(IDEAL_ANGLES.values()), dtype=torch.float64)))
-    opt = torch.optim.LBFGS([x], max_iter=iterations, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS([free], max_iter=iterations, line_search_fn="strong_wolfe")
 
     def energy() -> torch.Tensor:
         opt.zero_grad()
+        x = torch.where(hold, start, free)
         n, ca, c = x[:, 0], x[:, 1], x[:, 2]
         d = [(n - ca).norm(dim=-1), (ca - c).norm(dim=-1), (c[:-1] - n[1:]).norm(dim=-1)]
         e = sum(((di - b) / 0.02).square().sum() for di, b in zip(d, bonds))
@@ -99,4 +106,4 @@ def idealize(coords: np.ndarray, iterations: int = 60, anchor: float = 0.3) -> n
         return e
 
     opt.step(energy)
-    return x.detach().numpy()
+    return torch.where(hold, start, free).detach().numpy()

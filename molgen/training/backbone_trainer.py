@@ -21,8 +21,8 @@ BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
 ATOMS = 3  # N, CA, C are diffused; O is placed from them
 
 
-MOTIF_SEGMENTS = (1, 3)  # random training motifs: this many contiguous segments ...
-MOTIF_SEGMENT_LENGTH = (4, 20)  # ... of this many residues each (at most a quarter of the chain)
+MOTIF_SEGMENTS = (1, 4)  # random training motifs: this many contiguous segments ...
+MOTIF_SEGMENT_LENGTH = (1, 20)  # ... of this many residues each (at most a quarter of the chain)
 
 
 class EncodedBackbones:
@@ -76,7 +76,7 @@ def random_conditions(
 
     Per chain, with ``config.ss_probability`` each: its DSSP classes on a random share (50-100 %)
     of its residues, and its helix and strand fractions; with ``config.motif_probability``: a
-    motif of 1-3 random segments whose clean coordinates are given.
+    motif of 1-4 random segments whose clean coordinates are given.
 
     Args:
         x0: the clean batch (``3 R`` atoms N, CA, C).

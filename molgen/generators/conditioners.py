@@ -1,0 +1,210 @@
+"""Conditioners: what a backbone design must satisfy, composed before sampling.
+
+Every conditioner has one method, ``plan(DesignPlan, rng) -> DesignPlan``: it reads the plan
+built so far and returns it with its own requirement added (or raises ValueError if the two
+cannot both hold). A list of conditioners is applied in order to a fresh plan per design;
+the generator turns the finished plan into the network's conditioning inputs.
+
+>>> wanted = [Length("60-100"), SecondaryStructure(fraction=(0.4, 0.2))]
+>>> plan = compose(wanted, (40, 128), rng)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from molgen.generators.contig import Segment, format_contig, parse_contig, sample_lengths
+from molgen.models.backbone_conditions import ss_indices
+from molgen.structures.backbone import read_chains
+
+
+@dataclass(frozen=True)
+class DesignPlan:
+    """The requirements of one design.
+
+    Attributes:
+        length_range: allowed number of residues (inclusive).
+        length: the number of residues once fixed.
+        ss: secondary structure per residue (``H``, ``E``, ``L``; ``-`` free), or None.
+        ss_fraction: requested (helix, strand) fractions, or None.
+        motif_index: ``[M]`` positions (0-based) of motif residues in the design.
+        motif_xyz: ``[M, 4, 3]`` their N, CA, C, O in Angstrom (as in the motif file).
+        motif_labels: input residue of every motif position, e.g. ``"A163"``.
+        motif_sequence: one-letter residue types of the motif residues.
+        contig: the contig as sampled (designed segments with their drawn lengths).
+    """
+
+    length_range: tuple[int, int]
+    length: int | None = None
+    ss: str | None = None
+    ss_fraction: tuple[float, float] | None = None
+    motif_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    motif_xyz: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 3)))
+    motif_labels: tuple[str, ...] = ()
+    motif_sequence: str = ""
+    contig: str | None = None
+
+    def with_length(self, length: int, what: str) -> DesignPlan:
+        """Fix the length; an error if it is outside the range or another conditioner fixed
+        a different one."""
+        lo, hi = self.length_range
+        if self.length is not None and self.length != length:
+            raise ValueError(f"{what} needs {length} residues but the design already has {self.length}")
+        if not lo <= length <= hi:
+            raise ValueError(f"{what} needs {length} residues, outside the allowed {lo}-{hi}")
+        return replace(self, length=length)
+
+
+class Conditioner(Protocol):
+    def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan: ...
+
+
+def compose(
+    conditioners: Sequence[Conditioner], length_range: tuple[int, int], rng: np.random.Generator
+) -> DesignPlan:
+    """A finished plan: every conditioner in order, then a uniform length if none was fixed.
+    Put conditioners that fix the length (a secondary-structure string) before those that draw
+    one (a motif's contig), so the draw respects it."""
+    plan = DesignPlan(length_range)
+    for conditioner in conditioners:
+        plan = conditioner.plan(plan, rng)
+    if plan.length is None:
+        lo, hi = plan.length_range
+        plan = replace(plan, length=int(rng.integers(lo, hi + 1)))
+    return plan
+
+
+def parse_range(spec: str | int, what: str = "length") -> tuple[int, int]:
+    """``"80"`` -> (80, 80); ``"60-100"`` -> (60, 100); a clear error otherwise."""
+    text = str(spec).strip()
+    try:
+        low, _, high = text.partition("-")
+        lo, hi = int(low), int(high or low)
+    except ValueError:
+        raise ValueError(f"invalid {what} {text!r}: expected N or MIN-MAX, e.g. 80 or 60-100") from None
+    if hi < lo:
+        raise ValueError(f"invalid {what} {text!r}: MIN is larger than MAX")
+    return lo, hi
+
+
+def parse_ss_fraction(text: str) -> tuple[float, float]:
+    """``"helix=0.3,strand=0.4"`` -> (0.3, 0.4); a class left out counts as 0."""
+    values = {"helix": 0.0, "strand": 0.0}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = part.partition("=")
+        if key.strip() not in values:
+            raise ValueError(f"secondary-structure fraction {part!r}: use helix=F and/or strand=F")
+        try:
+            values[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"secondary-structure fraction {part!r}: {value!r} is not a number") from None
+    return values["helix"], values["strand"]
+
+
+@dataclass(frozen=True)
+class Length:
+    """Total number of residues: ``"80"`` or ``"60-100"`` (narrows the allowed range)."""
+
+    spec: str | int
+
+    def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
+        lo, hi = parse_range(self.spec)
+        model_lo, model_hi = plan.length_range
+        if hi < model_lo or lo > model_hi:
+            raise ValueError(f"length {self.spec} is outside this model's range {model_lo}-{model_hi}")
+        plan = replace(plan, length_range=(max(lo, model_lo), min(hi, model_hi)))
+        if plan.length is not None:
+            return plan.with_length(plan.length, f"length {self.spec}")
+        return plan
+
+
+@dataclass(frozen=True)
+class SecondaryStructure:
+    """Secondary structure per residue (``"LLHHHHEEEE--"``, one letter per residue: H, E, L,
+    ``-``/``X`` free) and/or overall (helix, strand) fractions."""
+
+    ss: str | None = None
+    fraction: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.ss is None and self.fraction is None:
+            raise ValueError("SecondaryStructure needs a string, fractions or both")
+        if self.ss is not None:
+            if not self.ss:
+                raise ValueError("the secondary-structure string is empty")
+            ss_indices(self.ss.upper())  # checks the letters
+        if self.fraction is not None:
+            helix, strand = self.fraction
+            if min(helix, strand) < 0 or helix + strand > 1:
+                raise ValueError(
+                    f"helix and strand fractions must be >= 0 and sum to <= 1, got {helix}, {strand}"
+                )
+
+    def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
+        plan = replace(plan, ss_fraction=self.fraction if self.fraction is not None else plan.ss_fraction)
+        if self.ss is None:
+            return plan
+        plan = plan.with_length(len(self.ss), f"the secondary-structure string ({len(self.ss)} letters)")
+        return replace(plan, ss=self.ss.upper().replace("X", "-"))
+
+
+@dataclass(frozen=True)
+class Motif:
+    """Motif scaffolding from a contig string and the structure file holding the motif."""
+
+    segments: tuple[Segment, ...]
+    residues: dict  # (chain, residue number) -> (xyz [4, 3], one-letter type)
+    source: str
+
+    @classmethod
+    def from_contig(cls, structure: str | os.PathLike, contig: str) -> Motif:
+        """Read the motif residues a contig names; an error names any that are missing."""
+        segments = parse_contig(contig)
+        chains = {c.chain: c for c in read_chains(structure)}
+        residues = {}
+        for s in (s for s in segments if s.is_motif):
+            if s.chain not in chains:
+                raise ValueError(
+                    f"contig segment {s.text!r}: {structure} has no chain {s.chain} "
+                    f"(chains: {sorted(chains)})"
+                )
+            chain = chains[s.chain]
+            where = {int(n): i for i, n in enumerate(chain.residue_numbers)}
+            missing = [n for n in range(s.first, s.last + 1) if n not in where]
+            if missing:
+                raise ValueError(
+                    f"contig segment {s.text!r}: residue(s) {s.chain}{missing[0]}"
+                    f"{'...' if len(missing) > 1 else ''} not in {structure} (or without N, CA, C, O)"
+                )
+            for n in range(s.first, s.last + 1):
+                residues[s.chain, n] = (chain.coords[where[n]], chain.sequence[where[n]])
+        return cls(tuple(segments), residues, str(Path(structure).name))
+
+    def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
+        if len(plan.motif_index):
+            raise ValueError("only one motif per design")
+        bounds = (plan.length, plan.length) if plan.length is not None else plan.length_range
+        lengths = sample_lengths(list(self.segments), bounds, rng)
+        index, labels = [], []
+        start = 0
+        for s, n in zip(self.segments, lengths):
+            if s.is_motif:
+                index.extend(range(start, start + n))
+                labels.extend(f"{s.chain}{k}" for k in range(s.first, s.last + 1))
+            start += n
+        keys = [(label[0], int(label[1:])) for label in labels]
+        plan = plan.with_length(sum(lengths), f"contig {format_contig(list(self.segments), lengths)}")
+        return replace(
+            plan,
+            motif_index=np.array(index, dtype=np.int64),
+            motif_xyz=np.stack([self.residues[k][0] for k in keys]),
+            motif_labels=tuple(labels),
+            motif_sequence="".join(self.residues[k][1] for k in keys),
+            contig=format_contig(list(self.segments), lengths),
+        )

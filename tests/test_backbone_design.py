@@ -1,0 +1,293 @@
+"""Conditional backbones: contig strings, conditioners (alone and composed), motif scaffolding,
+secondary structure, the motif benchmark and the CLI's errors."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from Bio.PDB import PDBParser
+from typer.testing import CliRunner
+
+from molgen.benchmark.backbones import ss_agreement
+from molgen.benchmark.motifs import BUNDLED_PROBLEMS, MotifProblem, load_problems, run_problem
+from molgen.cli import app
+from molgen.generators.backbones import BackboneGenerator
+from molgen.generators.conditioners import (
+    DesignPlan,
+    Length,
+    Motif,
+    SecondaryStructure,
+    compose,
+    parse_ss_fraction,
+)
+from molgen.generators.contig import format_contig, parse_contig, sample_lengths, total_length_range
+from molgen.structures.backbone import Backbone
+from molgen.structures.superpose import rmsd_after_superposition
+
+runner = CliRunner()
+MOTIF_5TPN = BUNDLED_PROBLEMS / "5tpn.pdb"  # residues A163-181
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_backbone_model_dir):
+    return BackboneGenerator.from_pretrained(tiny_backbone_model_dir, device="cpu")
+
+
+# ---------------------------------------------------------------- contig strings
+def test_contig_segments_parse_in_order():
+    segments = parse_contig("10-40/A163-181/5/B7")
+    assert [(s.chain, s.first, s.last) for s in segments] == [
+        (None, 10, 40),
+        ("A", 163, 181),
+        (None, 5, 5),
+        ("B", 7, 7),
+    ]
+    assert total_length_range(segments) == (10 + 19 + 5 + 1, 40 + 19 + 5 + 1)
+    assert format_contig(segments, [12, 19, 5, 1]) == "12/A163-181/5/B7"
+    assert format_contig(parse_contig("0-5/A1-3"), [0, 3]) == "A1-3"
+
+
+@pytest.mark.parametrize(
+    ("contig", "message"),
+    [
+        ("10-40/A16x-181", "'A16x-181'"),
+        ("10-40/A181-163/5", "'A181-163': residue range runs backwards"),
+        ("40-10/A1-5", "'40-10': length range runs backwards"),
+        ("10-20/A5-15/3/A10-12", "'A5-15' and 'A10-12' overlap"),
+        ("10-40/20", "names no motif residues"),
+        ("", "empty contig"),
+    ],
+)
+def test_contig_errors_name_the_offending_segment(contig, message):
+    with pytest.raises(ValueError, match=message):
+        parse_contig(contig)
+
+
+def test_segment_lengths_are_drawn_within_the_total_bounds():
+    segments = parse_contig("10-40/A163-181/10-40")
+    rng = np.random.default_rng(0)
+    totals = [sum(sample_lengths(segments, (50, 75), rng)) for _ in range(200)]
+    assert min(totals) >= 50 and max(totals) <= 75 and len(set(totals)) > 10
+    with pytest.raises(ValueError, match="does not meet the length bounds 120-130"):
+        sample_lengths(segments, (120, 130), rng)
+
+
+# ---------------------------------------------------------------- conditioners
+def test_motif_reads_the_contig_residues_from_the_structure():
+    motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
+    chain = Backbone.from_pdb(MOTIF_5TPN)
+    plan = compose([motif], (20, 64), np.random.default_rng(0))
+    assert plan.length == len(plan.ss or "") or plan.ss is None
+    assert plan.motif_labels == tuple(f"A{n}" for n in range(163, 182))
+    np.testing.assert_allclose(plan.motif_xyz, chain.coords[:19])
+    first = plan.motif_index[0]
+    assert 5 <= first <= 10 and list(plan.motif_index) == list(range(first, first + 19))
+    assert plan.motif_sequence == chain.sequence[:19] and plan.contig.split("/")[1] == "A163-181"
+
+
+@pytest.mark.parametrize(
+    ("contig", "message"),
+    [("5/A150-170/5", "residue\\(s\\) A150"), ("5/B163-170/5", "has no chain B")],
+)
+def test_motif_residues_missing_from_the_structure_are_named(contig, message):
+    with pytest.raises(ValueError, match=message):
+        Motif.from_contig(MOTIF_5TPN, contig)
+
+
+def test_conditioners_compose_and_report_conflicts():
+    rng = np.random.default_rng(0)
+    motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
+    ss = "L" * 5 + "H" * 19 + "-" * 6
+    plan = compose([Length("25-40"), SecondaryStructure(ss, (0.5, 0.0)), motif], (20, 64), rng)
+    assert plan.length == 30 and plan.ss == ss and plan.ss_fraction == (0.5, 0.0)
+    assert len(plan.motif_index) == 19 and plan.motif_index[-1] < 30
+    with pytest.raises(ValueError, match="needs 30 residues but the design already has"):
+        compose([Length("25-40"), SecondaryStructure("H" * 26), SecondaryStructure(ss)], (20, 64), rng)
+    with pytest.raises(ValueError, match="outside the allowed 50-60"):
+        compose([Length("50-60"), SecondaryStructure("H" * 30)], (20, 64), rng)
+    with pytest.raises(ValueError, match="letters must be H, E, L"):
+        SecondaryStructure("HHQ")
+    with pytest.raises(ValueError, match="sum to <= 1"):
+        SecondaryStructure(fraction=(0.8, 0.4))
+    assert parse_ss_fraction("helix=0.3, strand=0.4") == (0.3, 0.4)
+    assert parse_ss_fraction("strand=0.2") == (0.0, 0.2)
+    with pytest.raises(ValueError, match="use helix=F"):
+        parse_ss_fraction("coil=0.2")
+    assert compose([], (20, 64), rng).length in range(20, 65)
+    assert isinstance(plan, DesignPlan)
+
+
+CONDITIONER_SETS = {
+    "length": [Length("30")],
+    "ss string": [SecondaryStructure("LLHHHHHHHHHHLLLEEEEELLEEEEELLL")],
+    "ss fraction": [Length("30"), SecondaryStructure(fraction=(0.4, 0.2))],
+    "motif": [Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")],
+    "motif + ss + length": [
+        Length("30-36"),
+        SecondaryStructure("-" * 5 + "H" * 19 + "-" * 6),
+        Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(CONDITIONER_SETS))
+@pytest.mark.parametrize("guidance", [1.0, 2.0])
+def test_every_conditioner_alone_and_composed_runs_through_sampling(gen, name, guidance):
+    """Contract: any list of conditioners -> plans -> a short sampling loop -> designs that
+    honour the plan (length, motif exact in the unrefined output, requested SS recorded)."""
+    conditioners = CONDITIONER_SETS[name]
+    designs = gen.design(2, conditioners, guidance=guidance, steps=3, seed=0, refine=False)
+    plans = gen.plan_designs(2, conditioners, seed=0)
+    for design, plan in zip(designs, plans):
+        assert len(design) == plan.length and np.isfinite(design.coords).all()
+        if len(plan.motif_index):
+            motif = design.coords[plan.motif_index, :3]
+            assert rmsd_after_superposition(motif, plan.motif_xyz[:, :3]) < 1e-3
+            assert design.metadata["motif_rmsd"] < 1e-3 and design.metadata["motif_rmsd_model"] >= 0
+            assert "".join(design.sequence[i] for i in plan.motif_index) == plan.motif_sequence
+            assert design.b_factors[plan.motif_index].min() == 1.0 and design.b_factors.sum() == len(
+                plan.motif_index
+            )
+        else:
+            assert set(design.sequence) == {"G"} and "motif_rmsd" not in design.metadata
+        if plan.ss is not None:
+            assert design.metadata["ss_requested"] == plan.ss
+
+
+def test_guidance_and_conditions_change_the_designs(gen):
+    ss = [SecondaryStructure("H" * 30)]
+    plain = gen.design(2, [Length("30")], steps=4, seed=3, refine=False)
+    guided = gen.design(2, ss, guidance=3.0, steps=4, seed=3, refine=False)
+    conditional = gen.design(2, ss, guidance=1.0, steps=4, seed=3, refine=False)
+    assert np.abs(plain[0].coords - conditional[0].coords).max() > 1e-4
+    assert np.abs(guided[0].coords - conditional[0].coords).max() > 1e-4
+
+
+def test_a_model_without_conditioning_refuses_conditions(gen):
+    import dataclasses
+
+    plain_config = dataclasses.replace(
+        gen.config, denoiser=dataclasses.replace(gen.config.denoiser, conditioning=False)
+    )
+    plain = BackboneGenerator(plain_config, gen.net, gen.stats, name="plain", device="cpu")
+    with pytest.raises(ValueError, match="trained without conditioning"):
+        plain.plan_designs(1, [SecondaryStructure("H" * 30)])
+    assert len(plain.plan_designs(1, [Length("30")])) == 1
+
+
+def test_ss_agreement_counts_specified_residues_per_class():
+    agreement = ss_agreement("HHHH--EELL", "HHHLLLEEEL")
+    assert agreement["all"] == pytest.approx(6 / 8)
+    assert agreement["H"] == 0.75 and agreement["E"] == 1.0 and agreement["L"] == 0.5
+    assert np.isnan(ss_agreement("HH--", "HHLL")["E"])
+
+
+# ---------------------------------------------------------------- motif benchmark
+def test_the_bundled_motif_problems_are_the_24_of_the_rfdiffusion_set():
+    problems = load_problems()
+    assert len(problems) == 24
+    by_name = {p.name: p for p in problems}
+    assert by_name["5TPN"].contig == "10-40/A163-181/10-40" and by_name["5TPN"].length_range == (50, 75)
+    assert by_name["1BCF"].contig == "8-15/A92-99/16-30/A123-130/16-30/A47-54/16-30/A18-25/8-15"
+    for p in problems:  # every spec names residues present in its file
+        Motif.from_contig(p.path, p.contig)
+    with pytest.raises(ValueError, match="unknown motif problem"):
+        load_problems(names=["nope"])
+
+
+def test_run_problem_scores_designs(gen, tmp_path):
+    problem = MotifProblem("toy", MOTIF_5TPN, "5-10/A163-181/5-10", (25, 40))
+    row = run_problem(gen, problem, 2, steps=3, seed=0, out_dir=tmp_path)
+    assert row["designs"] == 2 and 0 <= row["success_rate"] <= 1 and row["solved"] in (0, 1)
+    assert row["motif_rmsd_design_max"] < 1e-3  # the motif is imposed and refinement holds it
+    assert len(list(tmp_path.glob("toy_*.pdb"))) == 2
+    too_long = MotifProblem("long", MOTIF_5TPN, "50/A163-181/50", (119, 119))
+    assert run_problem(gen, too_long, 2, steps=3, seed=0)["designs"] == 0
+
+
+# ---------------------------------------------------------------- CLI
+def _sample(tmp_path: Path, model_dir, *extra: str):
+    out = tmp_path / "designs"
+    args = [
+        "sample",
+        "backbones",
+        "--out",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--steps",
+        "3",
+        "--seed",
+        "0",
+    ]
+    return out, runner.invoke(app, [*args, "--device", "cpu", *extra])
+
+
+def test_cli_scaffolds_a_motif_and_records_the_mapping(tmp_path, tiny_backbone_model_dir):
+    out, result = _sample(
+        tmp_path,
+        tiny_backbone_model_dir,
+        "--motif",
+        str(MOTIF_5TPN),
+        "--contig",
+        "5-10/A163-181/5-10",
+        "-n",
+        "2",
+    )
+    assert result.exit_code == 0, result.output
+    with open(out / "manifest.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        pairs = [p.split(":") for p in row["motif_mapping"].split()]
+        assert [label for label, _ in pairs] == [f"A{n}" for n in range(163, 182)]
+        residues = list(PDBParser(QUIET=True).get_structure("d", str(out / row["file"]))[0]["A"])
+        motif = Backbone.from_pdb(MOTIF_5TPN)
+        for (_, position), want in zip(pairs, motif.sequence):
+            residue = residues[int(position) - 1]
+            assert residue.id[1] == int(position) and residue["CA"].get_bfactor() == 1.0
+            assert residue.get_resname() != "GLY" or want == "G"
+        assert float(row["motif_rmsd"]) < 1e-3 and len(residues) == int(row["length"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--motif", str(MOTIF_5TPN), "--contig", "5/A150-170/5"], "A150"),
+        (["--motif", str(MOTIF_5TPN), "--contig", "5/A163-170/A168-175/5"], "overlap"),
+        (["--motif", str(MOTIF_5TPN), "--contig", "50-60/A163-181/50-60"], "does not meet the length bounds"),
+        (["--contig", "5/A163-170/5"], "--motif and --contig go together"),
+        (["--ss", "HHHHQ"], "letters must be H, E, L"),
+        (["--length", "30", "--ss", "HHHH"], "needs 4 residues"),
+        (["--length", "30", "--ss-fraction", "coil=1"], "use helix=F"),
+        ([], "say how long the designs are"),
+    ],
+)
+def test_cli_conditional_bad_input_exits_2_and_writes_nothing(
+    tmp_path, tiny_backbone_model_dir, extra, message
+):
+    out, result = _sample(tmp_path, tiny_backbone_model_dir, *extra)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_benchmark_motifs_prints_a_table(tmp_path, tiny_backbone_model_dir):
+    args = ["benchmark", "motifs", "--problems", "5TPN", "-n", "2", "--steps", "3", "--device", "cpu"]
+    args += ["--model", str(tiny_backbone_model_dir), "--json", str(tmp_path / "m.json")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "| 5TPN |" in result.output and "problems (2 designs each" in result.output
+    assert (tmp_path / "m.json").exists()
+
+
+def test_refinement_holds_fixed_residues(real_chains):
+    from molgen.structures.backbone_geometry import idealize
+
+    coords = real_chains[0].coords[:40, :3]
+    noisy = coords + np.random.default_rng(0).normal(scale=0.2, size=coords.shape)
+    fixed = np.zeros(40, dtype=bool)
+    fixed[10:20] = True
+    refined = idealize(noisy, fixed=fixed)
+    np.testing.assert_array_equal(refined[fixed], noisy[fixed])
+    assert np.abs(refined[~fixed] - noisy[~fixed]).max() > 0.01
