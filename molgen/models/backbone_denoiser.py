@@ -16,6 +16,13 @@ Graph: the ``num_neighbors`` nearest residues by CA distance plus the sequence n
 Self-conditioning (optional, ``config.self_condition``): the previous clean-data estimate enters
 as more frame coordinates (its atoms relative to each residue and to each neighbour), so the
 network refines its own last answer instead of starting from the noisy input alone.
+
+Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbone_conditions`):
+secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
+a motif enters as a node flag plus, on edges between motif residues (all motif pairs are
+edges), the motif's internal geometry in its own residue frames, which does not depend on where
+the motif is placed. All of these start at zero, so a conditioning model can be grown from an
+unconditional one, and "unspecified" is how the model samples unconditionally.
 """
 
 from __future__ import annotations
