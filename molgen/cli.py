@@ -308,7 +308,6 @@ def sample_backbones(
                         "contig": meta["contig"],
                         "motif_mapping": " ".join(f"{label}:{i + 1}" for label, i in mapping),
                         "motif_rmsd": round(meta["motif_rmsd"], 3),
-                        "motif_rmsd_model": round(meta["motif_rmsd_model"], 3),
                     }
                 if ss is not None:
                     row |= {"ss_requested": ss, "ss_agreement": ss_agreement(ss, quick["ss"])["all"]}
@@ -406,8 +405,12 @@ def benchmark_motifs_cmd(
         for problem in tqdm(todo, desc="motif problems", unit="problem"):
             rows.append(run_problem(gen, problem, num_designs, steps, seed, tmp))
     solved = sum(r.get("solved", 0) for r in rows)
+    strict = sum(r.get("solved_strict", 0) for r in rows)
     typer.echo(rows_table(rows))
-    typer.echo(f"solved {solved}/{len(rows)} problems ({num_designs} designs each, model {model})")
+    typer.echo(
+        f"solved {solved}/{len(rows)} problems, {strict} with a clash-free design "
+        f"({num_designs} designs each, model {model}; protocol: molgen/benchmark/motifs.py)"
+    )
     if json_out:
         with atomic_path(json_out) as path:
             path.write_text(

@@ -114,8 +114,8 @@ class BackboneGenerator(PretrainedGenerator):
         by the model (the motif moves as a rigid body). ``metadata`` adds ``contig``,
         ``motif_labels`` (input residue per motif position), ``motif_index`` (0-based output
         positions), ``motif_rmsd`` (Angstrom, N, CA, C of the design vs the input motif after
-        superposition; O is placed from them), ``motif_rmsd_model`` (the same for the network's
-        own last prediction, before the motif is imposed on it) and ``ss_requested``.
+        superposition; O is placed from them; the motif is imposed, so this only shows that the
+        design kept it) and ``ss_requested``.
         """
         plans = self.plan_designs(num_samples, conditioners, seed)
         return [
@@ -163,11 +163,11 @@ class BackboneGenerator(PretrainedGenerator):
         for done in range(0, len(plans), batch_size):
             chunk = np.empty(len(plans[done : done + batch_size]), dtype=object)
             chunk[:] = list(plans[done : done + batch_size])
-            coords, model_rmsds = sample_finite(
+            coords, _ = sample_finite(
                 lambda p: self._sample_batch(p, steps, sampler, guidance, gen), chunk, done, "backbones"
             )
             out = []
-            for i, (plan, xyz, model_rmsd) in enumerate(zip(chunk, coords, model_rmsds)):
+            for i, (plan, xyz) in enumerate(zip(chunk, coords)):
                 if refine:
                     motif = np.zeros(len(xyz), dtype=bool)
                     motif[plan.motif_index] = True
@@ -181,17 +181,13 @@ class BackboneGenerator(PretrainedGenerator):
                     "model": self.name,
                     "refined": refine,
                 }
-                out.append(
-                    self._finish(np.concatenate([xyz, o[:, None]], axis=1), plan, meta, guidance, model_rmsd)
-                )
+                out.append(self._finish(np.concatenate([xyz, o[:, None]], axis=1), plan, meta, guidance))
             bar.update(len(chunk))
             yield out
         bar.close()
 
     @staticmethod
-    def _finish(
-        coords: np.ndarray, plan: DesignPlan, meta: dict, guidance: float, model_rmsd: float | None
-    ) -> Backbone:
+    def _finish(coords: np.ndarray, plan: DesignPlan, meta: dict, guidance: float) -> Backbone:
         """The design as a Backbone with the plan's motif types, B-factors and metadata."""
         sequence = np.array(["G"] * len(coords))
         b_factors = np.zeros(len(coords))
@@ -205,7 +201,6 @@ class BackboneGenerator(PretrainedGenerator):
                 "motif_labels": list(plan.motif_labels),
                 "motif_index": plan.motif_index.tolist(),
                 "motif_rmsd": rmsd_after_superposition(coords[plan.motif_index, :3], plan.motif_xyz[:, :3]),
-                "motif_rmsd_model": model_rmsd,
             }
         return Backbone(coords, "".join(sequence), b_factors=b_factors, metadata=meta)
 
@@ -223,9 +218,8 @@ class BackboneGenerator(PretrainedGenerator):
     @torch.no_grad()
     def _sample_batch(
         self, plans: np.ndarray, steps: int, sampler: str, guidance: float, gen: torch.Generator
-    ) -> tuple[list[np.ndarray], list[float | None]]:
-        """Raw N, CA, C coordinates ``[L, 3, 3]`` (Angstrom) for ``plans``, and per design the
-        motif RMSD (Angstrom) of the network's last prediction (None without a motif)."""
+    ) -> tuple[list[np.ndarray], list[None]]:
+        """Raw N, CA, C coordinates ``[L, 3, 3]`` (Angstrom) for ``plans`` (and no extras)."""
         sizes = np.array([p.length for p in plans])
         counts = torch.as_tensor(sizes, dtype=torch.long) * ATOMS_PER_RESIDUE
         batch = batch_vector(counts)
@@ -259,7 +253,7 @@ class BackboneGenerator(PretrainedGenerator):
 
         x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy().reshape(-1, ATOMS_PER_RESIDUE, 3)
-        return np.split(pos, np.cumsum(sizes)[:-1]), motif.last_rmsd
+        return np.split(pos, np.cumsum(sizes)[:-1]), [None] * len(sizes)
 
     def _conditions(self, plans: Sequence[DesignPlan]) -> BackboneConditions:
         """The network's conditioning inputs for a batch of plans."""
@@ -289,11 +283,9 @@ class BackboneGenerator(PretrainedGenerator):
 class MotifImposer:
     """Puts each plan's motif into a batch of x0 estimates: the motif (N, CA, C) is superposed
     onto the estimate's motif residues and replaces them, so the network decides where the
-    motif goes and the motif itself stays exact. Remembers how far the last estimate was from
-    the motif (RMSD in Angstrom) before it was replaced."""
+    motif goes and the motif itself stays exact."""
 
     def __init__(self, plans: Sequence[DesignPlan], coord_scale: float, device: torch.device) -> None:
-        self.coord_scale = coord_scale
         self.slices = []  # (atom indices in the batch, motif atoms in model units)
         start = 0
         for plan in plans:
@@ -303,18 +295,13 @@ class MotifImposer:
                 (torch.as_tensor(atoms.reshape(-1), device=device), xyz.to(device) / coord_scale)
             )
             start += plan.length
-        self.last_rmsd: list[float | None] = [None] * len(plans)
 
     def impose(self, pos: torch.Tensor) -> torch.Tensor:
         """``pos`` ``[3 R, 3]`` with every motif superposed and substituted."""
         if not any(len(atoms) for atoms, _ in self.slices):
             return pos
         pos = pos.clone()
-        for g, (atoms, motif) in enumerate(self.slices):
-            if len(atoms) == 0:
-                continue
-            estimate = pos[atoms].double()
-            placed = superpose(motif, estimate)
-            self.last_rmsd[g] = float((placed - estimate).square().sum(-1).mean().sqrt()) * self.coord_scale
-            pos[atoms] = placed.to(pos.dtype)
+        for atoms, motif in self.slices:
+            if len(atoms):
+                pos[atoms] = superpose(motif, pos[atoms].double()).to(pos.dtype)
         return pos
