@@ -81,7 +81,7 @@ def sample_molecules(
     num_molecules: Annotated[int, typer.Option("--num-molecules", "-n", help="Molecules to generate.")] = 100,
     model: Annotated[str, typer.Option(help="Bundled model name (qm9) or a model folder.")] = "qm9",
     steps: Annotated[int, typer.Option(help="Denoiser evaluations per molecule.")] = 50,
-    sampler: Annotated[str, typer.Option(help="ancestral | ddim | dpm2m")] = "dpm2m",
+    sampler: Annotated[str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")] = "dpm2m",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same file).")] = None,
     num_atoms: Annotated[
         int | None, typer.Option(help="Atoms per molecule (default: training histogram).")
@@ -249,7 +249,7 @@ def sample_backbones(
         str, typer.Option(help="Bundled model name (backbones) or a model folder.")
     ] = "backbones",
     steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 100,
-    sampler: Annotated[str, typer.Option(help="ancestral | ddim | dpm2m")] = "dpm2m",
+    sampler: Annotated[str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")] = "dpm2m",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same designs).")] = None,
     refine: Annotated[
         bool,

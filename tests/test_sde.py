@@ -85,6 +85,8 @@ def test_samplers_follow_the_exact_path_to_a_point_mass(sampler):
         alpha, sigma = sde.alpha_sigma(torch.tensor(t, dtype=torch.float64))
         if sampler == "ancestral":
             assert (state.pos - alpha * target.pos).std() < 2 * sigma
+        elif sampler == "ancestral-mean":  # the noise shrinks faster than on the exact path
+            assert (state.pos - alpha * target.pos).std() < (sigma * eps).std()
         else:
             torch.testing.assert_close(state.pos, alpha * target.pos + sigma * eps)
 
@@ -106,6 +108,23 @@ def test_samplers_reproduce_gaussian_data(sampler, steps, tol):
     z = sde.prior(like, torch.Generator().manual_seed(0))
     out = sample(denoise, sde, z, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(1))
     assert abs(out.feat.var() / s2 - 1) < tol
+
+
+def test_the_ancestral_mean_sampler_draws_no_noise():
+    sde = VPSDE("cosine")
+    like = _state(n_graphs=3)
+    z = sde.prior(like, torch.Generator().manual_seed(0))
+
+    def denoise(state, t):
+        return state.replace(0.5 * state.pos, 0.5 * state.feat)
+
+    runs = [
+        sample(denoise, sde, z, steps=5, sampler=name, generator=torch.Generator().manual_seed(seed))
+        for name in ("ancestral-mean", "ancestral")
+        for seed in (1, 2)
+    ]
+    torch.testing.assert_close(runs[0].pos, runs[1].pos)
+    assert not torch.allclose(runs[2].pos, runs[3].pos)
 
 
 def test_e3nn_rotations_and_molgen_rotations_agree_in_distribution():

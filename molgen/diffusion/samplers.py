@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from molgen.diffusion.sde import VPSDE, State
 
-SAMPLERS = ("ancestral", "ddim", "dpm2m")
+SAMPLERS = ("ancestral", "ancestral-mean", "ddim", "dpm2m")
 
 DenoiseFn = Callable[[State, float], State]
 
@@ -32,8 +32,11 @@ def sample(
     """Integrate from the prior sample ``z`` (time 1) to data (time 0).
 
     Args:
-        sampler: ``"ancestral"`` (DDPM, stochastic), ``"ddim"`` (deterministic, first order)
-            or ``"dpm2m"`` (DPM-Solver++(2M), deterministic, second order, same cost as DDIM).
+        sampler: ``"ancestral"`` (DDPM, stochastic), ``"ancestral-mean"`` (the same steps
+            without their noise: each step goes to the mean of ``q(z_s | z_t, x0)``, a
+            zero-temperature sampler; it shrinks the noise faster than DDIM), ``"ddim"``
+            (deterministic, first order) or ``"dpm2m"`` (DPM-Solver++(2M), deterministic,
+            second order, same cost as DDIM).
 
     Returns:
         The final clean-data prediction.
@@ -49,8 +52,8 @@ def sample(
         x0 = denoise(z, t)
         if s <= 0:
             break
-        if sampler == "ancestral":
-            z = sde.ancestral_step(z, x0, t, s, generator)
+        if sampler in ("ancestral", "ancestral-mean"):
+            z = sde.ancestral_step(z, x0, t, s, generator, noise=sampler == "ancestral")
         elif sampler == "ddim" or prev_x0 is None:
             z = sde.ddim_step(z, x0, t, s)
         else:

@@ -68,9 +68,16 @@ class VPSDE:
         return x0.replace(a * x0.pos + s * noise.pos, a * x0.feat + s * noise.feat)
 
     def ancestral_step(
-        self, z_t: State, x0: State, t: float, s: float, generator: torch.Generator | None = None
+        self,
+        z_t: State,
+        x0: State,
+        t: float,
+        s: float,
+        generator: torch.Generator | None = None,
+        noise: bool = True,
     ) -> State:
-        """Sample ``z_s ~ q(z_s | z_t, x0)`` for ``s < t`` (DDPM); ``s = 0`` returns ``x0``."""
+        """Sample ``z_s ~ q(z_s | z_t, x0)`` for ``s < t`` (DDPM); ``s = 0`` returns ``x0``.
+        With ``noise=False``, return the mean of that distribution instead (zero temperature)."""
         if s <= 0:
             return x0
         (at, st), (as_, ss) = self._scales(t), self._scales(s)
@@ -78,12 +85,14 @@ class VPSDE:
         var_ts = st**2 - alpha_ts**2 * ss**2
         mean_coef_z = alpha_ts * ss**2 / st**2
         mean_coef_x = as_ * var_ts / st**2
-        std = (var_ts * ss**2 / st**2).sqrt()
-        noise = self.noise_like(z_t, generator)
-        return z_t.replace(
-            mean_coef_z * z_t.pos + mean_coef_x * x0.pos + std * noise.pos,
-            mean_coef_z * z_t.feat + mean_coef_x * x0.feat + std * noise.feat,
+        mean = z_t.replace(
+            mean_coef_z * z_t.pos + mean_coef_x * x0.pos, mean_coef_z * z_t.feat + mean_coef_x * x0.feat
         )
+        if not noise:
+            return mean
+        std = (var_ts * ss**2 / st**2).sqrt()
+        eps = self.noise_like(z_t, generator)
+        return mean.replace(mean.pos + std * eps.pos, mean.feat + std * eps.feat)
 
     def ddim_step(self, z_t: State, x0: State, t: float, s: float) -> State:
         """Deterministic DDIM step (first-order probability-flow ODE solver)."""

@@ -53,7 +53,8 @@ class BackboneGenerator(PretrainedGenerator):
 
         Args:
             steps: denoiser evaluations per backbone.
-            sampler: one of ``ancestral``, ``ddim``, ``dpm2m``.
+            sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
+                (see :func:`molgen.diffusion.samplers.sample`).
             seed: makes the output reproducible (same seed, lengths and batch_size).
             refine: polish bond lengths and angles with :func:`idealize` (a restrained
                 minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the

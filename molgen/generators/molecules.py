@@ -54,7 +54,8 @@ class MoleculeGenerator(PretrainedGenerator):
             num_atoms: None draws sizes from the training histogram; an int fixes every size;
                 a sequence gives one size per molecule.
             steps: denoiser evaluations per molecule.
-            sampler: one of ``ancestral``, ``ddim``, ``dpm2m``.
+            sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
+                (see :func:`molgen.diffusion.samplers.sample`).
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
