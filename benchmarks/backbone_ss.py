@@ -1,6 +1,7 @@
 """How well sampled backbones obey a requested secondary structure (prints a markdown table).
 
-    python benchmarks/backbone_ss.py [--model backbones] [-n 32] [--guidance 1 2] [--steps 100]
+    python benchmarks/backbone_ss.py [--model backbones] [-n 32] [--guidance 1 2] [--steps 100] \
+        [--sampler dpm2m]
 
 Requests are the DSSP strings of ``n`` real chains (50-128 residues) of the bundled training
 set, so every request is a layout proteins actually have. Each is sampled once per guidance
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("-n", "--num", type=int, default=32)
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.0])
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--sampler", default="dpm2m")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -46,7 +48,12 @@ def main() -> None:
         scores = []
         for k, ss in enumerate(requests):
             design = gen.design(
-                1, [SecondaryStructure(ss)], guidance=weight, steps=args.steps, seed=args.seed + k
+                1,
+                [SecondaryStructure(ss)],
+                guidance=weight,
+                steps=args.steps,
+                sampler=args.sampler,
+                seed=args.seed + k,
             )[0]
             scores.append(ss_agreement(ss, secondary_structure(design)))
         seconds = (time.perf_counter() - start) / len(requests)
@@ -57,7 +64,8 @@ def main() -> None:
         rows.append(row | {"seconds_per_design": seconds})
     requested = "".join(requests)
     helix, strand = requested.count("H") / len(requested), requested.count("E") / len(requested)
-    print(f"model {args.model}; {len(requests)} requests = DSSP of training chains ({lo}-{hi} residues)")
+    print(f"model {args.model}, {args.sampler} {args.steps} steps")
+    print(f"{len(requests)} requests = DSSP strings of training chains ({lo}-{hi} residues)")
     print(f"requested helix {helix:.2f}, strand {strand:.2f}")
     print(rows_table(rows))
 
