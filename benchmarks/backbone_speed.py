@@ -1,6 +1,6 @@
 """CPU time per generated protein backbone (prints a markdown table).
 
-    python benchmarks/backbone_speed.py [--model backbones] [--length 100] [--steps 100] [--threads 1]
+    python benchmarks/backbone_speed.py [--model backbones] [--length 100] [--steps 200] [--threads 1]
 
 Rows: one denoiser evaluation; the whole sampling loop (``steps`` evaluations); the restrained
 refinement; ``BackboneGenerator.sample`` end to end for one design and per design in a batch of 8.
@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from molgen.generators.backbones import BackboneGenerator
+from molgen.generators.backbones import DEFAULT_STEPS, BackboneGenerator
 from molgen.structures.backbone_geometry import idealize
 
 TARGET_SECONDS = 10.0
@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="backbones")
     parser.add_argument("--length", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,7 +1,7 @@
 """How well sampled backbones obey a requested secondary structure (prints a markdown table).
 
-    python benchmarks/backbone_ss.py [--model backbones] [-n 32] [--guidance 1 2] [--steps 100] \
-        [--sampler dpm2m]
+    python benchmarks/backbone_ss.py [--model backbones] [-n 32] [--guidance 1 2] [--steps 200] \
+        [--sampler ancestral-mean]
 
 Requests are the DSSP strings of ``n`` real chains (50-128 residues) of the bundled training
 set, so every request is a layout proteins actually have. Each is sampled once per guidance
@@ -21,7 +21,7 @@ import torch
 from molgen.benchmark.backbones import secondary_structure, ss_agreement
 from molgen.benchmark.report import rows_table
 from molgen.datasets.backbones import load_backbone_npz
-from molgen.generators.backbones import BackboneGenerator
+from molgen.generators.backbones import DEFAULT_SAMPLER, DEFAULT_STEPS, BackboneGenerator
 from molgen.generators.conditioners import SecondaryStructure
 
 
@@ -30,8 +30,8 @@ def main() -> None:
     parser.add_argument("--model", default="backbones")
     parser.add_argument("-n", "--num", type=int, default=32)
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.0])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--sampler", default="dpm2m")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    parser.add_argument("--sampler", default=DEFAULT_SAMPLER)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from molgen import BackboneGenerator
 from molgen.benchmark.backbones import score_backbone
+from molgen.generators.backbones import DEFAULT_STEPS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[60, 80])
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--out", default="designs_example")
     args = parser.parse_args()
 

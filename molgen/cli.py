@@ -248,8 +248,10 @@ def sample_backbones(
     model: Annotated[
         str, typer.Option(help="Bundled model name (backbones) or a model folder.")
     ] = "backbones",
-    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 100,
-    sampler: Annotated[str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")] = "dpm2m",
+    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 200,
+    sampler: Annotated[
+        str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")
+    ] = "ancestral-mean",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same designs).")] = None,
     refine: Annotated[
         bool,
@@ -380,7 +382,10 @@ def benchmark_motifs_cmd(
         Path | None, typer.Option(help="Folder of problem PDBs with REMARK 999 specs (default: bundled).")
     ] = None,
     model: Annotated[str, typer.Option(help="Bundled model name or a model folder.")] = "backbones",
-    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 100,
+    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 200,
+    sampler: Annotated[
+        str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")
+    ] = "ancestral-mean",
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     out: Annotated[Path | None, typer.Option(help="Also write every design as PDB into this folder.")] = None,
@@ -403,7 +408,7 @@ def benchmark_motifs_cmd(
     rows = []
     with atomic_dir(out) if out else contextlib.nullcontext() as tmp:
         for problem in tqdm(todo, desc="motif problems", unit="problem"):
-            rows.append(run_problem(gen, problem, num_designs, steps, seed, tmp))
+            rows.append(run_problem(gen, problem, num_designs, steps, sampler, seed, tmp))
     solved = sum(r.get("solved", 0) for r in rows)
     strict = sum(r.get("solved_strict", 0) for r in rows)
     typer.echo(rows_table(rows))

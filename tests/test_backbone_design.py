@@ -198,13 +198,13 @@ def test_the_bundled_motif_problems_are_the_24_of_the_rfdiffusion_set():
 
 def test_run_problem_scores_designs(gen, tmp_path):
     problem = MotifProblem("toy", MOTIF_5TPN, "5-10/A163-181/5-10", (25, 40))
-    row = run_problem(gen, problem, 2, steps=3, seed=0, out_dir=tmp_path)
+    row = run_problem(gen, problem, 2, steps=3, sampler="ancestral-mean", seed=0, out_dir=tmp_path)
     assert row["designs"] == 2 and 0 <= row["success_rate"] <= 1 and row["solved"] in (0, 1)
     assert row["motif_rmsd_max"] < 1e-3  # the motif is imposed and refinement holds it
     assert row["solved_strict"] <= row["solved"]
     assert len(list(tmp_path.glob("toy_*.pdb"))) == 2
     too_long = MotifProblem("long", MOTIF_5TPN, "50/A163-181/50", (119, 119))
-    assert run_problem(gen, too_long, 2, steps=3, seed=0)["designs"] == 0
+    assert run_problem(gen, too_long, 2, steps=3, sampler="dpm2m", seed=0)["designs"] == 0
 
 
 # ---------------------------------------------------------------- CLI

@@ -78,7 +78,13 @@ def load_problems(
 
 
 def run_problem(
-    gen, problem: MotifProblem, num_designs: int, steps: int, seed: int | None, out_dir: Path | None = None
+    gen,
+    problem: MotifProblem,
+    num_designs: int,
+    steps: int,
+    sampler: str,
+    seed: int | None,
+    out_dir: Path | None = None,
 ) -> dict:
     """Design ``num_designs`` scaffolds for one problem and score them (one row of the table)."""
     lo, hi = gen.length_range
@@ -92,7 +98,7 @@ def run_problem(
         return row | {"designs": 0, "note": f"total length outside the model's range {lo}-{hi}"}
     start = time.perf_counter()
     conditioners = [Length(f"{bounds[0]}-{bounds[1]}"), Motif.from_contig(problem.path, problem.contig)]
-    designs = gen.design(num_designs, conditioners, steps=steps, seed=seed)
+    designs = gen.design(num_designs, conditioners, steps=steps, sampler=sampler, seed=seed)
     seconds = time.perf_counter() - start
     rmsd = np.array([d.metadata["motif_rmsd"] for d in designs])
     scores = [score_backbone(d) for d in designs]
