@@ -96,6 +96,7 @@ def idealize(
         n, ca, c = x[:, 0], x[:, 1], x[:, 2]
         d = [(n - ca).norm(dim=-1), (ca - c).norm(dim=-1), (c[:-1] - n[1:]).norm(dim=-1)]
         e = sum(((di - b) / 0.02).square().sum() for di, b in zip(d, bonds))
+        e = e + (((ca[1:] - ca[:-1]).norm(dim=-1) - IDEAL_CA_CA) / 0.02).square().sum()  # trans peptides
         triples = [(n, ca, c), (ca[:-1], c[:-1], n[1:]), (c[:-1], n[1:], ca[1:])]
         for (a, b, cc), cos0 in zip(triples, cos_angles):
             u, v = a - b, cc - b
