@@ -10,15 +10,28 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from molgen.datasets.backbones import load_backbone_npz
 from molgen.datasets.qm9 import load_qm9_subset
-from molgen.models.molecule_denoiser import MoleculeDenoiser
-from molgen.testing import TINY_MODEL, TINY_TRAIN
+from molgen.models.pretrained import build_denoiser
+from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, TINY_MODEL, TINY_TRAIN
+from molgen.training.backbone_trainer import BackboneTrainer
 from molgen.training.trainer import MoleculeTrainer
 
-CFG = dataclasses.replace(TINY_TRAIN, batch_size=8, max_steps=4, checkpoint_every=100)
+STEPS = 4
 
 
-def _rank_main(rank, world, port, out_dir):
+def _setup(kind):
+    """(trainer class, data, model config, train config) of a tiny run of ``kind``."""
+    if kind == "molecules":
+        cfg = dataclasses.replace(TINY_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
+        return MoleculeTrainer, load_qm9_subset("train").subset(range(64)), TINY_MODEL, cfg
+    # the conditional backbone model: random motifs and secondary structure are sliced per rank
+    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
+    chains = [c for c in load_backbone_npz() if len(c) <= 64][:32]
+    return BackboneTrainer, chains, TINY_BACKBONE_MODEL, cfg
+
+
+def _rank_main(rank, world, port, out_dir, kind):
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo",
@@ -28,8 +41,8 @@ def _rank_main(rank, world, port, out_dir):
         timeout=datetime.timedelta(seconds=60),
     )
     try:
-        trainer = MoleculeTrainer(load_qm9_subset("train").subset(range(64)), out_dir, TINY_MODEL, CFG)
-        trainer.train()
+        trainer_cls, data, model, cfg = _setup(kind)
+        trainer_cls(data, out_dir, model, cfg).train()
         dist.barrier()
     finally:
         dist.destroy_process_group()
@@ -42,24 +55,25 @@ def _free_port():
 
 
 @pytest.mark.distributed
-def test_two_gloo_ranks_match_single_process_training(tmp_path):
+@pytest.mark.parametrize("kind", ["molecules", "backbones"])
+def test_two_gloo_ranks_match_single_process_training(tmp_path, kind):
     from safetensors.torch import load_file
 
-    ctx = mp.spawn(_rank_main, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=False)
+    ctx = mp.spawn(_rank_main, args=(2, _free_port(), str(tmp_path / "ddp"), kind), nprocs=2, join=False)
     deadline = time.monotonic() + 180
     while not ctx.join(timeout=5):
         if time.monotonic() > deadline:
             for proc in ctx.processes:
                 proc.kill()
             pytest.fail("DDP ranks did not finish within 180 s")
-    single = MoleculeTrainer(load_qm9_subset("train").subset(range(64)), tmp_path / "single", TINY_MODEL, CFG)
-    single.train()
+    trainer_cls, data, model, cfg = _setup(kind)
+    trainer_cls(data, tmp_path / "single", model, cfg).train()
     a = load_file(str(tmp_path / "ddp" / "model" / "model.safetensors"))
     b = load_file(str(tmp_path / "single" / "model" / "model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
-    torch.manual_seed(CFG.seed)
-    initial = MoleculeDenoiser(TINY_MODEL.denoiser).state_dict()
+    torch.manual_seed(cfg.seed)
+    initial = build_denoiser(model).state_dict()
     assert any(not torch.allclose(a[k], initial[k]) for k in a), "training must have moved the weights"
     # rank 0 alone wrote outputs
-    assert (tmp_path / "ddp" / "metrics.csv").read_text().count("\n") == CFG.max_steps + 1
+    assert (tmp_path / "ddp" / "metrics.csv").read_text().count("\n") == STEPS + 1
