@@ -273,6 +273,8 @@ def sample_backbones(
         raise ValueError("--motif and --contig go together")
     if length is None and contig is None and ss is None:
         raise ValueError("say how long the designs are: --length (or --contig / --ss)")
+    if guidance != 1.0 and ss is None and ss_fraction is None:
+        raise ValueError("--guidance applies to --ss / --ss-fraction; give one of them")
     conditioners = [Length(length)] if length is not None else []
     if ss is not None or ss_fraction is not None:
         fraction = parse_ss_fraction(ss_fraction) if ss_fraction is not None else None
@@ -313,6 +315,10 @@ def sample_backbones(
                     }
                 if ss is not None:
                     row |= {"ss_requested": ss, "ss_agreement": ss_agreement(ss, quick["ss"])["all"]}
+                if ss_fraction is not None:
+                    row |= {"ss_fraction_requested": ss_fraction}
+                if ss is not None or ss_fraction is not None:
+                    row |= {"guidance": guidance}
                 rows.append(row)
         write_rows(rows, tmp / "manifest.csv")
     seconds = time.perf_counter() - start
@@ -389,6 +395,7 @@ def benchmark_motifs_cmd(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     out: Annotated[Path | None, typer.Option(help="Also write every design as PDB into this folder.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the table as JSON.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
 ) -> None:
@@ -404,9 +411,11 @@ def benchmark_motifs_cmd(
 
     names = [n.strip() for n in problems.split(",")] if problems else None
     todo = load_problems(folder or BUNDLED_PROBLEMS, names)
+    for problem in todo:  # every motif readable before hours of sampling
+        problem.motif()
     gen = BackboneGenerator.from_pretrained(model, device=device)
     rows = []
-    with atomic_dir(out) if out else contextlib.nullcontext() as tmp:
+    with atomic_dir(out, overwrite) if out else contextlib.nullcontext() as tmp:
         for problem in tqdm(todo, desc="motif problems", unit="problem"):
             rows.append(run_problem(gen, problem, num_designs, steps, sampler, seed, tmp))
     solved = sum(r.get("solved", 0) for r in rows)

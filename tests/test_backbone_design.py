@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from Bio.Data.PDBData import protein_letters_3to1
 from Bio.PDB import PDBParser
 from typer.testing import CliRunner
 
@@ -57,6 +59,8 @@ def test_contig_segments_parse_in_order():
         ("10-20/A5-15/3/A10-12", "'A5-15' and 'A10-12' overlap"),
         ("10-40/20", "names no motif residues"),
         ("", "empty contig"),
+        ("10/A1-5/", "has an empty segment"),
+        ("A1-10/0 B1-10", "multi-chain designs"),
     ],
 )
 def test_contig_errors_name_the_offending_segment(contig, message):
@@ -71,6 +75,11 @@ def test_segment_lengths_are_drawn_within_the_total_bounds():
     assert min(totals) >= 50 and max(totals) <= 75 and len(set(totals)) > 10
     with pytest.raises(ValueError, match="does not meet the length bounds 120-130"):
         sample_lengths(segments, (120, 130), rng)
+    many = parse_contig("8-15/A92-99/16-30/A123-130/16-30/A47-54/16-30/A18-25/8-15")  # 1BCF
+    for total in (total_length_range(many)[0], 100, total_length_range(many)[1]):  # exact totals
+        lengths = sample_lengths(many, (total, total), rng)
+        assert sum(lengths) == total
+        assert all(s.length_range[0] <= n <= s.length_range[1] for s, n in zip(many, lengths))
 
 
 # ---------------------------------------------------------------- conditioners
@@ -78,7 +87,7 @@ def test_motif_reads_the_contig_residues_from_the_structure():
     motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
     chain = Backbone.from_pdb(MOTIF_5TPN)
     plan = compose([motif], (20, 64), np.random.default_rng(0))
-    assert plan.length == len(plan.ss or "") or plan.ss is None
+    assert 5 + 19 + 5 <= plan.length <= 10 + 19 + 10 and plan.ss is None
     assert plan.motif_labels == tuple(f"A{n}" for n in range(163, 182))
     np.testing.assert_allclose(plan.motif_xyz, chain.coords[:19])
     first = plan.motif_index[0]
@@ -102,10 +111,16 @@ def test_conditioners_compose_and_report_conflicts():
     plan = compose([Length("25-40"), SecondaryStructure(ss, (0.5, 0.0)), motif], (20, 64), rng)
     assert plan.length == 30 and plan.ss == ss and plan.ss_fraction == (0.5, 0.0)
     assert len(plan.motif_index) == 19 and plan.motif_index[-1] < 30
-    with pytest.raises(ValueError, match="needs 30 residues but the design already has"):
+    reordered = compose([motif, SecondaryStructure(ss), Length("25-40")], (20, 64), rng)
+    assert reordered.length == 30 and len(reordered.motif_index) == 19  # the order does not matter
+    with pytest.raises(ValueError, match=r"needs 30 residues but the secondary-structure string \(26"):
         compose([Length("25-40"), SecondaryStructure("H" * 26), SecondaryStructure(ss)], (20, 64), rng)
-    with pytest.raises(ValueError, match="outside the allowed 50-60"):
-        compose([Length("50-60"), SecondaryStructure("H" * 30)], (20, 64), rng)
+    with pytest.raises(
+        ValueError, match=r"string \(30 letters\) needs 30 residues, outside the allowed 50-60"
+    ):
+        compose([SecondaryStructure("H" * 30), Length("50-60")], (20, 64), rng)
+    with pytest.raises(ValueError, match="contig 5-10/A163-181/5-10 allows 29-39 residues"):
+        compose([SecondaryStructure("H" * 50), motif], (20, 64), rng)
     with pytest.raises(ValueError, match="letters must be H, E, L"):
         SecondaryStructure("HHQ")
     with pytest.raises(ValueError, match="sum to <= 1"):
@@ -153,6 +168,24 @@ def test_every_conditioner_alone_and_composed_runs_through_sampling(gen, name, g
             assert set(design.sequence) == {"G"} and "motif_rmsd" not in design.metadata
         if plan.ss is not None:
             assert design.metadata["ss_requested"] == plan.ss
+
+
+def test_plans_become_the_networks_conditioning_inputs(gen):
+    from molgen.models.backbone_conditions import SS_UNSPECIFIED
+
+    motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
+    plans = [
+        gen.plan_designs(1, [SecondaryStructure("-" * 5 + "H" * 19 + "E" * 6, (0.6, 0.2)), motif], seed=0)[0],
+        gen.plan_designs(1, [Length("25")], seed=0)[0],
+    ]
+    cond = gen._conditions(plans)
+    first = plans[0]
+    assert cond.ss.tolist() == [SS_UNSPECIFIED] * 5 + [0] * 19 + [1] * 6 + [SS_UNSPECIFIED] * 25
+    assert cond.ss_fraction_given.tolist() == [True, False]
+    torch.testing.assert_close(cond.ss_fraction[0], torch.tensor([0.6, 0.2]))
+    assert cond.motif.nonzero().flatten().tolist() == first.motif_index.tolist()
+    scaled = torch.as_tensor(first.motif_xyz[:, :3], dtype=torch.float32) / gen.stats.coord_scale
+    torch.testing.assert_close(cond.motif_xyz[cond.motif], scaled)
 
 
 def test_guidance_and_conditions_change_the_designs(gen):
@@ -247,7 +280,7 @@ def test_cli_scaffolds_a_motif_and_records_the_mapping(tmp_path, tiny_backbone_m
         for (_, position), want in zip(pairs, motif.sequence):
             residue = residues[int(position) - 1]
             assert residue.id[1] == int(position) and residue["CA"].get_bfactor() == 1.0
-            assert residue.get_resname() != "GLY" or want == "G"
+            assert protein_letters_3to1[residue.get_resname()] == want
         assert float(row["motif_rmsd"]) < 1e-3 and len(residues) == int(row["length"])
 
 
@@ -261,6 +294,7 @@ def test_cli_scaffolds_a_motif_and_records_the_mapping(tmp_path, tiny_backbone_m
         (["--ss", "HHHHQ"], "letters must be H, E, L"),
         (["--length", "30", "--ss", "HHHH"], "needs 4 residues"),
         (["--length", "30", "--ss-fraction", "coil=1"], "use helix=F"),
+        (["--length", "30", "--guidance", "2"], "--guidance applies to --ss"),
         ([], "say how long the designs are"),
     ],
 )

@@ -265,18 +265,21 @@ def test_zero_initialised_conditioning_starts_as_the_unconditional_model(real_ch
 
 
 def test_random_training_conditions_are_contiguous_motifs_and_true_secondary_structure(tmp_path, real_chains):
-    model = dataclasses.replace(
-        TINY_BACKBONE_MODEL, denoiser=dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, conditioning=True)
-    )
     train = dataclasses.replace(TINY_BACKBONE_TRAIN, batch_size=8, ss_probability=0.5, motif_probability=0.5)
-    trainer = BackboneTrainer(real_chains[:16], tmp_path, model, train)
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, train)
+    assert set(np.unique(trainer.encoded.ss)) <= {0, 1, 2}
     seen_motif = seen_ss = 0
     for step in range(4):
         x0, _, _, _, cond = trainer.local_inputs(step)
         rbatch = x0.batch[::3]
-        truth = trainer.encoded.ss  # every given class is one of the chain's DSSP classes
-        assert truth is not None and set(np.unique(truth)) <= {0, 1, 2}
+        starts = torch.rand(8, generator=trainer.step_generator(step), dtype=torch.float64).numpy()
+        _, _, truth = trainer.encoded.batch(trainer.global_batch(step), starts, train.crop_length)
         given = cond.ss != 3
+        assert torch.equal(cond.ss[given], truth[given])  # given classes are the crop's DSSP classes
+        for g in range(x0.num_graphs):
+            chain = truth[rbatch == g]
+            expected = torch.tensor([(chain == 0).float().mean(), (chain == 1).float().mean()])
+            torch.testing.assert_close(cond.ss_fraction[g], expected)
         seen_ss += int(given.any())
         for g in range(x0.num_graphs):
             m = cond.motif[rbatch == g]

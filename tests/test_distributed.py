@@ -26,7 +26,9 @@ def _setup(kind):
         cfg = dataclasses.replace(TINY_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
         return MoleculeTrainer, load_qm9_subset("train").subset(range(64)), TINY_MODEL, cfg
     # the conditional backbone model: random motifs and secondary structure are sliced per rank
-    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
+    cfg = dataclasses.replace(
+        TINY_BACKBONE_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100, low_noise_fraction=0.5
+    )
     chains = [c for c in load_backbone_npz() if len(c) <= 64][:32]
     return BackboneTrainer, chains, TINY_BACKBONE_MODEL, cfg
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from molgen.benchmark.backbones import score_backbone
+from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.conditioners import Length, Motif
 
 BUNDLED_PROBLEMS = Path(__file__).resolve().parents[2] / "data" / "motif_benchmark"
@@ -60,6 +61,13 @@ class MotifProblem:
             raise ValueError(f"{path}: no complete REMARK 999 problem spec")
         return cls(name, path, "/".join(segments), (low, high))
 
+    def motif(self) -> Motif:
+        """The motif conditioner (reads the motif residues; an error names what is missing)."""
+        try:
+            return Motif.from_contig(self.path, self.contig)
+        except ValueError as err:
+            raise ValueError(f"motif problem {self.name}: {err}") from None
+
 
 def load_problems(
     folder: str | os.PathLike = BUNDLED_PROBLEMS, names: list[str] | None = None
@@ -78,7 +86,7 @@ def load_problems(
 
 
 def run_problem(
-    gen,
+    gen: BackboneGenerator,
     problem: MotifProblem,
     num_designs: int,
     steps: int,
@@ -97,7 +105,7 @@ def run_problem(
     if bounds[0] > bounds[1]:
         return row | {"designs": 0, "note": f"total length outside the model's range {lo}-{hi}"}
     start = time.perf_counter()
-    conditioners = [Length(f"{bounds[0]}-{bounds[1]}"), Motif.from_contig(problem.path, problem.contig)]
+    conditioners = [Length(f"{bounds[0]}-{bounds[1]}"), problem.motif()]
     designs = gen.design(num_designs, conditioners, steps=steps, sampler=sampler, seed=seed)
     seconds = time.perf_counter() - start
     rmsd = np.array([d.metadata["motif_rmsd"] for d in designs])

@@ -21,11 +21,12 @@ def predict_x0(
     t: torch.Tensor,
     type_scale: float,
     cond: torch.Tensor | None = None,
-    **net_inputs: torch.Tensor | None,
+    **net_inputs: object,
 ) -> tuple[State, torch.Tensor]:
     """Clean-data estimate for the noisy state ``z`` at per-graph times ``t`` ``[num_graphs]``.
 
-    ``net_inputs`` go to the network as keywords (e.g. a backbone model's ``self_cond``).
+    ``net_inputs`` go to the network as keywords (e.g. a backbone model's ``self_cond`` tensor
+    and ``conditions``).
 
     Returns:
         x0: the estimate (zero-mean coordinates, expected one-hot features).

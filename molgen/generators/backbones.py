@@ -121,7 +121,8 @@ class BackboneGenerator(PretrainedGenerator):
         ``motif_labels`` (input residue per motif position), ``motif_index`` (0-based output
         positions), ``motif_rmsd`` (Angstrom, N, CA, C of the design vs the input motif after
         superposition; O is placed from them; the motif is imposed, so this only shows that the
-        design kept it) and ``ss_requested``.
+        design kept it); with secondary-structure conditions ``ss_requested``,
+        ``ss_fraction_requested`` and ``guidance``.
         """
         plans = self.plan_designs(num_samples, conditioners, seed)
         return [
@@ -141,13 +142,17 @@ class BackboneGenerator(PretrainedGenerator):
             raise ValueError(f"number of samples must be >= 1, got {num_samples}")
         rng = np.random.default_rng(seed)
         plans = [compose(conditioners, self.length_range, rng) for _ in range(num_samples)]
+        self._check_conditional(plans)
+        return plans
+
+    def _check_conditional(self, plans: Sequence[DesignPlan]) -> None:
+        """ValueError if plans ask for conditions this model was not trained to read."""
         conditional = any(p.ss is not None or p.ss_fraction is not None or len(p.motif_index) for p in plans)
         if conditional and not self.config.denoiser.conditioning:
             raise ValueError(
                 f"model {self.name!r} was trained without conditioning; "
                 "it cannot take a motif or secondary structure"
             )
-        return plans
 
     def iter_designs(
         self,
@@ -162,6 +167,7 @@ class BackboneGenerator(PretrainedGenerator):
     ) -> Iterator[list[Backbone]]:
         """Sample ``plans`` (from :meth:`plan_designs`) batch by batch."""
         check_sampling_args(steps, sampler, batch_size)
+        self._check_conditional(plans)
         if not guidance >= 0:
             raise ValueError(f"guidance must be >= 0, got {guidance}")
         gen = make_generator(seed, "cpu")

@@ -1,9 +1,11 @@
 """Conditioners: what a backbone design must satisfy, composed before sampling.
 
 Every conditioner has one method, ``plan(DesignPlan, rng) -> DesignPlan``: it reads the plan
-built so far and returns it with its own requirement added (or raises ValueError if the two
-cannot both hold). A list of conditioners is applied in order to a fresh plan per design;
-the generator turns the finished plan into the network's conditioning inputs.
+built so far and returns it with its own requirement added (or raises ValueError naming the
+two requirements that cannot both hold). :func:`compose` applies a list of conditioners to a
+fresh plan per design, those that bound the length first, then those that fix it, then those
+that draw it (a motif's contig), so the order of the list does not matter. The generator turns
+the finished plan into the network's conditioning inputs.
 
 >>> wanted = [Length("60-100"), SecondaryStructure(fraction=(0.4, 0.2))]
 >>> plan = compose(wanted, (40, 128), rng)  # doctest: +SKIP
@@ -24,13 +26,14 @@ from molgen.models.backbone_conditions import ss_indices
 from molgen.structures.backbone import read_chains
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DesignPlan:
     """The requirements of one design.
 
     Attributes:
         length_range: allowed number of residues (inclusive).
         length: the number of residues once fixed.
+        length_source: which requirement fixed it (for error messages).
         ss: secondary structure per residue (``H``, ``E``, ``L``; ``-`` free), or None.
         ss_fraction: requested (helix, strand) fractions, or None.
         motif_index: ``[M]`` positions (0-based) of motif residues in the design.
@@ -42,6 +45,7 @@ class DesignPlan:
 
     length_range: tuple[int, int]
     length: int | None = None
+    length_source: str = ""
     ss: str | None = None
     ss_fraction: tuple[float, float] | None = None
     motif_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -51,28 +55,29 @@ class DesignPlan:
     contig: str | None = None
 
     def with_length(self, length: int, what: str) -> DesignPlan:
-        """Fix the length; an error if it is outside the range or another conditioner fixed
-        a different one."""
+        """Fix the length to ``length`` because of ``what``; an error if it is outside the
+        allowed range or another requirement fixed a different one."""
         lo, hi = self.length_range
         if self.length is not None and self.length != length:
-            raise ValueError(f"{what} needs {length} residues but the design already has {self.length}")
+            raise ValueError(f"{what} needs {length} residues but {self.length_source} needs {self.length}")
         if not lo <= length <= hi:
             raise ValueError(f"{what} needs {length} residues, outside the allowed {lo}-{hi}")
-        return replace(self, length=length)
+        return replace(self, length=length, length_source=what)
 
 
 class Conditioner(Protocol):
+    STAGE: int  # 0 bounds the length, 1 may fix it, 2 may draw it (compose runs them in this order)
+
     def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan: ...
 
 
 def compose(
     conditioners: Sequence[Conditioner], length_range: tuple[int, int], rng: np.random.Generator
 ) -> DesignPlan:
-    """A finished plan: every conditioner in order, then a uniform length if none was fixed.
-    Put conditioners that fix the length (a secondary-structure string) before those that draw
-    one (a motif's contig), so the draw respects it."""
+    """A finished plan: every conditioner by ``STAGE`` (stable), then a uniform length if none
+    was fixed."""
     plan = DesignPlan(length_range)
-    for conditioner in conditioners:
+    for conditioner in sorted(conditioners, key=lambda c: c.STAGE):
         plan = conditioner.plan(plan, rng)
     if plan.length is None:
         lo, hi = plan.length_range
@@ -112,6 +117,7 @@ class Length:
     """Total number of residues: ``"80"`` or ``"60-100"`` (narrows the allowed range)."""
 
     spec: str | int
+    STAGE = 0
 
     def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
         lo, hi = parse_range(self.spec)
@@ -120,7 +126,7 @@ class Length:
             raise ValueError(f"length {self.spec} is outside this model's range {model_lo}-{model_hi}")
         plan = replace(plan, length_range=(max(lo, model_lo), min(hi, model_hi)))
         if plan.length is not None:
-            return plan.with_length(plan.length, f"length {self.spec}")
+            return plan.with_length(plan.length, plan.length_source)
         return plan
 
 
@@ -131,6 +137,7 @@ class SecondaryStructure:
 
     ss: str | None = None
     fraction: tuple[float, float] | None = None
+    STAGE = 1
 
     def __post_init__(self) -> None:
         if self.ss is None and self.fraction is None:
@@ -154,13 +161,14 @@ class SecondaryStructure:
         return replace(plan, ss=self.ss.upper().replace("X", "-"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Motif:
     """Motif scaffolding from a contig string and the structure file holding the motif."""
 
     segments: tuple[Segment, ...]
     residues: dict  # (chain, residue number) -> (xyz [4, 3], one-letter type)
     source: str
+    STAGE = 2
 
     @classmethod
     def from_contig(cls, structure: str | os.PathLike, contig: str) -> Motif:
@@ -191,20 +199,19 @@ class Motif:
             raise ValueError("only one motif per design")
         bounds = (plan.length, plan.length) if plan.length is not None else plan.length_range
         lengths = sample_lengths(list(self.segments), bounds, rng)
-        index, labels = [], []
+        index, keys = [], []
         start = 0
         for s, n in zip(self.segments, lengths):
             if s.is_motif:
                 index.extend(range(start, start + n))
-                labels.extend(f"{s.chain}{k}" for k in range(s.first, s.last + 1))
+                keys.extend((s.chain, k) for k in range(s.first, s.last + 1))
             start += n
-        keys = [(label[0], int(label[1:])) for label in labels]
         plan = plan.with_length(sum(lengths), f"contig {format_contig(list(self.segments), lengths)}")
         return replace(
             plan,
             motif_index=np.array(index, dtype=np.int64),
             motif_xyz=np.stack([self.residues[k][0] for k in keys]),
-            motif_labels=tuple(labels),
+            motif_labels=tuple(f"{chain}{k}" for chain, k in keys),
             motif_sequence="".join(self.residues[k][1] for k in keys),
             contig=format_contig(list(self.segments), lengths),
         )

@@ -3,7 +3,8 @@
 ``"10-40/A163-181/10-40"`` reads N- to C-terminal: a designed segment of 10 to 40 residues,
 residues 163-181 of chain A of the motif file (kept), another designed segment. ``20`` is a
 designed segment of exactly 20 residues, ``A5`` a single motif residue, ``0-30`` a segment that
-may be absent.
+may be absent. Segments are separated by ``/`` (``,`` is accepted too). Designs are single
+chains: RFdiffusion's chain breaks (``/0 `` followed by another chain) are not supported.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import numpy as np
 
 _MOTIF = re.compile(r"^([A-Za-z])(-?\d+)(?:-(-?\d+))?$")
 _DESIGNED = re.compile(r"^(\d+)(?:-(\d+))?$")
-MAX_LAYOUT_TRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,10 @@ def parse_contig(text: str) -> list[Segment]:
             if high < low:
                 raise ValueError(f"contig segment {part!r}: length range runs backwards")
             segments.append(Segment(part, None, low, high))
+        elif not part:
+            raise ValueError(f"contig {text!r} has an empty segment (two '/' in a row or one at an end)")
+        elif " " in part:
+            raise ValueError(f"contig segment {part!r}: multi-chain designs (chain breaks) are not supported")
         else:
             raise ValueError(
                 f"contig segment {part!r} is neither a length range (e.g. 10-40) "
@@ -86,18 +90,24 @@ def total_length_range(segments: list[Segment]) -> tuple[int, int]:
 
 def sample_lengths(segments: list[Segment], bounds: tuple[int, int], rng: np.random.Generator) -> list[int]:
     """A length for every segment (motif segments: their size) with the total within ``bounds``
-    (inclusive); designed segments are drawn uniformly and redrawn until the total fits."""
+    (inclusive): the total is drawn uniformly among those the contig allows, then the designed
+    segments, in random order, each uniformly among the lengths that still let the rest fit."""
     low, high = total_length_range(segments)
+    contig = "/".join(s.text for s in segments)
     if high < bounds[0] or low > bounds[1]:
         raise ValueError(
-            f"contig allows {low}-{high} residues in all, which does not meet the length bounds "
-            f"{bounds[0]}-{bounds[1]}"
+            f"contig {contig} allows {low}-{high} residues in all, which does not meet the length "
+            f"bounds {bounds[0]}-{bounds[1]}"
         )
-    for _ in range(MAX_LAYOUT_TRIES):
-        lengths = [int(rng.integers(a, b + 1)) for a, b in (s.length_range for s in segments)]
-        if bounds[0] <= sum(lengths) <= bounds[1]:
-            return lengths
-    raise ValueError(f"could not draw segment lengths with a total in {bounds[0]}-{bounds[1]}")
+    remaining = int(rng.integers(max(low, bounds[0]), min(high, bounds[1]) + 1))
+    lengths = [s.length_range[0] for s in segments]
+    left = {i: s.length_range for i, s in enumerate(segments)}
+    for i in rng.permutation(len(segments)).tolist():
+        a, b = left.pop(i)
+        rest_low, rest_high = sum(r[0] for r in left.values()), sum(r[1] for r in left.values())
+        lengths[i] = int(rng.integers(max(a, remaining - rest_high), min(b, remaining - rest_low) + 1))
+        remaining -= lengths[i]
+    return lengths
 
 
 def format_contig(segments: list[Segment], lengths: list[int]) -> str:

@@ -22,7 +22,9 @@ secondary structure per residue and helix/strand fractions per chain enter as no
 a motif enters as a node flag plus, on edges between motif residues (all motif pairs are
 edges), the motif's internal geometry in its own residue frames, which does not depend on where
 the motif is placed. All of these start at zero, so a conditioning model can be grown from an
-unconditional one, and "unspecified" is how the model samples unconditionally.
+unconditional one (it computes exactly the unconditional function until trained, except that a
+motif also adds edges between its residues), and "unspecified" is how the model samples
+unconditionally.
 """
 
 from __future__ import annotations
@@ -168,8 +170,10 @@ class BackboneDenoiser(nn.Module):
             batch: ``[3 R]`` chain index of every atom (chains stored one after another).
             self_cond: ``[3 R, 3]`` the previous x0 estimate, or None (no estimate yet); only
                 read when ``config.self_condition``.
-            conditions: what to generate (only read when ``config.conditioning``; None means
-                nothing specified).
+            conditions: what to generate, covering the same ``R`` residues and ``num_graphs``
+                chains (``ss`` ``[R]``, ``ss_fraction`` ``[num_graphs, 2]``, ``motif`` ``[R]``,
+                ``motif_xyz`` ``[R, 3, 3]``; see BackboneConditions); only read when
+                ``config.conditioning``; None means nothing specified.
 
         Returns:
             disp: ``[3 R, 3]`` equivariant displacement (zero mean per chain).

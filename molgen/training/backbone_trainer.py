@@ -22,7 +22,7 @@ ATOMS = 3  # N, CA, C are diffused; O is placed from them
 
 
 MOTIF_SEGMENTS = (1, 4)  # random training motifs: this many contiguous segments ...
-MOTIF_SEGMENT_LENGTH = (1, 20)  # ... of this many residues each (at most a quarter of the chain)
+MOTIF_SEGMENT_LENGTH = (1, 20)  # ... of this many residues each (each at most a quarter of the chain)
 
 
 class EncodedBackbones:
@@ -45,7 +45,10 @@ class EncodedBackbones:
 
             lookup = np.frombuffer(SS_CLASSES.encode(), dtype=np.uint8)
             codes = np.frombuffer("".join(secondary_structure(c) for c in kept).encode(), dtype=np.uint8)
-            self.ss = np.argmax(codes[:, None] == lookup[None, :], axis=1)
+            match = codes[:, None] == lookup[None, :]
+            if not match.any(axis=1).all():
+                raise ValueError(f"DSSP returned letters outside {SS_CLASSES}")
+            self.ss = np.argmax(match, axis=1)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -74,9 +77,10 @@ def random_conditions(
 ) -> BackboneConditions:
     """Conditioning for training (the dropout that lets one model sample with or without it).
 
-    Per chain, with ``config.ss_probability`` each: its DSSP classes on a random share (50-100 %)
-    of its residues, and its helix and strand fractions; with ``config.motif_probability``: a
-    motif of 1-4 random segments whose clean coordinates are given.
+    Per chain, each independently with ``config.ss_probability``: its DSSP classes on a random
+    share (50-100 %) of its residues; its helix and strand fractions. With
+    ``config.motif_probability``: a motif of 1-4 random segments (they may overlap) whose clean
+    coordinates are given.
 
     Args:
         x0: the clean batch (``3 R`` atoms N, CA, C).
@@ -102,7 +106,7 @@ def random_conditions(
         for _ in range(int(segments[g])):
             size = int(torch.randint(MOTIF_SEGMENT_LENGTH[0], longest + 1, (), generator=gen))
             first = int(torch.randint(0, max(1, n - size + 1), (), generator=gen))
-            motif[starts[g] + first : starts[g] + min(n, first + size)] = True
+            motif[starts[g] + first : starts[g] + first + size] = True
     return BackboneConditions(
         ss=torch.where(ss_given, ss, SS_UNSPECIFIED),
         ss_fraction=fraction.to(x0.pos.dtype),
@@ -210,7 +214,7 @@ class BackboneTrainer(DiffusionTrainer):
         starts = torch.rand(b, generator=gen, dtype=torch.float64).numpy()
         pos, batch, ss = self.encoded.batch(self.global_batch(step), starts, self.config.crop_length)
         t = (torch.rand((), generator=gen) + torch.arange(b) / b) % 1.0  # stratified times
-        low = torch.arange(b) < round(self.config.low_noise_fraction * b)
+        low = torch.randperm(b, generator=gen) < round(self.config.low_noise_fraction * b)
         t = torch.where(low, 0.25 * t, t)
         x0 = State(pos, pos.new_zeros(len(pos), 0), batch, b)
         noise = self.sde.noise_like(x0, gen)
