@@ -74,6 +74,10 @@ def cli_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+SamplerOption = Annotated[str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")]
+BackboneSteps = Annotated[int, typer.Option(help="Denoiser evaluations per design.")]
+
+
 @sample_app.command("molecules")
 @cli_errors
 def sample_molecules(
@@ -81,7 +85,7 @@ def sample_molecules(
     num_molecules: Annotated[int, typer.Option("--num-molecules", "-n", help="Molecules to generate.")] = 100,
     model: Annotated[str, typer.Option(help="Bundled model name (qm9) or a model folder.")] = "qm9",
     steps: Annotated[int, typer.Option(help="Denoiser evaluations per molecule.")] = 50,
-    sampler: Annotated[str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")] = "dpm2m",
+    sampler: SamplerOption = "dpm2m",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same file).")] = None,
     num_atoms: Annotated[
         int | None, typer.Option(help="Atoms per molecule (default: training histogram).")
@@ -248,10 +252,8 @@ def sample_backbones(
     model: Annotated[
         str, typer.Option(help="Bundled model name (backbones) or a model folder.")
     ] = "backbones",
-    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 200,
-    sampler: Annotated[
-        str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")
-    ] = "ancestral-mean",
+    steps: BackboneSteps = 200,  # = molgen.generators.backbones.DEFAULT_STEPS (tested)
+    sampler: SamplerOption = "ancestral-mean",  # = DEFAULT_SAMPLER (tested)
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same designs).")] = None,
     refine: Annotated[
         bool,
@@ -388,10 +390,8 @@ def benchmark_motifs_cmd(
         Path | None, typer.Option(help="Folder of problem PDBs with REMARK 999 specs (default: bundled).")
     ] = None,
     model: Annotated[str, typer.Option(help="Bundled model name or a model folder.")] = "backbones",
-    steps: Annotated[int, typer.Option(help="Denoiser evaluations per design.")] = 200,
-    sampler: Annotated[
-        str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")
-    ] = "ancestral-mean",
+    steps: BackboneSteps = 200,  # = molgen.generators.backbones.DEFAULT_STEPS (tested)
+    sampler: SamplerOption = "ancestral-mean",  # = DEFAULT_SAMPLER (tested)
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     out: Annotated[Path | None, typer.Option(help="Also write every design as PDB into this folder.")] = None,

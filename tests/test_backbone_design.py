@@ -346,3 +346,14 @@ def test_the_readme_scaffold_command_runs_as_written(tmp_path):
     for row in rows:
         assert 50 <= int(row["length"]) <= 75 and "A163-181" in row["contig"]
         assert float(row["motif_rmsd"]) < 1e-3 and int(row["chain_breaks"]) == 0
+
+
+def test_cli_backbone_sampling_defaults_are_the_generators():
+    import inspect
+
+    from molgen import cli
+    from molgen.generators.backbones import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    for command in (cli.sample_backbones, cli.benchmark_motifs_cmd):
+        params = inspect.signature(command).parameters
+        assert (params["steps"].default, params["sampler"].default) == (DEFAULT_STEPS, DEFAULT_SAMPLER)

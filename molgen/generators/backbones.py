@@ -68,25 +68,8 @@ class BackboneGenerator(PretrainedGenerator):
         Each backbone is poly-glycine chain A numbered from 1; ``metadata`` holds ``index``,
         ``seed``, ``steps``, ``sampler``, ``model`` and ``refined``.
         """
-        return [
-            b
-            for batch in self.iter_batches(lengths, steps, sampler, seed, batch_size, refine, progress)
-            for b in batch
-        ]
-
-    def iter_batches(
-        self,
-        lengths: int | Sequence[int],
-        steps: int = DEFAULT_STEPS,
-        sampler: str = DEFAULT_SAMPLER,
-        seed: int | None = None,
-        batch_size: int = 16,
-        refine: bool = True,
-        progress: bool = False,
-    ) -> Iterator[list[Backbone]]:
-        """Like :meth:`sample` but yields backbones batch by batch."""
         plans = [DesignPlan(self.length_range, length=int(n)) for n in self.check_lengths(lengths)]
-        yield from self.iter_designs(
+        batches = self.iter_designs(
             plans,
             steps=steps,
             sampler=sampler,
@@ -95,6 +78,7 @@ class BackboneGenerator(PretrainedGenerator):
             refine=refine,
             progress=progress,
         )
+        return [b for batch in batches for b in batch]
 
     def design(
         self,
