@@ -1,6 +1,6 @@
 """Training and sampling throughput of the molecule denoiser on QM9 batches (prints a markdown table).
 
-    python benchmarks/throughput.py [--model qm9] [--threads 1] [--batch 64] [--iters 20]
+    python benchmarks/throughput.py [--model qm9] [--threads 1] [--batch 64] [--iters 20] [--device cpu]
 
 Training: forward + backward + AdamW step on batches of the bundled QM9 subset (molecules/s).
 Sampling: denoiser evaluations (molecule-evaluations/s) at the sampling batch size, and the
@@ -30,9 +30,9 @@ def time_training(gen: MoleculeGenerator, data, batch: int, iters: int) -> float
     rng = np.random.default_rng(0)
     times = []
     for i in range(iters + 3):
-        pos, types, b = enc.batch(rng.choice(len(enc), batch, replace=False))
+        pos, types, b = (x.to(gen.device) for x in enc.batch(rng.choice(len(enc), batch, replace=False)))
         x0 = State(pos, F.one_hot(types, len(gen.symbols)).float() * gen.config.sde.type_scale, b, batch)
-        t = torch.rand(batch)
+        t = torch.rand(batch, device=gen.device)
         start = time.perf_counter()
         loss, _, _ = diffusion_loss(
             net, sde, x0, types, t, sde.noise_like(x0), gen.config.sde.type_scale, 5.0, 1.0
@@ -40,6 +40,7 @@ def time_training(gen: MoleculeGenerator, data, batch: int, iters: int) -> float
         opt.zero_grad()
         loss.backward()
         opt.step()
+        _synchronize(gen.device)
         if i >= 3:
             times.append(time.perf_counter() - start)
     net.eval()
@@ -49,16 +50,22 @@ def time_training(gen: MoleculeGenerator, data, batch: int, iters: int) -> float
 @torch.no_grad()
 def time_denoiser(gen: MoleculeGenerator, data, batch: int, iters: int) -> float:
     enc = EncodedMolecules(data, _vocab(gen), gen.stats.coord_scale)
-    pos, types, b = enc.batch(np.arange(batch))
-    z = State(pos, torch.randn(len(types), len(gen.symbols)), b, batch)
-    t = torch.full((batch,), 0.5)
+    pos, types, b = (x.to(gen.device) for x in enc.batch(np.arange(batch)))
+    z = State(pos, torch.randn(len(types), len(gen.symbols), device=gen.device), b, batch)
+    t = torch.full((batch,), 0.5, device=gen.device)
     times = []
     for i in range(iters + 2):
         start = time.perf_counter()
         predict_x0(gen.net, gen.sde, z, t, gen.config.sde.type_scale)
+        _synchronize(gen.device)
         if i >= 2:
             times.append(time.perf_counter() - start)
     return batch / float(np.median(times))
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _vocab(gen: MoleculeGenerator):
@@ -75,10 +82,11 @@ def main() -> None:
     parser.add_argument("--sample-batch", type=int, default=256)
     parser.add_argument("--num-samples", type=int, default=256)
     parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    gen = MoleculeGenerator.from_pretrained(args.model, device="cpu")
+    gen = MoleculeGenerator.from_pretrained(args.model, device=args.device)
     data = load_qm9_subset("train")
     params = sum(p.numel() for p in gen.net.parameters())
     train = time_training(gen, data, args.batch, args.iters)
@@ -89,7 +97,8 @@ def main() -> None:
 
     print(
         f"model `{args.model}`: {params / 1e6:.2f}M parameters; torch {torch.__version__}, "
-        f"{args.threads} thread(s), CPU"
+        f"{args.threads} thread(s), "
+        f"{torch.cuda.get_device_name(gen.device) if gen.device.type == 'cuda' else 'CPU'}"
     )
     print()
     print("| measurement | value |")
