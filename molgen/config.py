@@ -153,11 +153,31 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         elif typing.get_origin(hint) is tuple:
             kwargs[key] = tuple(value)
         else:
-            kwargs[key] = value
+            kwargs[key] = _scalar(f"{cls.__name__}.{key}", hint, value)
     try:
         return cls(**kwargs)
     except TypeError as err:
         raise ValueError(f"{cls.__name__}: {err}") from None
+
+
+def _scalar(where: str, hint: Any, value: Any) -> Any:
+    """``value`` as a ``hint`` (bool, int or float; other hints pass it through). Numbers may be
+    strings: YAML reads ``1e-3`` (no dot) as one."""
+    if hint not in (bool, int, float):
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is not None and hint is float:
+            return number
+        if number is not None and number.is_integer():
+            return int(number)
+    raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

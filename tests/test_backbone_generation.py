@@ -48,6 +48,26 @@ def test_refinement_fixes_bond_geometry_without_moving_the_fold(real_chains):
     assert moved < 0.3 and to_truth < 0.3, (moved, to_truth)
 
 
+def test_refinement_pushes_clashing_atoms_apart(real_chains):
+    from molgen.benchmark.backbones import count_clashes
+    from molgen.structures.backbone import Backbone, ideal_oxygens
+
+    def with_oxygens(x):
+        return Backbone(np.concatenate([x, ideal_oxygens(x[:, 0], x[:, 1], x[:, 2])[:, None]], 1))
+
+    chain = real_chains[3].coords[:, :3]
+    atoms, residue = chain.reshape(-1, 3), np.repeat(np.arange(len(chain)), 3)
+    d = np.linalg.norm(atoms[:, None] - atoms[None], axis=-1)
+    d[np.abs(residue[:, None] - residue[None]) < 3] = np.inf
+    a, b = np.unravel_index(np.argmin(d), d.shape)  # the closest non-local atoms: move b's residue
+    clashing = chain.copy()  # to 1.7 A of a
+    clashing[residue[b]] += (atoms[a] - atoms[b]) * (1 - 1.7 / d[a, b])
+    assert count_clashes(with_oxygens(chain)) == 0 and count_clashes(with_oxygens(clashing)) > 0
+    refined = idealize(clashing)
+    assert count_clashes(with_oxygens(refined)) == 0
+    assert residues_within_tolerance(refined).mean() > 0.98
+
+
 def test_unrefined_samples_are_the_raw_network_output(gen):
     raw = gen.sample([30], steps=2, seed=1, refine=False)[0]
     refined = gen.sample([30], steps=2, seed=1)[0]

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from molgen.config import RunConfig, TrainConfig, from_dict, load_config
+from molgen.config import BackboneRunConfig, RunConfig, TrainConfig, from_dict, load_config
 from molgen.testing import TINY_MODEL, TINY_TRAIN
 from molgen.training.trainer import MoleculeTrainer
 
@@ -76,6 +76,26 @@ def test_config_rejects_unknown_keys(tmp_path):
         load_config(RunConfig, path)
 
 
+def test_config_values_are_checked_against_their_types(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "train:\n  lr: 1e-3\n  weight_decay: 0\n  max_steps: 2e3\n"
+    )  # YAML reads 1e-3 as a string
+    train = load_config(RunConfig, path).train
+    assert (train.lr, train.weight_decay, train.max_steps) == (0.001, 0.0, 2000)
+    assert isinstance(train.weight_decay, float) and isinstance(train.max_steps, int)
+    for bad, match in (
+        ("batch_size: eight", "batch_size"),
+        ("batch_size: 8.5", "batch_size"),
+        ("lr: [1]", "lr"),
+    ):
+        path.write_text(f"train:\n  {bad}\n")
+        with pytest.raises(ValueError, match=f"TrainConfig.{match}: expected"):
+            load_config(RunConfig, path)
+    with pytest.raises(ValueError, match="self_condition: expected bool"):
+        from_dict(BackboneRunConfig, {"model": {"denoiser": {"self_condition": "yes please"}}})
+
+
 def test_unknown_elements_are_rejected(tmp_path, qm9_train):
     four = dataclasses.replace(
         TINY_MODEL, vocab=("H", "C", "N", "O"), denoiser=dataclasses.replace(TINY_MODEL.denoiser, num_types=4)
@@ -127,7 +147,6 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
 def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml_name, kind):
     from pathlib import Path
 
-    from molgen.config import BackboneRunConfig
     from molgen.models.pretrained import load_pretrained
 
     run_cls = RunConfig if kind == "molecules" else BackboneRunConfig
@@ -138,3 +157,41 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
     assert {k: train[k] for k in stored} == stored
     defaults = dataclasses.asdict(type(run.train)())
     assert all(train[k] == defaults[k] for k in train.keys() - stored.keys())  # fields added since
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_training_with_a_checkpoint_also_in_a_background_job(tmp_path, sig):
+    """`nohup molgen train ... &` leaves SIGINT ignored; SIGINT and SIGTERM must still stop the
+    run through its checkpointing exit path (checkpoint_every is too large to have saved one)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from molgen.config import to_dict
+    from molgen.training.loop import read_checkpoint
+
+    run = RunConfig(
+        model=TINY_MODEL, train=dataclasses.replace(TINY_TRAIN, max_steps=100_000, checkpoint_every=10**6)
+    )
+    (tmp_path / "run.json").write_text(json.dumps(to_dict(run)))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "molgen.cli", "train", "molecules", "--data", "qm9-subset"]
+    command += ["--out", str(out), "--config", str(tmp_path / "run.json"), "--device", "cpu"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as in a background job
+    )
+    metrics = out / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and len(metrics.read_text().splitlines()) > 3):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+        time.sleep(0.2)
+    proc.send_signal(getattr(signal, sig))
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    logged = len(metrics.read_text().splitlines()) - 1
+    assert read_checkpoint(out / "checkpoints" / "last.pt")["step"] >= logged >= 3

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn import functional as F
+
+from molgen.structures.backbone import C_O_BOND
 
 IDEAL_BONDS = {"N-CA": 1.458, "CA-C": 1.525, "C-N": 1.329}  # Angstrom
 IDEAL_ANGLES = {"N-CA-C": 111.2, "CA-C-N": 116.2, "C-N-CA": 121.7}  # degrees
@@ -17,6 +20,9 @@ IDEAL_CA_CA = 3.80  # Angstrom, trans peptide
 BOND_TOLERANCE = 0.1  # Angstrom
 ANGLE_TOLERANCE = 10.0  # degrees
 CA_CA_TOLERANCE = 0.2  # Angstrom
+# Closest approaches that refinement enforces (below 1e-5 of such pairs in the training set):
+MIN_ATOM_DISTANCE = 2.5  # Angstrom, backbone atoms of residues >= 3 apart
+MIN_CA_DISTANCE = 3.5  # Angstrom, CA atoms of residues >= 2 apart
 
 
 def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -74,9 +80,11 @@ def residues_within_tolerance(coords: np.ndarray) -> np.ndarray:
 def idealize(
     coords: np.ndarray, iterations: int = 60, anchor: float = 0.3, fixed: np.ndarray | None = None
 ) -> np.ndarray:
-    """Pull N, CA, C ``[L, 3, 3]`` towards ideal bond lengths, angles and trans peptides while
-    staying close to the input (harmonic anchor of width ``anchor`` Angstrom); L-BFGS in float64.
-    Residues flagged in ``fixed`` (``[L]`` bool, e.g. a motif) do not move.
+    """Pull N, CA, C ``[L, 3, 3]`` towards ideal bond lengths, angles and trans peptides, and
+    push apart non-bonded atoms closer than ``MIN_ATOM_DISTANCE`` / ``MIN_CA_DISTANCE`` (N, CA,
+    C and the carbonyl O of every residue but the last), while staying close to the input
+    (harmonic anchor of width ``anchor`` Angstrom); L-BFGS in float64. Residues flagged in
+    ``fixed`` (``[L]`` bool, e.g. a motif) do not move.
 
     This polishes the last few tenths of an Angstrom of a generated backbone; it cannot repair
     a wrong fold. Returns the refined ``[L, 3, 3]`` array.
@@ -89,6 +97,7 @@ def idealize(
     bonds = torch.tensor(list(IDEAL_BONDS.values()), dtype=torch.float64)
     cos_angles = torch.cos(torch.deg2rad(torch.tensor(list(IDEAL_ANGLES.values()), dtype=torch.float64)))
     opt = torch.optim.LBFGS([free], max_iter=iterations, line_search_fn="strong_wolfe")
+    atom_pairs, ca_pairs = _close_pairs(start)
 
     def energy() -> torch.Tensor:
         opt.zero_grad()
@@ -103,8 +112,41 @@ def idealize(
             cos = (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1))
             e = e + ((cos - cos0) / 0.03).square().sum()
         e = e + ((x - start).square().sum(-1) / anchor**2).sum()
+        e = e + _repulsion(_with_oxygens(x), atom_pairs, MIN_ATOM_DISTANCE)
+        e = e + _repulsion(ca, ca_pairs, MIN_CA_DISTANCE)
         e.backward()
         return e
 
     opt.step(energy)
     return torch.where(hold, start, free).detach().numpy()
+
+
+def _with_oxygens(x: torch.Tensor) -> torch.Tensor:
+    """N, CA, C ``[L, 3, 3]`` -> ``[4 L - 1, 3]`` atoms: N, CA, C of every residue and the
+    carbonyl O of residues 0 .. L-2 (placed as :func:`molgen.structures.backbone.ideal_oxygens`),
+    in the order N, CA, C, O per residue."""
+    n, ca, c = x[:, 0], x[:, 1], x[:, 2]
+    u = F.normalize(ca[:-1] - c[:-1], dim=-1) + F.normalize(n[1:] - c[:-1], dim=-1)
+    o = c[:-1] - C_O_BOND * F.normalize(u, dim=-1)
+    return torch.cat([torch.cat([x[:-1], o[:, None]], dim=1).reshape(-1, 3), x[-1]])
+
+
+def _close_pairs(x: torch.Tensor, margin: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-bonded pairs that refinement could bring within the minimum distances: atoms of
+    residues >= 3 apart (``[2, P]`` indices into :func:`_with_oxygens`) and CA atoms of
+    residues >= 2 apart (``[2, Q]`` residue indices) that start within that distance + ``margin``."""
+    atoms = _with_oxygens(x)
+    residue = torch.arange(len(atoms)) // 4
+    i, j = torch.triu_indices(len(atoms), len(atoms), offset=1)
+    keep = (residue[j] - residue[i] >= 3) & ((atoms[i] - atoms[j]).norm(dim=-1) < MIN_ATOM_DISTANCE + margin)
+    ca = x[:, 1]
+    a, b = torch.triu_indices(len(ca), len(ca), offset=2)
+    near = (ca[a] - ca[b]).norm(dim=-1) < MIN_CA_DISTANCE + margin
+    return torch.stack([i[keep], j[keep]]), torch.stack([a[near], b[near]])
+
+
+def _repulsion(points: torch.Tensor, pairs: torch.Tensor, minimum: float, width: float = 0.1) -> torch.Tensor:
+    """Sum of ``((minimum - d) / width)^2`` over the ``pairs`` ``[2, P]`` of ``points`` (distance
+    ``d``) closer than ``minimum``."""
+    d = (points[pairs[0]] - points[pairs[1]]).norm(dim=-1)
+    return ((minimum - d).clamp(min=0) / width).square().sum()

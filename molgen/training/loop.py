@@ -16,6 +16,8 @@ import copy
 import csv
 import json
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -218,6 +220,7 @@ class DiffusionTrainer:
         )
         window_start, window_steps, started = time.perf_counter(), 0, time.perf_counter()
         base_elapsed = self.elapsed
+        restore = _stop_on_signals()
         try:
             while self.step < cfg.max_steps:
                 if self._out_of_time():
@@ -240,6 +243,7 @@ class DiffusionTrainer:
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
         finally:
+            restore()
             bar.close()
             self.save_checkpoint()
         return self.export(self.out / "model")
@@ -326,6 +330,19 @@ class DiffusionTrainer:
 
 
 NO_PRIOR = {"steps": 0, "wall_minutes": 0.0}
+
+
+def _stop_on_signals():
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt (so the loop checkpoints before exiting),
+    also in a background job, where the shell leaves SIGINT ignored. Returns the undo function."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
 def read_checkpoint(path: str | Path) -> dict:
