@@ -42,8 +42,17 @@ class ModelConfig:
     vocab: tuple[str, ...] = ("H", "C", "N", "O", "F")
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     sde: SDEConfig = field(default_factory=SDEConfig)
+    # "explicit": hydrogens are atoms of the model; "implicit": the model generates heavy atoms
+    # only (trained on skeletons) and RDKit adds hydrogens to the sampled molecules.
+    hydrogens: str = "explicit"
 
     def __post_init__(self) -> None:
+        if self.hydrogens not in ("explicit", "implicit"):
+            raise ValueError(
+                f"ModelConfig.hydrogens must be 'explicit' or 'implicit', got {self.hydrogens!r}"
+            )
+        if self.hydrogens == "implicit" and "H" in self.vocab:
+            raise ValueError("a model with implicit hydrogens must not have H in its vocabulary")
         if self.denoiser.num_types != len(self.vocab):
             raise ValueError(
                 f"denoiser.num_types ({self.denoiser.num_types}) must equal the vocabulary size "

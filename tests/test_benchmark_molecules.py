@@ -6,10 +6,10 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 from typer.testing import CliRunner
 
-from molgen.benchmark import edm
 from molgen.benchmark.molecules import benchmark_molecules, reference_smiles_from_molecules, score_molecule
 from molgen.cli import app
 from molgen.io.sdf import write_sdf
+from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule
 
 
@@ -43,9 +43,9 @@ def test_calibration_real_qm9_reproduces_edm_data_figures(qm9_train, qm9_test):
 def test_edm_bond_rule_matches_the_tables():
     # C-C at 1.53 A: single (< 1.64); at 1.33 A: double (< 1.39); at 1.20 A: triple (< 1.23)
     for dist, order in [(1.53, 1), (1.33, 2), (1.20, 3), (1.70, 0)]:
-        assert edm.bond_orders(["C", "C"], np.array([[0, 0, 0], [dist, 0, 0]]))[0, 1] == order
+        assert bond_orders(["C", "C"], np.array([[0, 0, 0], [dist, 0, 0]]))[0, 1] == order
     # no double bonds exist for H: a short C-H stays single
-    assert edm.bond_orders(["C", "H"], np.array([[0, 0, 0], [0.9, 0, 0]]))[0, 1] == 1
+    assert bond_orders(["C", "H"], np.array([[0, 0, 0], [0.9, 0, 0]]))[0, 1] == 1
 
 
 def test_a_real_molecule_is_stable_valid_connected():

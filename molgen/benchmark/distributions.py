@@ -17,6 +17,7 @@ import numpy as np
 from rdkit import Chem, rdBase
 
 from molgen.benchmark import edm
+from molgen.structures.bond_lengths import ELEMENTS, bond_orders
 
 BOND_BINS = np.linspace(0.6, 2.2, 161)  # 0.01 A
 ANGLE_BINS = np.linspace(0.0, 180.0, 181)  # 1 degree
@@ -40,9 +41,9 @@ class DistributionStats:
     def add(self, symbols: list[str], pos: np.ndarray, orders: np.ndarray | None = None) -> int:
         """Accumulate one molecule; returns its number of clashing atom pairs."""
         if orders is None:
-            orders = edm.bond_orders(symbols, pos)
+            orders = bond_orders(symbols, pos)
         dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
-        rank = {s: k for k, s in enumerate(edm.ELEMENTS)}
+        rank = {s: k for k, s in enumerate(ELEMENTS)}
         for i, j in zip(*np.nonzero(np.triu(orders))):
             a, b = sorted((symbols[i], symbols[j]), key=lambda s: rank.get(s, 99))
             self.bonds[f"{a}{_BOND_SYMBOL[orders[i, j]]}{b}"] += np.histogram(dist[i, j], BOND_BINS)[0]

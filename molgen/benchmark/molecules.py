@@ -31,6 +31,7 @@ from molgen.benchmark import edm
 from molgen.benchmark.distributions import DistributionStats, count_clashes
 from molgen.benchmark.extras import internal_diversity
 from molgen.runtime import atomic_path
+from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule, canonical_smiles
 
 logger = logging.getLogger("molgen")
@@ -68,7 +69,7 @@ def score_molecule(
     if molecule is None or molecule.num_atoms == 0:
         return MoleculeScore(index, problem="unreadable record")
     symbols, pos = molecule.symbols, molecule.pos
-    orders = edm.bond_orders(symbols, pos)
+    orders = bond_orders(symbols, pos)
     if stats is not None:
         clashes = stats.add(symbols, pos, orders)
     else:
@@ -109,7 +110,7 @@ def with_bonds(
     if bonds == "file" or (bonds == "auto" and has_file_bonds):
         return molecule.to_rdkit_raw(), "file"
     if orders is None:
-        orders = edm.bond_orders(molecule.symbols, molecule.pos)
+        orders = bond_orders(molecule.symbols, molecule.pos)
     return edm.to_rdkit(molecule.symbols, molecule.pos, orders), "coordinates"
 
 

@@ -87,6 +87,20 @@ class PackedMolecules:
             props={k: v[indices] for k, v in self.props.items()},
         )
 
+    def without_hydrogens(self) -> PackedMolecules:
+        """The same molecules with their hydrogen atoms removed (heavy-atom skeletons)."""
+        heavy = self.atomic_numbers != 1
+        counts = np.add.reduceat(heavy.astype(np.int64), self.offsets[:-1]) if len(self) else np.zeros(0)
+        if (counts == 0).any():
+            raise ValueError(f"{int((counts == 0).sum())} molecules have no heavy atoms")
+        return PackedMolecules(
+            atomic_numbers=self.atomic_numbers[heavy],
+            pos=self.pos[heavy],
+            offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            smiles=self.smiles,
+            props=dict(self.props),
+        )
+
     def save(self, path: str | os.PathLike) -> None:
         """Write a compressed ``.npz`` atomically (no pickled objects inside)."""
         arrays = {

@@ -52,7 +52,9 @@ class MoleculeGenerator(PretrainedGenerator):
 
         Args:
             num_atoms: None draws sizes from the training histogram; an int fixes every size;
-                a sequence gives one size per molecule.
+                a sequence gives one size per molecule. For a model with implicit hydrogens
+                (``config.hydrogens``) these count heavy atoms; RDKit adds the hydrogens
+                (:meth:`molgen.structures.Molecule.to_rdkit_adding_hydrogens`).
             steps: denoiser evaluations per molecule.
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
                 (see :func:`molgen.diffusion.samplers.sample`).
@@ -99,7 +101,9 @@ class MoleculeGenerator(PretrainedGenerator):
                     "steps": steps,
                     "sampler": sampler,
                 }
-                mols.append(Molecule([self.symbols[t] for t in ty], p, props=props).to_rdkit())
+                molecule = Molecule([self.symbols[t] for t in ty], p, props=props)
+                implicit = self.config.hydrogens == "implicit"
+                mols.append(molecule.to_rdkit_adding_hydrogens() if implicit else molecule.to_rdkit())
             done += len(chunk)
             bar.update(len(chunk))
             yield mols

@@ -11,6 +11,8 @@ from rdkit import Chem, rdBase
 from rdkit.Chem import rdDetermineBonds
 from rdkit.Geometry import Point3D
 
+from molgen.structures.bond_lengths import bond_orders
+
 logger = logging.getLogger("molgen")
 _PT = Chem.GetPeriodicTable()
 
@@ -106,7 +108,35 @@ class Molecule:
                 mol, perceived_ok = _perceive_bonds(mol)
             else:
                 perceived_ok = False
-        valid = perceived_ok and _is_valid(mol)
+        return self._with_properties(mol, perceived_ok and _is_valid(mol))
+
+    def to_rdkit_adding_hydrogens(self) -> Chem.Mol:
+        """RDKit Mol of a heavy-atom molecule (from a model with implicit hydrogens), with the
+        hydrogens added in 3D.
+
+        Bonds come from ``self.bonds`` when present, otherwise from interatomic distances by
+        EDM's rule (:func:`molgen.structures.bond_lengths.bond_orders`); sanitisation gives every atom the
+        hydrogens its default valence leaves free, and ``AddHs(addCoords=True)`` places them.
+        ``valid`` and ``smiles`` as in :meth:`to_rdkit`; an invalid molecule keeps its heavy
+        atoms only.
+        """
+        bonds = self.bonds
+        if bonds is None:
+            orders = np.zeros((self.num_atoms, self.num_atoms), dtype=np.int64)
+            if _plausible_for_bond_perception(self.symbols, self.pos):
+                orders = bond_orders(self.symbols, self.pos)
+            i, j = np.nonzero(np.triu(orders))
+            bonds = np.stack([i, j, orders[i, j]], -1)
+        mol = Molecule(self.symbols, self.pos, bonds, charges=self.charges).to_rdkit_raw()
+        valid = _is_valid(mol)
+        if valid:
+            with rdBase.BlockLogs():
+                Chem.SanitizeMol(mol)
+                mol = Chem.AddHs(mol, addCoords=True)
+        return self._with_properties(mol, valid)
+
+    def _with_properties(self, mol: Chem.Mol, valid: bool) -> Chem.Mol:
+        """``mol`` with the properties ``valid``, ``smiles`` and ``self.props``."""
         mol.SetIntProp("valid", int(valid))
         mol.SetProp("smiles", canonical_smiles(mol) if valid else "")
         for key, value in self.props.items():

@@ -42,6 +42,11 @@ class EncodedMolecules:
         return self.pos[rows], self.types[rows], torch.from_numpy(batch)
 
 
+def model_atoms(data: PackedMolecules, config: ModelConfig) -> PackedMolecules:
+    """The atoms a model of ``config`` sees: all of them, or the heavy atoms for implicit hydrogens."""
+    return data.without_hydrogens() if config.hydrogens == "implicit" else data
+
+
 def centred_positions(data: PackedMolecules) -> np.ndarray:
     """``[total_atoms, 3]`` coordinates with each molecule's centre subtracted."""
     counts = data.num_atoms
@@ -92,11 +97,12 @@ class MoleculeTrainer(DiffusionTrainer):
     RATE_FIELD = "mol_per_s"
 
     def make_stats(self, data: PackedMolecules, model_config: ModelConfig) -> DataStats:
+        data = model_atoms(data, model_config)
         return DataStats.from_dataset(data.num_atoms, centred_positions(data))
 
     def encode(self, data: PackedMolecules) -> EncodedMolecules:
         self.vocab = AtomVocab(self.model_config.vocab)
-        return EncodedMolecules(data, self.vocab, self.stats.coord_scale)
+        return EncodedMolecules(model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale)
 
     def local_inputs(self, step: int) -> tuple[State, torch.Tensor, torch.Tensor, State]:
         """This rank's share of the global batch: (x0, types, t, noise)."""
