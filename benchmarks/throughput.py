@@ -1,77 +1,104 @@
-"""Training and sampling throughput of the molecule denoiser on QM9 batches (prints a markdown table).
+"""Training and sampling throughput of the molecule denoiser on QM9 batches, next to an EDM-sized
+reference EGNN timed in the same run (prints a markdown table).
 
     python benchmarks/throughput.py [--model qm9] [--threads 1] [--batch 64] [--iters 20] [--device cpu]
 
-Training: forward + backward + AdamW step on batches of the bundled QM9 subset (molecules/s).
-Sampling: denoiser evaluations (molecule-evaluations/s) at the sampling batch size, and the
-end-to-end cost per molecule of ``MoleculeGenerator.sample`` (50 steps, bond perception included).
+Training: forward + backward + AdamW step on batches of the bundled QM9 subset (molecules/s);
+the reference (`reference_egnn.py`, 9 x 256, ~5.3M parameters, eps-prediction MSE) gets the same
+batches. Sampling: denoiser evaluations (molecule-evaluations/s) at the sampling batch size for
+both, and the end-to-end cost per molecule of ``MoleculeGenerator.sample`` (50 steps, bond
+perception included). The ratio column is molgen / reference: the machine is shared, so only
+ratios from one run are comparable.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from reference_egnn import ReferenceEGNN
 from torch.nn import functional as F
 
 from molgen.datasets.qm9 import load_qm9_subset
 from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
-from molgen.training.trainer import EncodedMolecules, diffusion_loss
+from molgen.structures.vocab import AtomVocab
+from molgen.training.trainer import EncodedMolecules, diffusion_loss, model_atoms
+
+WARMUP = 3
 
 
-def time_training(gen: MoleculeGenerator, data, batch: int, iters: int) -> float:
-    enc = EncodedMolecules(data, _vocab(gen), gen.stats.coord_scale)
-    net, sde = gen.net.train(), gen.sde
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    rng = np.random.default_rng(0)
+def median_rate(step: Callable[[int], None], items: int, iters: int, device: torch.device) -> float:
+    """``items`` per second of ``step(i)`` (median over ``iters`` calls after a warm-up)."""
     times = []
-    for i in range(iters + 3):
-        pos, types, b = (x.to(gen.device) for x in enc.batch(rng.choice(len(enc), batch, replace=False)))
-        x0 = State(pos, F.one_hot(types, len(gen.symbols)).float() * gen.config.sde.type_scale, b, batch)
-        t = torch.rand(batch, device=gen.device)
+    for i in range(iters + WARMUP):
         start = time.perf_counter()
-        loss, _, _ = diffusion_loss(
-            net, sde, x0, types, t, sde.noise_like(x0), gen.config.sde.type_scale, 5.0, 1.0
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        _synchronize(gen.device)
-        if i >= 3:
+        step(i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= WARMUP:
             times.append(time.perf_counter() - start)
-    net.eval()
-    return batch / float(np.median(times))
+    return items / float(np.median(times))
+
+
+def clean_batches(gen: MoleculeGenerator, data, batch: int, count: int) -> list[tuple[State, torch.Tensor]]:
+    """``count`` random training batches (x0, type indices) on the generator's device."""
+    enc = EncodedMolecules(
+        model_atoms(data, gen.config), AtomVocab(tuple(gen.symbols)), gen.stats.coord_scale
+    )
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        pos, types, b = (x.to(gen.device) for x in enc.batch(rng.choice(len(enc), batch, replace=False)))
+        feat = F.one_hot(types, len(gen.symbols)).float() * gen.config.sde.type_scale
+        out.append((State(pos, feat, b, batch), types))
+    return out
+
+
+def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tuple[float, float]:
+    """(molgen, reference) training molecules/s on the same batches."""
+    batches = clean_batches(gen, data, batch, iters + WARMUP)
+    sde, scale = gen.sde, gen.config.sde.type_scale
+    times = [torch.rand(batch, device=gen.device) for _ in batches]
+    reference = ReferenceEGNN(len(gen.symbols)).to(gen.device)
+    rates = []
+    for net in (gen.net.train(), reference):
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+
+        def step(i: int, net=net, opt=opt) -> None:
+            (x0, types), t = batches[i], times[i]
+            noise = sde.noise_like(x0)
+            if net is reference:
+                z = sde.add_noise(x0, t, noise)
+                eps_pos, eps_feat = net(z.pos, z.feat, t, z.batch, z.num_graphs)
+                loss = F.mse_loss(eps_pos, noise.pos) + F.mse_loss(eps_feat, noise.feat)
+            else:
+                loss = diffusion_loss(net, sde, x0, types, t, noise, scale, 5.0, 1.0)[0]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        rates.append(median_rate(step, batch, iters, gen.device))
+    gen.net.eval()
+    return rates[0], rates[1]
 
 
 @torch.no_grad()
-def time_denoiser(gen: MoleculeGenerator, data, batch: int, iters: int) -> float:
-    enc = EncodedMolecules(data, _vocab(gen), gen.stats.coord_scale)
-    pos, types, b = (x.to(gen.device) for x in enc.batch(np.arange(batch)))
-    z = State(pos, torch.randn(len(types), len(gen.symbols), device=gen.device), b, batch)
+def evaluation_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tuple[float, float]:
+    """(molgen, reference) denoiser evaluations (molecules/s) at sampling batch ``batch``."""
+    ((x0, _),) = clean_batches(gen, data, batch, 1)
+    z = x0.replace(x0.pos, torch.randn_like(x0.feat))
     t = torch.full((batch,), 0.5, device=gen.device)
-    times = []
-    for i in range(iters + 2):
-        start = time.perf_counter()
-        predict_x0(gen.net, gen.sde, z, t, gen.config.sde.type_scale)
-        _synchronize(gen.device)
-        if i >= 2:
-            times.append(time.perf_counter() - start)
-    return batch / float(np.median(times))
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _vocab(gen: MoleculeGenerator):
-    from molgen.structures.vocab import AtomVocab
-
-    return AtomVocab(tuple(gen.symbols))
+    reference = ReferenceEGNN(len(gen.symbols)).to(gen.device).eval()
+    ours = median_rate(
+        lambda i: predict_x0(gen.net, gen.sde, z, t, gen.config.sde.type_scale), batch, iters, gen.device
+    )
+    theirs = median_rate(lambda i: reference(z.pos, z.feat, t, z.batch, batch), batch, iters, gen.device)
+    return ours, theirs
 
 
 def main() -> None:
@@ -89,24 +116,28 @@ def main() -> None:
     gen = MoleculeGenerator.from_pretrained(args.model, device=args.device)
     data = load_qm9_subset("train")
     params = sum(p.numel() for p in gen.net.parameters())
-    train = time_training(gen, data, args.batch, args.iters)
-    evals = time_denoiser(gen, data, args.sample_batch, args.iters)
+    ref_params = sum(p.numel() for p in ReferenceEGNN(len(gen.symbols)).parameters())
+    train = training_rates(gen, data, args.batch, args.iters)
+    evals = evaluation_rates(gen, data, args.sample_batch, args.iters)
     start = time.perf_counter()
     mols = gen.sample(args.num_samples, steps=50, seed=0, batch_size=args.sample_batch)
     per_mol = (time.perf_counter() - start) / len(mols)
 
+    device = torch.cuda.get_device_name(gen.device) if gen.device.type == "cuda" else "CPU"
     print(
-        f"model `{args.model}`: {params / 1e6:.2f}M parameters; torch {torch.__version__}, "
-        f"{args.threads} thread(s), "
-        f"{torch.cuda.get_device_name(gen.device) if gen.device.type == 'cuda' else 'CPU'}"
+        f"model `{args.model}` ({gen.config.hydrogens} hydrogens): {params / 1e6:.2f}M parameters; "
+        f"reference EGNN {ref_params / 1e6:.2f}M; torch {torch.__version__}, "
+        f"{args.threads} thread(s), {device}"
     )
     print()
-    print("| measurement | value |")
-    print("|---|---|")
-    print(f"| training throughput (batch {args.batch}, fwd+bwd+AdamW) | {train:.0f} molecules/s |")
-    print(f"| denoiser evaluations (batch {args.sample_batch}) | {evals:.0f} molecule-evaluations/s |")
+    print("| measurement | molgen | reference EGNN | ratio |")
+    print("|---|---|---|---|")
+    label = f"training, molecules/s (batch {args.batch}, fwd+bwd+AdamW)"
+    print(f"| {label} | {train[0]:.0f} | {train[1]:.1f} | {train[0] / train[1]:.1f}x |")
+    label = f"denoiser evaluations, molecules/s (batch {args.sample_batch})"
+    print(f"| {label} | {evals[0]:.0f} | {evals[1]:.1f} | {evals[0] / evals[1]:.1f}x |")
     label = f"sampling, 50 steps incl. bond perception ({args.num_samples} molecules)"
-    print(f"| {label} | {per_mol:.3f} s/molecule |")
+    print(f"| {label} | {per_mol:.3f} s/molecule | | |")
 
 
 if __name__ == "__main__":
