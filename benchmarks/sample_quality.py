@@ -2,8 +2,9 @@
 
     python benchmarks/sample_quality.py [--model qm9] [-n 1000] [--steps 10 25 50 100] [--sampler dpm2m]
 
-Per row: valid (bonds assigned by RDKit's rdDetermineBonds from coordinates, sanitises, no
-radicals, net-neutral fragments; denominator: all samples), connected (valid and one fragment;
+Per row: valid (bonds from coordinates: RDKit's rdDetermineBonds for explicit-hydrogen models,
+EDM's distance rule plus RDKit's hydrogens for implicit-hydrogen ones; sanitises, no radicals,
+net-neutral fragments; denominator: all samples), connected (valid and one fragment;
 all samples), unique (distinct canonical SMILES among valid / valid), novel (unique valid SMILES
 not in QM9's training split / unique valid; needs qm9pack, else "n/a"), and wall time per molecule.
 These are molgen's own quick checks, not the EDM-protocol stability of the benchmark module.
