@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, rdBase
-from rdkit.Chem import rdDetermineBonds
+from rdkit.Chem import rdDetermineBonds, rdForceFieldHelpers
 from rdkit.Geometry import Point3D
 
 from molgen.structures.bond_lengths import bond_orders
@@ -116,9 +116,10 @@ class Molecule:
 
         Bonds come from ``self.bonds`` when present, otherwise from interatomic distances by
         EDM's rule (:func:`molgen.structures.bond_lengths.bond_orders`); sanitisation gives every atom the
-        hydrogens its default valence leaves free, and ``AddHs(addCoords=True)`` places them.
-        ``valid`` and ``smiles`` as in :meth:`to_rdkit`; an invalid molecule keeps its heavy
-        atoms only.
+        hydrogens its default valence leaves free; ``AddHs(addCoords=True)`` places them and a
+        short UFF minimisation of the hydrogens alone (heavy atoms fixed) moves them off
+        crowded spots. ``valid`` and ``smiles`` as in :meth:`to_rdkit`; an invalid molecule keeps
+        its heavy atoms only.
         """
         bonds = self.bonds
         if bonds is None:
@@ -133,6 +134,7 @@ class Molecule:
             with rdBase.BlockLogs():
                 Chem.SanitizeMol(mol)
                 mol = Chem.AddHs(mol, addCoords=True)
+                _relax_hydrogens(mol)
         return self._with_properties(mol, valid)
 
     def _with_properties(self, mol: Chem.Mol, valid: bool) -> Chem.Mol:
@@ -142,6 +144,27 @@ class Molecule:
         for key, value in self.props.items():
             _set_prop(mol, key, value)
         return mol
+
+
+HYDROGEN_RELAX_ITERATIONS = 200
+
+
+def _relax_hydrogens(mol: Chem.Mol) -> None:
+    """Minimise the hydrogen positions of ``mol`` (in place) with UFF, heavy atoms fixed; a
+    molecule UFF cannot type or minimise keeps RDKit's idealised hydrogen positions."""
+    field = rdForceFieldHelpers.UFFGetMoleculeForceField(mol)
+    if field is None:
+        return
+    for atom in mol.GetAtoms():
+        if atom.GetAtomicNum() != 1:
+            field.AddFixedPoint(atom.GetIdx())
+    conformer = mol.GetConformer()
+    start = conformer.GetPositions()
+    try:
+        field.Minimize(maxIts=HYDROGEN_RELAX_ITERATIONS)
+    except RuntimeError:  # RDKit's line search can fail on strained geometries
+        for i, xyz in enumerate(start):
+            conformer.SetAtomPosition(i, Point3D(*map(float, xyz)))
 
 
 def canonical_smiles(mol: Chem.Mol, isomeric: bool = True) -> str:
