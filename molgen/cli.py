@@ -83,12 +83,18 @@ BackboneSteps = Annotated[int, typer.Option(help="Denoiser evaluations per desig
 def sample_molecules(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output SDF file.")],
     num_molecules: Annotated[int, typer.Option("--num-molecules", "-n", help="Molecules to generate.")] = 100,
-    model: Annotated[str, typer.Option(help="Bundled model name (qm9) or a model folder.")] = "qm9",
+    model: Annotated[
+        str, typer.Option(help="Bundled model name (qm9, qm9-heavy) or a model folder.")
+    ] = "qm9",
     steps: Annotated[int, typer.Option(help="Denoiser evaluations per molecule.")] = 50,
     sampler: SamplerOption = "dpm2m",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same file).")] = None,
     num_atoms: Annotated[
-        int | None, typer.Option(help="Atoms per molecule (default: training histogram).")
+        int | None,
+        typer.Option(
+            help="Atoms per molecule (heavy atoms for implicit-hydrogen models such as qm9-heavy; "
+            "default: training histogram)."
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Molecules per batch.")] = 256,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
