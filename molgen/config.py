@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,19 +175,22 @@ def _scalar(where: str, hint: Any, value: Any) -> Any:
     strings: YAML reads ``1e-3`` (no dot) as one."""
     if hint not in (bool, int, float):
         return value
-    if hint is bool:
-        if isinstance(value, bool):
+    if isinstance(value, bool) or hint is bool:
+        if isinstance(value, bool) and hint is bool:
             return value
-    elif not isinstance(value, bool):
+    elif isinstance(value, int):
+        return value if hint is int else float(value)
+    else:
+        if hint is int and isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)
         try:
             number = float(value)
         except (TypeError, ValueError):
-            number = None
-        if number is not None and hint is float:
-            return number
-        if number is not None and number.is_integer():
-            return int(number)
-    raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+            number = math.nan
+        if math.isfinite(number) and (hint is float or number.is_integer()):
+            return number if hint is float else int(number)
+    expected = "a finite number" if hint is float else hint.__name__
+    raise ValueError(f"{where}: expected {expected}, got {value!r}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

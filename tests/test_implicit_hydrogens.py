@@ -72,5 +72,14 @@ def test_an_implicit_hydrogen_model_trains_and_samples_molecules_with_hydrogens(
         assert has_h == bool(mol.GetIntProp("valid"))  # valid molecules get their hydrogens
 
 
+def test_collapsed_heavy_atoms_are_invalid_and_get_no_hydrogens():
+    from molgen.structures.molecule import Molecule
+
+    mol = Molecule(
+        ["C", "C", "O"], np.array([[0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]])
+    ).to_rdkit_adding_hydrogens()
+    assert mol.GetIntProp("valid") == 0 and mol.GetNumAtoms() == 3
+
+
 def test_denoiser_config_default_is_unchanged():
     assert ModelConfig().hydrogens == "explicit" and DenoiserConfig().num_types == 5

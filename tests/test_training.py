@@ -84,10 +84,14 @@ def test_config_values_are_checked_against_their_types(tmp_path):
     train = load_config(RunConfig, path).train
     assert (train.lr, train.weight_decay, train.max_steps) == (0.001, 0.0, 2000)
     assert isinstance(train.weight_decay, float) and isinstance(train.max_steps, int)
+    path.write_text("train:\n  seed: 1152921504606846977\n")  # ints stay exact
+    assert load_config(RunConfig, path).train.seed == 2**60 + 1
     for bad, match in (
         ("batch_size: eight", "batch_size"),
         ("batch_size: 8.5", "batch_size"),
         ("lr: [1]", "lr"),
+        ("lr: .nan", "lr"),
+        ("grad_clip: .inf", "grad_clip"),
     ):
         path.write_text(f"train:\n  {bad}\n")
         with pytest.raises(ValueError, match=f"TrainConfig.{match}: expected"):

@@ -90,7 +90,7 @@ class PackedMolecules:
     def without_hydrogens(self) -> PackedMolecules:
         """The same molecules with their hydrogen atoms removed (heavy-atom skeletons)."""
         heavy = self.atomic_numbers != 1
-        counts = np.add.reduceat(heavy.astype(np.int64), self.offsets[:-1]) if len(self) else np.zeros(0)
+        counts = np.diff(np.concatenate([[0], np.cumsum(heavy)])[self.offsets])
         if (counts == 0).any():
             raise ValueError(f"{int((counts == 0).sum())} molecules have no heavy atoms")
         return PackedMolecules(

@@ -118,18 +118,17 @@ class Molecule:
         EDM's rule (:func:`molgen.structures.bond_lengths.bond_orders`); sanitisation gives every atom the
         hydrogens its default valence leaves free; ``AddHs(addCoords=True)`` places them and a
         short UFF minimisation of the hydrogens alone (heavy atoms fixed) moves them off
-        crowded spots. ``valid`` and ``smiles`` as in :meth:`to_rdkit`; an invalid molecule keeps
-        its heavy atoms only.
+        crowded spots. ``valid`` and ``smiles`` as in :meth:`to_rdkit` (a collapsed geometry is
+        invalid); an invalid molecule keeps its heavy atoms only.
         """
-        bonds = self.bonds
+        bonds, plausible = self.bonds, True
         if bonds is None:
-            orders = np.zeros((self.num_atoms, self.num_atoms), dtype=np.int64)
-            if _plausible_for_bond_perception(self.symbols, self.pos):
-                orders = bond_orders(self.symbols, self.pos)
+            plausible = _plausible_for_bond_perception(self.symbols, self.pos)
+            orders = bond_orders(self.symbols, self.pos)
             i, j = np.nonzero(np.triu(orders))
             bonds = np.stack([i, j, orders[i, j]], -1)
         mol = Molecule(self.symbols, self.pos, bonds, charges=self.charges).to_rdkit_raw()
-        valid = _is_valid(mol)
+        valid = plausible and _is_valid(mol)
         if valid:
             with rdBase.BlockLogs():
                 Chem.SanitizeMol(mol)

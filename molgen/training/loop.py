@@ -220,10 +220,10 @@ class DiffusionTrainer:
         )
         window_start, window_steps, started = time.perf_counter(), 0, time.perf_counter()
         base_elapsed = self.elapsed
-        restore = _stop_on_signals()
+        signals = StopSignals()
         try:
             while self.step < cfg.max_steps:
-                if self._out_of_time():
+                if self._should_stop(signals.requested is not None):
                     break
                 row = self.train_step()
                 self.elapsed = base_elapsed + time.perf_counter() - started
@@ -243,19 +243,23 @@ class DiffusionTrainer:
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
         finally:
-            restore()
+            signals.restore()
             bar.close()
             self.save_checkpoint()
+        if signals.requested is not None:
+            raise KeyboardInterrupt(f"training stopped by {signals.requested} at step {self.step}")
         return self.export(self.out / "model")
 
-    def _out_of_time(self) -> bool:
-        """``max_minutes`` reached; under DDP every rank stops at the same step (rank 0's clock)."""
-        if not self.config.max_minutes:
-            return False
-        stop = torch.tensor([float(self.elapsed >= 60 * self.config.max_minutes)], device=self.device)
+    def _should_stop(self, signalled: bool) -> bool:
+        """``max_minutes`` reached or a stop signal arrived; under DDP every rank follows rank 0
+        (same step)."""
+        limit = self.config.max_minutes
+        stop = signalled or bool(limit and self.elapsed >= 60 * limit)
         if world_size() > 1:
-            torch.distributed.broadcast(stop, src=0)
-        return bool(stop.item())
+            flag = torch.tensor([float(stop)], device=self.device)
+            torch.distributed.broadcast(flag, src=0)
+            stop = bool(flag.item())
+        return stop
 
     # ------------------------------------------------------------------ I/O
     def export(self, folder: Path) -> Path:
@@ -332,17 +336,33 @@ class DiffusionTrainer:
 NO_PRIOR = {"steps": 0, "wall_minutes": 0.0}
 
 
-def _stop_on_signals():
-    """Make SIGINT and SIGTERM raise KeyboardInterrupt (so the loop checkpoints before exiting),
-    also in a background job, where the shell leaves SIGINT ignored. Returns the undo function."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+class StopSignals:
+    """Graceful stop of a training loop (installed by the constructor, main thread only).
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+    The first SIGINT or SIGTERM sets ``requested`` (the signal's name): the loop finishes its
+    current step, saves a checkpoint and raises KeyboardInterrupt. A second one interrupts at
+    once. This also holds in a background job (``nohup molgen train ... &``), where the shell
+    leaves SIGINT ignored: such a job can be stopped with ``kill -INT`` as well as ``kill``.
+    """
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        self.requested = signal.Signals(signum).name
+        logger.warning("%s received: stopping after this step (again to stop at once)", self.requested)
+
+    def restore(self) -> None:
+        """Put back the handlers found at construction."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def read_checkpoint(path: str | Path) -> dict:
