@@ -42,3 +42,23 @@ def test_bundled_denoiser_gives_the_same_prediction_on_cuda_and_cpu(qm9_test):
         zc = State(z.pos.cuda(), z.feat.cuda(), z.batch.cuda(), 16)
         b, _ = predict_x0(gpu.net, gpu.sde, zc, t.cuda(), 0.25)
     torch.testing.assert_close(b.pos.cpu(), a.pos, atol=1e-3, rtol=1e-3)
+
+
+def test_backbone_model_gives_the_same_prediction_and_designs_on_cuda():
+    from molgen.diffusion.sde import State
+    from molgen.diffusion.targets import predict_x0
+    from molgen.generators.backbones import BackboneGenerator
+    from molgen.generators.conditioners import Length, SecondaryStructure
+
+    cpu = BackboneGenerator.from_pretrained("backbones", device="cpu")
+    gpu = BackboneGenerator.from_pretrained("backbones", device="cuda")
+    batch = torch.repeat_interleave(torch.arange(2), torch.tensor([150, 180]))  # 50 and 60 residues
+    z = State(torch.randn(len(batch), 3), torch.zeros(len(batch), 0), batch, 2)
+    t = torch.full((2,), 0.3)
+    with torch.no_grad():
+        a, _ = predict_x0(cpu.net, cpu.sde, z, t, 1.0)
+        zc = State(z.pos.cuda(), z.feat.cuda(), z.batch.cuda(), 2)
+        b, _ = predict_x0(gpu.net, gpu.sde, zc, t.cuda(), 1.0)
+    torch.testing.assert_close(b.pos.cpu(), a.pos, atol=1e-3, rtol=1e-3)
+    designs = gpu.design(2, [Length("50-60"), SecondaryStructure("H" * 55)], guidance=2.0, steps=20, seed=0)
+    assert all(np.isfinite(d.coords).all() and len(d) == 55 for d in designs)
