@@ -146,7 +146,11 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
 
 @pytest.mark.parametrize(
     ("name", "yaml_name", "kind"),
-    [("qm9", "qm9_train.yaml", "molecules"), ("backbones", "backbones_train_gpu.yaml", "backbones")],
+    [
+        ("qm9", "qm9_train.yaml", "molecules"),
+        ("qm9-heavy", "qm9_heavy_train.yaml", "molecules"),
+        ("backbones", "backbones_train_gpu.yaml", "backbones"),
+    ],
 )
 def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml_name, kind):
     from pathlib import Path
