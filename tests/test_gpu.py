@@ -26,9 +26,21 @@ def test_train_and_sample_on_cuda(tmp_path, qm9_train):
         assert all(np.isfinite(m.GetConformer().GetPositions()).all() for m in mols)
 
 
-def test_bundled_denoiser_gives_the_same_prediction_on_cuda_and_cpu(qm9_test):
+def assert_same_prediction_on_cuda(cpu, gpu, z, type_scale: float) -> None:
+    """The x0 estimates of two generators of one model (CPU, CUDA) for ``z`` at t = 0.3 agree."""
     from molgen.diffusion.sde import State
     from molgen.diffusion.targets import predict_x0
+
+    t = torch.full((z.num_graphs,), 0.3)
+    with torch.no_grad():
+        a, _ = predict_x0(cpu.net, cpu.sde, z, t, type_scale)
+        zc = State(z.pos.cuda(), z.feat.cuda(), z.batch.cuda(), z.num_graphs)
+        b, _ = predict_x0(gpu.net, gpu.sde, zc, t.cuda(), type_scale)
+    torch.testing.assert_close(b.pos.cpu(), a.pos, atol=1e-3, rtol=1e-3)
+
+
+def test_bundled_denoiser_gives_the_same_prediction_on_cuda_and_cpu(qm9_test):
+    from molgen.diffusion.sde import State
     from molgen.structures.vocab import QM9_VOCAB
     from molgen.training.trainer import EncodedMolecules
 
@@ -36,17 +48,11 @@ def test_bundled_denoiser_gives_the_same_prediction_on_cuda_and_cpu(qm9_test):
     gpu = MoleculeGenerator.from_pretrained("qm9", device="cuda")
     pos, types, batch = EncodedMolecules(qm9_test, QM9_VOCAB, cpu.stats.coord_scale).batch(np.arange(16))
     z = State(pos, torch.nn.functional.one_hot(types, 5).float() * 0.25, batch, 16)
-    t = torch.full((16,), 0.3)
-    with torch.no_grad():
-        a, _ = predict_x0(cpu.net, cpu.sde, z, t, 0.25)
-        zc = State(z.pos.cuda(), z.feat.cuda(), z.batch.cuda(), 16)
-        b, _ = predict_x0(gpu.net, gpu.sde, zc, t.cuda(), 0.25)
-    torch.testing.assert_close(b.pos.cpu(), a.pos, atol=1e-3, rtol=1e-3)
+    assert_same_prediction_on_cuda(cpu, gpu, z, 0.25)
 
 
 def test_backbone_model_gives_the_same_prediction_and_designs_on_cuda():
     from molgen.diffusion.sde import State
-    from molgen.diffusion.targets import predict_x0
     from molgen.generators.backbones import BackboneGenerator
     from molgen.generators.conditioners import Length, SecondaryStructure
 
@@ -54,11 +60,6 @@ def test_backbone_model_gives_the_same_prediction_and_designs_on_cuda():
     gpu = BackboneGenerator.from_pretrained("backbones", device="cuda")
     batch = torch.repeat_interleave(torch.arange(2), torch.tensor([150, 180]))  # 50 and 60 residues
     z = State(torch.randn(len(batch), 3), torch.zeros(len(batch), 0), batch, 2)
-    t = torch.full((2,), 0.3)
-    with torch.no_grad():
-        a, _ = predict_x0(cpu.net, cpu.sde, z, t, 1.0)
-        zc = State(z.pos.cuda(), z.feat.cuda(), z.batch.cuda(), 2)
-        b, _ = predict_x0(gpu.net, gpu.sde, zc, t.cuda(), 1.0)
-    torch.testing.assert_close(b.pos.cpu(), a.pos, atol=1e-3, rtol=1e-3)
+    assert_same_prediction_on_cuda(cpu, gpu, z, 1.0)
     designs = gpu.design(2, [Length("50-60"), SecondaryStructure("H" * 55)], guidance=2.0, steps=20, seed=0)
     assert all(np.isfinite(d.coords).all() and len(d) == 55 for d in designs)
