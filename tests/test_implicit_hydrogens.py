@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from molgen.config import DenoiserConfig, ModelConfig
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.structures.molecule import canonical_smiles
 from molgen.testing import TINY_MODEL, TINY_TRAIN
@@ -79,10 +78,6 @@ def test_collapsed_heavy_atoms_are_invalid_and_get_no_hydrogens():
         ["C", "C", "O"], np.array([[0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]])
     ).to_rdkit_adding_hydrogens()
     assert mol.GetIntProp("valid") == 0 and mol.GetNumAtoms() == 3
-
-
-def test_denoiser_config_default_is_unchanged():
-    assert ModelConfig().hydrogens == "explicit" and DenoiserConfig().num_types == 5
 
 
 def test_the_bundled_heavy_atom_model_samples_connected_molecules_with_hydrogens(tmp_path):
