@@ -1,6 +1,7 @@
 """Quality of sampled molecules vs denoiser steps (prints a markdown table).
 
-    python benchmarks/sample_quality.py [--model qm9] [-n 1000] [--steps 10 25 50 100] [--sampler dpm2m]
+    python benchmarks/sample_quality.py [--model qm9] [-n 1000] [--steps 10 25 50 100]
+        [--sampler dpm2m] [--device cpu]
 
 Per row: valid (bonds from coordinates: RDKit's rdDetermineBonds for explicit-hydrogen models,
 EDM's distance rule plus RDKit's hydrogens for implicit-hydrogen ones; sanitises, no radicals,
@@ -52,21 +53,25 @@ def main() -> None:
     parser.add_argument("--sampler", default="dpm2m")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    gen = MoleculeGenerator.from_pretrained(args.model, device="cpu")
+    gen = MoleculeGenerator.from_pretrained(args.model, device=args.device)
     reference = training_smiles()
     print(
         f"model `{args.model}`, {args.num_molecules} samples per row, sampler {args.sampler}, "
-        f"seed {args.seed}, {args.threads} CPU thread(s)"
+        f"seed {args.seed}, batch {args.batch_size}, device {gen.device}, {args.threads} CPU thread(s)"
     )
     print()
     print("| steps | valid | connected | unique (of valid) | novel (of unique) | s/molecule |")
     print("|---|---|---|---|---|---|")
     for steps in args.steps:
         start = time.perf_counter()
-        mols = gen.sample(args.num_molecules, steps=steps, sampler=args.sampler, seed=args.seed)
+        mols = gen.sample(
+            args.num_molecules, steps=steps, sampler=args.sampler, seed=args.seed, batch_size=args.batch_size
+        )
         per_mol = (time.perf_counter() - start) / len(mols)
         r = score(mols, reference)
         print(

@@ -90,26 +90,44 @@ def sample_molecules(
     sampler: SamplerOption = "dpm2m",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same file).")] = None,
     num_atoms: Annotated[
-        int | None,
+        str | None,
         typer.Option(
-            help="Atoms per molecule (heavy atoms for implicit-hydrogen models such as qm9-heavy; "
-            "default: training histogram)."
+            help="Atoms per molecule: N or a range A-B (heavy atoms for implicit-hydrogen models "
+            "such as qm9-heavy; default: training histogram)."
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Molecules per batch.")] = 256,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    prop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--property",
+            help="Target property of a property-conditioned model, NAME=VALUE (repeatable); "
+            "names and units: alpha (Bohr^3), gap, homo, lumo (Hartree), mu (Debye), cv (cal/(mol K)).",
+        ),
+    ] = None,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight for --property.")] = 1.0,
+    fragment: Annotated[
+        Path | None, typer.Option(help="SDF whose first molecule every sample must contain (kept rigid).")
+    ] = None,
 ) -> None:
-    """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles)."""
+    """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
+    target_NAME and guidance with --property; fixed_atoms with --fragment)."""
     from molgen.generators.molecules import MoleculeGenerator
     from molgen.io.sdf import SDFWriter
+    from molgen.structures.molecule import Molecule
 
+    sizes = _parse_num_atoms(num_atoms)
+    targets = _parse_properties(prop or [])
+    fixed = Molecule.from_sdf(fragment) if fragment is not None else None
     gen = MoleculeGenerator.from_pretrained(model, device=device)
+    gen.conditions(targets, guidance)  # bad requests fail before the output file is opened
     writer = SDFWriter(out)
     start = time.perf_counter()
     valid, smiles = 0, set()
     with writer:
         for mols in gen.iter_batches(
-            num_molecules, num_atoms, steps, sampler, seed, batch_size, progress=True
+            num_molecules, sizes, steps, sampler, seed, batch_size, True, targets, guidance, fixed
         ):
             for mol in mols:
                 writer.write(mol)
@@ -125,6 +143,34 @@ def sample_molecules(
     typer.echo(f"unique among valid: {len(smiles)}/{valid}")
 
 
+def _parse_num_atoms(text: str | None) -> int | range | None:
+    """``"15"`` -> 15, ``"15-20"`` -> range(15, 21), None -> None."""
+    if text is None:
+        return None
+    lo, _, hi = text.partition("-")
+    try:
+        lo_n, hi_n = int(lo), int(hi or lo)
+    except ValueError:
+        raise ValueError(f"--num-atoms {text!r}: expected N or A-B, e.g. 15 or 15-20") from None
+    if not 1 <= lo_n <= hi_n:
+        raise ValueError(f"--num-atoms {text!r}: need 1 <= A <= B")
+    return lo_n if not hi else range(lo_n, hi_n + 1)
+
+
+def _parse_properties(items: list[str]) -> dict[str, float]:
+    """``["alpha=80", "gap=0.25"]`` -> ``{"alpha": 80.0, "gap": 0.25}``."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--property {item!r}: expected NAME=VALUE, e.g. alpha=80")
+    return out
+
+
 TrainOut = Annotated[Path, typer.Option(help="Run folder: metrics.csv, checkpoints/, model/.")]
 TrainConfigFile = Annotated[Path | None, typer.Option(help="YAML with model: and train: sections.")]
 Resume = Annotated[bool, typer.Option(help="Continue from OUT/checkpoints/last.pt.")]
@@ -138,7 +184,11 @@ InitFrom = Annotated[str | None, typer.Option(help="Start from a model folder or
 @cli_errors
 def train_molecules(
     data: Annotated[
-        str, typer.Option(help="qm9 (full, needs molgen[qm9]) | qm9-subset | FILE.sdf | FILE.smi")
+        str,
+        typer.Option(
+            help="qm9 (full, needs molgen[qm9]) | qm9-train-a / qm9-train-b (halves of its "
+            "training split) | qm9-subset | FILE.sdf | FILE.smi"
+        ),
     ],
     out: TrainOut,
     config: TrainConfigFile = None,
@@ -155,6 +205,39 @@ def train_molecules(
     dataset = _load_training_molecules(data)
     _train(
         MoleculeTrainer, RunConfig, dataset, out, config, resume, max_steps, max_minutes, device, init_from
+    )
+
+
+@train_app.command("regressor")
+@cli_errors
+def train_regressor(
+    data: Annotated[
+        str, typer.Option(help="qm9-train-b (EDM's protocol) | qm9 | qm9-train-a | qm9-subset | FILE.sdf")
+    ],
+    out: TrainOut,
+    config: TrainConfigFile = None,
+    resume: Resume = False,
+    max_steps: MaxSteps = None,
+    max_minutes: MaxMinutes = None,
+    device: TrainDevice = "auto",
+    init_from: InitFrom = None,
+) -> None:
+    """Train a property regressor (scores property-conditioned generators; torchrun-aware)."""
+    from molgen.config import RegressorRunConfig
+    from molgen.training.trainer import RegressorTrainer
+
+    dataset = _load_training_molecules(data)
+    _train(
+        RegressorTrainer,
+        RegressorRunConfig,
+        dataset,
+        out,
+        config,
+        resume,
+        max_steps,
+        max_minutes,
+        device,
+        init_from,
     )
 
 
@@ -532,10 +615,14 @@ def _load_training_molecules(data: str):
 
     if data == "qm9":
         return load_qm9("train")
+    if data in ("qm9-train-a", "qm9-train-b"):
+        return load_qm9(data[4:])
     if data == "qm9-subset":
         return load_qm9_subset("train")
     if not os.path.exists(data):
-        raise ValueError(f"--data {data!r}: not qm9, qm9-subset or an existing file")
+        raise ValueError(
+            f"--data {data!r}: not qm9, qm9-train-a, qm9-train-b, qm9-subset or an existing file"
+        )
     return load_molecule_file(data, progress=True)
 
 

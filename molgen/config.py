@@ -46,6 +46,10 @@ class ModelConfig:
     # "explicit": hydrogens are atoms of the model; "implicit": the model generates heavy atoms
     # only (trained on skeletons) and RDKit adds hydrogens to the sampled molecules.
     hydrogens: str = "explicit"
+    # Molecular properties the model can be conditioned on (names of
+    # molgen.datasets.qm9.PROPERTY_UNITS); the denoiser reads a normalised value and a
+    # given/not-given flag per property, so denoiser.num_conditions = 2 * len(properties).
+    properties: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.hydrogens not in ("explicit", "implicit"):
@@ -54,10 +58,47 @@ class ModelConfig:
             )
         if self.hydrogens == "implicit" and "H" in self.vocab:
             raise ValueError("a model with implicit hydrogens must not have H in its vocabulary")
+        if self.denoiser.num_conditions != 2 * len(self.properties):
+            raise ValueError(
+                f"denoiser.num_conditions ({self.denoiser.num_conditions}) must be twice the number "
+                f"of properties ({len(self.properties)}: {list(self.properties)})"
+            )
+        if len(set(self.properties)) != len(self.properties):
+            raise ValueError(f"properties must not repeat: {list(self.properties)}")
         if self.denoiser.num_types != len(self.vocab):
             raise ValueError(
                 f"denoiser.num_types ({self.denoiser.num_types}) must equal the vocabulary size "
                 f"({len(self.vocab)}: {list(self.vocab)})"
+            )
+
+
+@dataclass(frozen=True)
+class RegressorNetConfig:
+    """Size of a property regressor's EGNN trunk (same layers as the denoiser)."""
+
+    hidden: int = 128
+    edge_hidden: int = 64
+    num_layers: int = 6
+    num_rbf: int = 16
+    rbf_max: float = 5.0
+
+
+@dataclass(frozen=True)
+class RegressorConfig:
+    """A property regressor: predicts molecular properties from atoms and coordinates (used to
+    score property-conditioned generators, as in EDM). Stored as config.json like a model."""
+
+    properties: tuple[str, ...] = ("alpha", "gap", "homo", "lumo", "mu", "cv")
+    vocab: tuple[str, ...] = ("C", "N", "O", "F")
+    hydrogens: str = "implicit"  # "implicit": reads heavy atoms only
+    network: RegressorNetConfig = field(default_factory=RegressorNetConfig)
+
+    def __post_init__(self) -> None:
+        if not self.properties:
+            raise ValueError("a regressor needs at least one property")
+        if self.hydrogens not in ("explicit", "implicit"):
+            raise ValueError(
+                f"RegressorConfig.hydrogens must be 'explicit' or 'implicit', got {self.hydrogens!r}"
             )
 
 
@@ -83,6 +124,9 @@ class TrainConfig:
     log_every: int = 50
     min_snr_gamma: float = 5.0
     type_loss_weight: float = 1.0
+    # property-conditioned models: share of molecules trained without any property (what
+    # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
+    condition_dropout: float = 0.1
     seed: int = 0
     threads: int = 0  # 0 = leave torch's default
 
@@ -90,6 +134,8 @@ class TrainConfig:
         _check_positive(
             self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
         )
+        if not 0.0 <= self.condition_dropout <= 1.0:
+            raise ValueError(f"TrainConfig.condition_dropout must be in [0, 1], got {self.condition_dropout}")
 
 
 @dataclass(frozen=True)
@@ -215,6 +261,14 @@ class RunConfig:
     """A training run's YAML: ``model:`` and ``train:`` sections."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True)
+class RegressorRunConfig:
+    """A property regressor's training YAML: ``model:`` and ``train:`` sections."""
+
+    model: RegressorConfig = field(default_factory=RegressorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

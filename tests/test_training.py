@@ -147,8 +147,8 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
 @pytest.mark.parametrize(
     ("name", "yaml_name", "kind"),
     [
-        ("qm9", "qm9_train.yaml", "molecules"),
-        ("qm9-heavy", "qm9_heavy_train.yaml", "molecules"),
+        ("qm9", "qm9_train_gpu.yaml", "molecules"),
+        ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
     ],
 )

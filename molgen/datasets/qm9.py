@@ -38,6 +38,16 @@ PROPERTY_COLUMNS = {
     "Heatcapacity_Cv_cal_mol_K": "cv",  # cal/(mol K)
 }
 
+#: molgen property name -> unit (qm9pack's units; 1 Hartree = 27,211.386 meV).
+PROPERTY_UNITS = {
+    "alpha": "Bohr^3",
+    "gap": "Hartree",
+    "homo": "Hartree",
+    "lumo": "Hartree",
+    "mu": "Debye",
+    "cv": "cal/(mol K)",
+}
+
 _PT = Chem.GetPeriodicTable()
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # qm9pack writes "0." and "2E-6"
 _SUBSET_PATH = Path(__file__).resolve().parents[2] / "data" / "qm9_subset.npz"
@@ -96,10 +106,19 @@ def load_qm9(split: str | None = "train") -> PackedMolecules:
     """Full QM9 (or one EDM split of it) from qm9pack, cached after the first parse.
 
     Args:
-        split: ``"train"``, ``"valid"``, ``"test"`` or ``None`` for all 130,831 molecules.
+        split: ``"train"``, ``"valid"``, ``"test"`` or ``None`` for all 130,831 molecules;
+            ``"train-a"`` / ``"train-b"``: the first / second 50,000 molecules of the training
+            split (EDM's protocol for property conditioning: the conditional generator learns
+            from half a, the property regressor that scores it from half b).
     """
+    if split in ("train-a", "train-b"):
+        train = load_qm9("train")
+        half = len(train) // 2
+        return train.subset(np.arange(half) if split == "train-a" else np.arange(half, len(train)))
     if split is not None and split not in SPLIT_SIZES:
-        raise ValueError(f"unknown split {split!r}; choose from {list(SPLIT_SIZES)} or None")
+        raise ValueError(
+            f"unknown split {split!r}; choose from {[*SPLIT_SIZES, 'train-a', 'train-b']} or None"
+        )
     cache = cache_dir() / "qm9_v1.npz"
     if cache.exists():
         data = PackedMolecules.load(cache)

@@ -63,13 +63,14 @@ def check_sampling_args(steps: int, sampler: str, batch_size: int) -> None:
 
 def sample_finite(
     sample_batch: Callable[[np.ndarray], tuple[list[np.ndarray], list]],
-    sizes: np.ndarray,
+    items: np.ndarray,
     first_index: int,
     what: str,
 ) -> tuple[list[np.ndarray], list]:
-    """Run ``sample_batch(sizes) -> (coordinates, extras)`` and redraw every sample whose
-    coordinates are not finite (up to MAX_REDRAWS times), logging which samples were redrawn."""
-    pos, extras = sample_batch(sizes)
+    """Run ``sample_batch(items) -> (coordinates, extras)``, one sample per item (e.g. a size or
+    a design plan), and redraw every sample whose coordinates are not finite (up to MAX_REDRAWS
+    times), logging which samples were redrawn."""
+    pos, extras = sample_batch(items)
     for _ in range(MAX_REDRAWS):
         bad = [i for i, p in enumerate(pos) if not np.isfinite(p).all()]
         if not bad:
@@ -77,7 +78,7 @@ def sample_finite(
         logger.warning(
             "%s %s had non-finite coordinates; redrawing them", what, [first_index + i for i in bad]
         )
-        new_pos, new_extras = sample_batch(sizes[bad])
+        new_pos, new_extras = sample_batch(items[bad])
         for i, p, e in zip(bad, new_pos, new_extras):
             pos[i], extras[i] = p, e
     raise FloatingPointError(f"sampling kept producing non-finite coordinates after {MAX_REDRAWS} redraws")

@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from rdkit import Chem
 from tqdm.auto import tqdm
 
-from molgen.datasets.graph import batch_vector
+from molgen.datasets.graph import batch_vector, remove_mean
 from molgen.diffusion.samplers import sample
 from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
 from molgen.runtime import make_generator
 from molgen.structures.molecule import Molecule
+from molgen.structures.superpose import superpose
 
 logger = logging.getLogger("molgen")
 
-NumAtoms = int | Sequence[int] | None
+NumAtoms = int | range | Sequence[int] | None
+Properties = dict[str, float | Sequence[float]]
+
+
+@dataclass
+class Fragment:
+    """A fixed part of every sampled molecule, in model units.
+
+    Attributes:
+        symbols: elements of the fixed atoms (``[k]``; heavy atoms only for implicit-H models).
+        pos: ``[k, 3]`` centred coordinates in model units.
+        feat: ``[k, num_types]`` clean type features (one-hot x type_scale).
+    """
+
+    symbols: list[str]
+    pos: torch.Tensor
+    feat: torch.Tensor
 
 
 class MoleculeGenerator(PretrainedGenerator):
@@ -47,26 +66,49 @@ class MoleculeGenerator(PretrainedGenerator):
         seed: int | None = None,
         batch_size: int = 256,
         progress: bool = False,
+        properties: Properties | None = None,
+        guidance: float = 1.0,
+        fixed: Molecule | None = None,
     ) -> list[Chem.Mol]:
         """Sample ``num_molecules`` molecules as RDKit Mols with one 3D conformer each.
 
         Args:
-            num_atoms: None draws sizes from the training histogram; an int fixes every size;
-                a sequence gives one size per molecule. For a model with implicit hydrogens
+            num_atoms: None draws sizes from the training histogram (for a property request,
+                from the training molecules with similar values, as EDM does); an int fixes
+                every size; a ``range`` draws from the training histogram within it; a sequence
+                gives one size per molecule. For a model with implicit hydrogens
                 (``config.hydrogens``) these count heavy atoms; RDKit adds the hydrogens
                 (:meth:`molgen.structures.Molecule.to_rdkit_adding_hydrogens`).
-            steps: denoiser evaluations per molecule.
+            steps: denoiser evaluations per molecule (twice as many network passes with guidance).
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
                 (see :func:`molgen.diffusion.samplers.sample`).
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
+            properties: target values of a property-conditioned model (``config.properties``),
+                e.g. ``{"alpha": 80.0}``, in the units of ``molgen.datasets.qm9.PROPERTY_UNITS``.
+            guidance: classifier-free guidance weight (1: plain conditional sampling; > 1 pushes
+                harder towards the targets).
+            fixed: a fragment every molecule must contain: its atoms keep their elements and
+                their geometry up to a rigid motion; the model generates the other atoms
+                around it. Hydrogens of the fragment are dropped for implicit-hydrogen models.
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
-        ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``.
+        ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
+        ``properties`` also ``target_<name>`` and ``guidance``; with ``fixed`` also
+        ``fixed_atoms`` (the first ``fixed_atoms`` atoms of the heavy-atom list are the fragment).
         """
         return [
             m
             for batch in self.iter_batches(
-                num_molecules, num_atoms, steps, sampler, seed, batch_size, progress
+                num_molecules,
+                num_atoms,
+                steps,
+                sampler,
+                seed,
+                batch_size,
+                progress,
+                properties,
+                guidance,
+                fixed,
             )
             for m in batch
         ]
@@ -80,18 +122,34 @@ class MoleculeGenerator(PretrainedGenerator):
         seed: int | None = None,
         batch_size: int = 256,
         progress: bool = False,
+        properties: Properties | None = None,
+        guidance: float = 1.0,
+        fixed: Molecule | None = None,
     ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` but yields molecules batch by batch (memory stays flat)."""
         self._check_args(num_molecules, steps, sampler, batch_size)
+        cond = self.conditions(properties, guidance, num_molecules)
+        targets = {k: _per_molecule(k, v, num_molecules) for k, v in (properties or {}).items()}
+        fragment = self.fragment(fixed) if fixed is not None else None
+        minimum = len(fragment.symbols) if fragment else 1
         gen = make_generator(seed, "cpu")
-        sizes = self._sizes(num_molecules, num_atoms, gen)
+        if targets and num_atoms is None:  # p(num_atoms | first property), as EDM does
+            name, values = next(iter(targets.items()))
+            hists = [self.stats.properties[name].size_hist(v) for v in values]
+            sizes = np.concatenate([self._sizes(1, None, gen, h, minimum) for h in hists])
+        else:
+            sizes = self._sizes(num_molecules, num_atoms, gen, self.stats.num_atoms_hist, minimum)
         bar = tqdm(total=num_molecules, disable=not progress, desc="molecules", unit="mol")
         done = 0
         while done < num_molecules:
             chunk = sizes[done : done + batch_size]
-            pos, types = sample_finite(
-                lambda sizes: self._sample_batch(sizes, steps, sampler, gen), chunk, done, "molecules"
-            )
+            rows = None if cond is None else cond[done : done + len(chunk)]
+
+            def sample_some(idx: np.ndarray, chunk=chunk, rows=rows):  # idx: positions within chunk
+                cond_rows = None if rows is None else rows[torch.from_numpy(idx)]
+                return self._sample_batch(chunk[idx], steps, sampler, gen, cond_rows, guidance, fragment)
+
+            pos, types = sample_finite(sample_some, np.arange(len(chunk)), done, "molecules")
             mols = []
             for i, (p, ty) in enumerate(zip(pos, types)):
                 props = {
@@ -101,6 +159,11 @@ class MoleculeGenerator(PretrainedGenerator):
                     "steps": steps,
                     "sampler": sampler,
                 }
+                if targets:
+                    props.update({f"target_{k}": float(v[done + i]) for k, v in targets.items()})
+                    props["guidance"] = float(guidance)
+                if fragment is not None:
+                    props["fixed_atoms"] = len(fragment.symbols)
                 molecule = Molecule([self.symbols[t] for t in ty], p, props=props)
                 implicit = self.config.hydrogens == "implicit"
                 mols.append(molecule.to_rdkit_adding_hydrogens() if implicit else molecule.to_rdkit())
@@ -109,10 +172,74 @@ class MoleculeGenerator(PretrainedGenerator):
             yield mols
         bar.close()
 
+    # ------------------------------------------------------------ conditions
+    def conditions(
+        self, properties: Properties | None, guidance: float = 1.0, num_molecules: int = 1
+    ) -> torch.Tensor | None:
+        """The ``[num_molecules, num_conditions]`` conditions of a property request (None for a
+        model without properties): normalised values of the given properties, then 0/1 flags.
+        A property's value is one number for every molecule or a sequence of one per molecule."""
+        known = list(self.config.properties)
+        if properties and not known:
+            raise ValueError(
+                f"model {self.name!r} is not property-conditioned; it cannot take {sorted(properties)}"
+            )
+        if guidance != 1.0 and not properties:
+            raise ValueError("guidance needs property targets (properties={...} / --property NAME=VALUE)")
+        if not math.isfinite(guidance) or guidance < 0:
+            raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
+        if not known:
+            return None
+        values, flags = torch.zeros(num_molecules, len(known)), torch.zeros(num_molecules, len(known))
+        for name, value in (properties or {}).items():
+            if name not in known:
+                raise ValueError(f"unknown property {name!r}; model {self.name!r} knows {known}")
+            value = _per_molecule(name, value, num_molecules)
+            stats = self.stats.properties[name]
+            lo, hi = stats.bin_edges[0], stats.bin_edges[-1]
+            outside = (value < lo) | (value > hi)
+            if outside.any():
+                logger.warning(
+                    "%s = %g lies outside the training range [%g, %g]; samples may not reach it",
+                    name,
+                    value[outside][0],
+                    lo,
+                    hi,
+                )
+            i = known.index(name)
+            values[:, i], flags[:, i] = torch.from_numpy((value - stats.mean) / stats.std).float(), 1.0
+        return torch.cat([values, flags], -1)
+
+    def fragment(self, fixed: Molecule) -> Fragment:
+        """Check a fragment against the model and put it into model units."""
+        keep = [i for i, s in enumerate(fixed.symbols) if s != "H" or self.config.hydrogens == "explicit"]
+        if not keep:
+            raise ValueError("the fragment has no atoms this model generates")
+        symbols = [fixed.symbols[i] for i in keep]
+        unknown = sorted(set(symbols) - set(self.symbols))
+        if unknown:
+            raise ValueError(f"fragment elements {unknown} are not in the model's vocabulary {self.symbols}")
+        pos = torch.as_tensor(fixed.pos[keep], dtype=torch.float32)
+        pos = (pos - pos.mean(0)) / self.stats.coord_scale
+        types = torch.tensor([self.symbols.index(s) for s in symbols])
+        feat = torch.nn.functional.one_hot(types, len(self.symbols)).float() * self.config.sde.type_scale
+        return Fragment(symbols, pos.to(self.device), feat.to(self.device))
+
+    # -------------------------------------------------------------- internals
     @torch.no_grad()
     def _sample_batch(
-        self, sizes: np.ndarray, steps: int, sampler: str, gen: torch.Generator
+        self,
+        sizes: np.ndarray,
+        steps: int,
+        sampler: str,
+        gen: torch.Generator,
+        cond: torch.Tensor | None = None,
+        guidance: float = 1.0,
+        fragment: Fragment | None = None,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Coordinates (Angstrom) and type indices of ``len(sizes)`` molecules; ``cond``:
+        their ``[len(sizes), num_conditions]`` conditions."""
+        cond = None if cond is None else cond.to(self.device)
         counts = torch.as_tensor(sizes, dtype=torch.long)
         batch = batch_vector(counts)
         shape = State(
@@ -121,10 +248,15 @@ class MoleculeGenerator(PretrainedGenerator):
         z = self.sde.prior(shape, gen)
         z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
         type_scale = self.config.sde.type_scale
+        first = torch.cumsum(counts, 0) - counts  # [num_graphs] index of each graph's first atom
+        fixed = None
+        if fragment is not None:
+            fixed = ((torch.arange(len(batch)) - first[batch]) < len(fragment.symbols)).to(self.device)
 
         def denoise(state: State, t: float) -> State:
             tt = torch.full((state.num_graphs,), t, device=self.device)
-            return predict_x0(self.net, self.sde, state, tt, type_scale)[0]
+            x0 = predict_x0(self.net, self.sde, state, tt, type_scale, cond, guidance)[0]
+            return x0 if fragment is None else place_fragment(x0, fixed, fragment)
 
         x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy()
@@ -132,11 +264,24 @@ class MoleculeGenerator(PretrainedGenerator):
         splits = np.cumsum(sizes)[:-1]
         return np.split(pos, splits), np.split(types, splits)
 
-    def _sizes(self, n: int, num_atoms: NumAtoms, gen: torch.Generator) -> np.ndarray:
-        if num_atoms is None:
-            values = np.array(sorted(self.stats.num_atoms_hist))
-            probs = torch.tensor([self.stats.num_atoms_hist[v] for v in values], dtype=torch.float64)
-            return values[torch.multinomial(probs, n, replacement=True, generator=gen).numpy()]
+    @staticmethod
+    def _sizes(
+        n: int, num_atoms: NumAtoms, gen: torch.Generator, hist: dict[int, int], minimum: int = 1
+    ) -> np.ndarray:
+        """``[n]`` molecule sizes (see :meth:`sample`); ``minimum``: the fragment's atom count."""
+        if num_atoms is None or isinstance(num_atoms, range):
+            allowed = num_atoms if num_atoms is not None else range(minimum, max(hist) + 1)
+            values = [v for v in sorted(hist) if v in allowed and v >= minimum]
+            probs = [float(hist[v]) for v in values]
+            if not values:  # a range the training data never saw: uniform within it
+                values = [v for v in allowed if v >= minimum]
+                probs = [1.0] * len(values)
+            if not values:
+                raise ValueError(f"no molecule size in {num_atoms} can hold the fragment's {minimum} atoms")
+            draws = torch.multinomial(
+                torch.tensor(probs, dtype=torch.float64), n, replacement=True, generator=gen
+            )
+            return np.asarray(values)[draws.numpy()]
         if isinstance(num_atoms, (int, np.integer)):
             sizes = np.full(n, int(num_atoms))
         else:
@@ -145,6 +290,8 @@ class MoleculeGenerator(PretrainedGenerator):
                 raise ValueError(f"num_atoms has {len(sizes)} entries for {n} molecules")
         if (sizes < 1).any():
             raise ValueError("num_atoms must be >= 1")
+        if (sizes < minimum).any():
+            raise ValueError(f"num_atoms {int(sizes.min())} is smaller than the fragment ({minimum} atoms)")
         return sizes
 
     @staticmethod
@@ -152,3 +299,27 @@ class MoleculeGenerator(PretrainedGenerator):
         if n < 1:
             raise ValueError(f"number of molecules must be >= 1, got {n}")
         check_sampling_args(steps, sampler, batch_size)
+
+
+def place_fragment(x0: State, fixed: torch.Tensor, fragment: Fragment) -> State:
+    """Replace the fixed atoms of a clean-data estimate by the fragment, superposed (rigid motion
+    only) onto where the estimate put them; then re-centre. ``fixed``: ``[num_nodes]`` bool,
+    the first ``k`` atoms of every graph."""
+    k = len(fragment.symbols)
+    target = x0.pos[fixed].view(x0.num_graphs, k, 3)
+    placed = superpose(fragment.pos.expand(x0.num_graphs, k, 3), target)
+    pos, feat = x0.pos.clone(), x0.feat.clone()
+    pos[fixed] = placed.reshape(-1, 3)
+    feat[fixed] = fragment.feat.repeat(x0.num_graphs, 1)
+    return x0.replace(remove_mean(pos, x0.batch, x0.num_graphs), feat)
+
+
+def _per_molecule(name: str, value: float | Sequence[float], num_molecules: int) -> np.ndarray:
+    """``[num_molecules]`` float64 values of one property request; ValueError if malformed."""
+    try:
+        values = np.broadcast_to(np.asarray(value, dtype=np.float64), (num_molecules,)).copy()
+    except (TypeError, ValueError):
+        raise ValueError(f"property {name}: give one number or {num_molecules} numbers") from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"property {name} must be finite numbers")
+    return values

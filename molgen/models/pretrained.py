@@ -7,26 +7,28 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from molgen.config import BackboneModelConfig, ModelConfig, from_dict, to_dict
+from molgen.config import BackboneModelConfig, ModelConfig, RegressorConfig, from_dict, to_dict
 from molgen.models.backbone_denoiser import BackboneDenoiser
 from molgen.models.molecule_denoiser import MoleculeDenoiser
+from molgen.models.property_regressor import PropertyRegressor
 from molgen.runtime import atomic_path
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
-# model kind -> (config class, denoiser class); config.json's "kind" (default "molecules")
+# model kind -> (config class, network factory); config.json's "kind" (default "molecules")
 MODEL_KINDS = {
-    "molecules": (ModelConfig, MoleculeDenoiser),
-    "backbones": (BackboneModelConfig, BackboneDenoiser),
+    "molecules": (ModelConfig, lambda config: MoleculeDenoiser(config.denoiser)),
+    "backbones": (BackboneModelConfig, lambda config: BackboneDenoiser(config.denoiser)),
+    "regressor": (RegressorConfig, PropertyRegressor),
 }
-AnyModelConfig = ModelConfig | BackboneModelConfig
+AnyModelConfig = ModelConfig | BackboneModelConfig | RegressorConfig
 
 
 def model_kind(config: AnyModelConfig) -> str:
@@ -34,8 +36,52 @@ def model_kind(config: AnyModelConfig) -> str:
 
 
 def build_denoiser(config: AnyModelConfig) -> torch.nn.Module:
-    """A freshly initialised denoiser for a model config of either kind."""
-    return MODEL_KINDS[model_kind(config)][1](config.denoiser)
+    """A freshly initialised network (denoiser or regressor) for a model config of any kind."""
+    return MODEL_KINDS[model_kind(config)][1](config)
+
+
+def _histogram(values: np.ndarray) -> dict[int, int]:
+    keys, counts = np.unique(values, return_counts=True)
+    return {int(k): int(c) for k, c in zip(keys, counts)}
+
+
+@dataclass
+class PropertyStats:
+    """Training distribution of one molecular property.
+
+    Attributes:
+        mean, std: for normalising the property to the network's input.
+        bin_edges: ``[num_bins + 1]`` quantile edges of the training values (first and last:
+            the training minimum and maximum).
+        size_hists: per bin, ``{num_atoms: count}`` of the training molecules whose value falls
+            in it: sampling draws sizes from ``p(num_atoms | value)`` (as EDM does).
+    """
+
+    mean: float
+    std: float
+    bin_edges: list[float]
+    size_hists: list[dict[int, int]]
+
+    @classmethod
+    def from_values(cls, values: np.ndarray, num_atoms: np.ndarray, num_bins: int = 20) -> PropertyStats:
+        edges = np.quantile(values, np.linspace(0.0, 1.0, num_bins + 1))
+        bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, num_bins - 1)
+        hists = [_histogram(num_atoms[bins == b]) for b in range(num_bins)]
+        return cls(float(values.mean()), float(values.std()), [float(e) for e in edges], hists)
+
+    def size_hist(self, value: float) -> dict[int, int]:
+        """``{num_atoms: count}`` of the value bin holding ``value`` (the end bins beyond the range)."""
+        b = int(np.searchsorted(self.bin_edges, value, side="right")) - 1
+        return self.size_hists[min(max(b, 0), len(self.size_hists) - 1)]
+
+    def to_json(self) -> dict:
+        hists = [{str(k): v for k, v in h.items()} for h in self.size_hists]
+        return {"mean": self.mean, "std": self.std, "bin_edges": self.bin_edges, "size_hists": hists}
+
+    @classmethod
+    def from_json(cls, data: dict) -> PropertyStats:
+        hists = [{int(k): int(v) for k, v in h.items()} for h in data["size_hists"]]
+        return cls(float(data["mean"]), float(data["std"]), [float(e) for e in data["bin_edges"]], hists)
 
 
 @dataclass
@@ -46,28 +92,40 @@ class DataStats:
         num_atoms_hist: ``{num_atoms: count}`` over training molecules (residues per chain
             for backbone models).
         coord_scale: Angstrom per model unit (molecules: RMS of centred coordinates per axis).
+        properties: per conditioning property, its training distribution.
     """
 
     num_atoms_hist: dict[int, int]
     coord_scale: float
+    properties: dict[str, PropertyStats] = field(default_factory=dict)
 
     @classmethod
-    def from_dataset(cls, num_atoms: np.ndarray, centred_pos: np.ndarray) -> DataStats:
-        values, counts = np.unique(num_atoms, return_counts=True)
+    def from_dataset(
+        cls, num_atoms: np.ndarray, centred_pos: np.ndarray, properties: dict[str, np.ndarray] | None = None
+    ) -> DataStats:
+        """``properties``: name -> ``[num_molecules]`` values of the conditioning properties."""
         return cls(
-            num_atoms_hist={int(v): int(c) for v, c in zip(values, counts)},
+            num_atoms_hist=_histogram(num_atoms),
             coord_scale=float(np.sqrt(np.mean(centred_pos.astype(np.float64) ** 2))),
+            properties={k: PropertyStats.from_values(v, num_atoms) for k, v in (properties or {}).items()},
         )
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "num_atoms_hist": {str(k): v for k, v in self.num_atoms_hist.items()},
             "coord_scale": self.coord_scale,
         }
+        if self.properties:
+            data["properties"] = {k: v.to_json() for k, v in self.properties.items()}
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> DataStats:
-        return cls({int(k): int(v) for k, v in data["num_atoms_hist"].items()}, float(data["coord_scale"]))
+        return cls(
+            {int(k): int(v) for k, v in data["num_atoms_hist"].items()},
+            float(data["coord_scale"]),
+            {k: PropertyStats.from_json(v) for k, v in data.get("properties", {}).items()},
+        )
 
 
 def save_pretrained(

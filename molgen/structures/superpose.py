@@ -7,14 +7,14 @@ import torch
 
 
 def superpose(mobile: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``mobile`` ``[N, 3]`` rotated and translated onto ``target`` ``[N, 3]`` (least squares,
-    proper rotation only)."""
-    mc, tc = mobile.mean(0), target.mean(0)
-    cov = (mobile - mc).T @ (target - tc)
+    """``mobile`` ``[..., N, 3]`` rotated and translated onto ``target`` ``[..., N, 3]`` (least
+    squares, proper rotation only; leading dimensions are independent superpositions)."""
+    mc, tc = mobile.mean(-2, keepdim=True), target.mean(-2, keepdim=True)
+    cov = (mobile - mc).transpose(-1, -2) @ (target - tc)
     u, _, vt = torch.linalg.svd(cov)
-    flip = torch.ones(3, dtype=mobile.dtype, device=mobile.device)
-    flip[2] = torch.sign(torch.linalg.det(u @ vt))
-    rotation = u @ torch.diag(flip) @ vt  # applied on the right: x @ rotation
+    flip = torch.ones(*cov.shape[:-1], dtype=mobile.dtype, device=mobile.device)
+    flip[..., 2] = torch.sign(torch.linalg.det(u @ vt))
+    rotation = (u * flip[..., None, :]) @ vt  # applied on the right: x @ rotation
     return (mobile - mc) @ rotation + tc
 
 

@@ -99,7 +99,7 @@ class DiffusionTrainer:
             raise ValueError(
                 f"{len(self.encoded)} training examples is fewer than one batch ({train_config.batch_size})"
             )
-        self.sde = VPSDE(model_config.sde.schedule)
+        self.sde = VPSDE(model_config.sde.schedule) if hasattr(model_config, "sde") else None
         with torch.random.fork_rng(devices=[]):  # same initial weights on every rank, global RNG untouched
             torch.manual_seed(train_config.seed)
             self.net = build_denoiser(model_config).to(self.device)

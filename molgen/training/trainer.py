@@ -10,7 +10,7 @@ from molgen.config import ModelConfig, TrainConfig
 from molgen.datasets.packed import PackedMolecules
 from molgen.diffusion.sde import VPSDE, State
 from molgen.diffusion.targets import predict_x0
-from molgen.models.pretrained import DataStats
+from molgen.models.pretrained import DataStats, PropertyStats
 from molgen.structures.vocab import AtomVocab
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
 
@@ -18,9 +18,16 @@ __all__ = ["MoleculeTrainer", "export_checkpoint", "read_checkpoint"]
 
 
 class EncodedMolecules:
-    """Training tensors: centred, scaled coordinates and type indices of every atom."""
+    """Training tensors: centred, scaled coordinates and type indices of every atom, and the
+    normalised values of the conditioning properties of every molecule."""
 
-    def __init__(self, data: PackedMolecules, vocab: AtomVocab, coord_scale: float) -> None:
+    def __init__(
+        self,
+        data: PackedMolecules,
+        vocab: AtomVocab,
+        coord_scale: float,
+        properties: dict[str, PropertyStats] | None = None,
+    ) -> None:
         lookup = np.full(256, -1, dtype=np.int64)
         for i, z in enumerate(vocab.atomic_numbers):
             lookup[z] = i
@@ -31,6 +38,11 @@ class EncodedMolecules:
         self.data = data
         self.types = torch.from_numpy(types)
         self.pos = torch.from_numpy(centred_positions(data) / coord_scale).float()
+        # [num_molecules, num_properties] normalised conditioning values
+        columns = [(property_values(data, k) - p.mean) / p.std for k, p in (properties or {}).items()]
+        self.properties = torch.from_numpy(
+            np.stack(columns, -1) if columns else np.zeros((len(data), 0))
+        ).float()
 
     def __len__(self) -> int:
         return len(self.data)
@@ -45,6 +57,26 @@ class EncodedMolecules:
 def model_atoms(data: PackedMolecules, config: ModelConfig) -> PackedMolecules:
     """The atoms a model of ``config`` sees: all of them, or the heavy atoms for implicit hydrogens."""
     return data.without_hydrogens() if config.hydrogens == "implicit" else data
+
+
+def property_values(data: PackedMolecules, name: str) -> np.ndarray:
+    """``[num_molecules]`` values of property ``name``; a clear error if the data lacks it."""
+    if name not in data.props:
+        raise ValueError(f"the training data has no property {name!r} (it has {sorted(data.props)})")
+    return data.props[name].astype(np.float64)
+
+
+def condition_mask(num: int, num_properties: int, dropout: float, gen: torch.Generator) -> torch.Tensor:
+    """``[num, num_properties]`` 0/1 flags of the properties each training molecule is given.
+
+    A share ``dropout`` gets none (the unconditional model of classifier-free guidance); half
+    of the rest get exactly one property, the other half each property with probability 1/2.
+    """
+    u = torch.rand(num, 1, generator=gen)
+    one = torch.nn.functional.one_hot(torch.randint(num_properties, (num,), generator=gen), num_properties)
+    subset = torch.rand(num, num_properties, generator=gen) < 0.5
+    mask = torch.where(u < dropout + (1 - dropout) / 2, one.bool(), subset)
+    return (mask & (u >= dropout)).float()
 
 
 def centred_positions(data: PackedMolecules) -> np.ndarray:
@@ -64,17 +96,20 @@ def diffusion_loss(
     type_scale: float,
     min_snr_gamma: float,
     type_loss_weight: float,
+    cond: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Weighted x0 loss on coordinates plus cross-entropy on types, averaged over graphs.
 
     The coordinate weight per graph is ``min(1 + SNR, gamma)``: unit weight on the network
     output at high noise (the v-loss), capped at low noise (min-SNR-gamma, Hang et al. 2023).
 
+    ``cond``: ``[num_graphs, num_conditions]`` for property-conditioned models.
+
     Returns:
         (total, coordinate part, type part), each a scalar.
     """
     z = sde.add_noise(x0, t, noise)
-    pred, logits = predict_x0(net, sde, z, t, type_scale)
+    pred, logits = predict_x0(net, sde, z, t, type_scale, cond)
     weight = (1 + sde.snr(t)).clamp(max=min_snr_gamma)
     per_node = torch.zeros(x0.num_graphs, 2, dtype=x0.pos.dtype, device=x0.pos.device)
     node_terms = torch.stack(
@@ -98,16 +133,21 @@ class MoleculeTrainer(DiffusionTrainer):
 
     def make_stats(self, data: PackedMolecules, model_config: ModelConfig) -> DataStats:
         data = model_atoms(data, model_config)
-        return DataStats.from_dataset(data.num_atoms, centred_positions(data))
+        props = {k: property_values(data, k) for k in model_config.properties}
+        return DataStats.from_dataset(data.num_atoms, centred_positions(data), props)
 
     def encode(self, data: PackedMolecules) -> EncodedMolecules:
         self.vocab = AtomVocab(self.model_config.vocab)
-        return EncodedMolecules(model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale)
+        properties = {k: self.stats.properties[k] for k in self.model_config.properties}
+        return EncodedMolecules(
+            model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale, properties
+        )
 
-    def local_inputs(self, step: int) -> tuple[State, torch.Tensor, torch.Tensor, State]:
-        """This rank's share of the global batch: (x0, types, t, noise)."""
+    def local_inputs(self, step: int) -> tuple[State, torch.Tensor, torch.Tensor, State, torch.Tensor | None]:
+        """This rank's share of the global batch: (x0, types, t, noise, conditions or None)."""
         b = self.config.batch_size
-        pos, types, batch = self.encoded.batch(self.global_batch(step))
+        indices = self.global_batch(step)
+        pos, types, batch = self.encoded.batch(indices)
         gen = self.step_generator(step)
         t = (torch.rand((), generator=gen) + torch.arange(b) / b) % 1.0  # stratified times
         x0 = State(
@@ -116,11 +156,17 @@ class MoleculeTrainer(DiffusionTrainer):
         noise = self.sde.noise_like(x0, gen)
         lo, hi = self.rank_slice()
         atoms = (batch >= lo) & (batch < hi)
-        return self.to_local(x0), types[atoms].to(self.device), t[lo:hi].to(self.device), self.to_local(noise)
+        cond = None
+        if self.model_config.properties:
+            values = self.encoded.properties[torch.from_numpy(indices)]
+            mask = condition_mask(b, values.shape[1], self.config.condition_dropout, gen)
+            cond = torch.cat([values * mask, mask], -1)[lo:hi].to(self.device)
+        local = (self.to_local(x0), types[atoms].to(self.device), t[lo:hi].to(self.device))
+        return *local, self.to_local(noise), cond
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        x0, types, t, noise = self.local_inputs(step)
+        x0, types, t, noise, cond = self.local_inputs(step)
         loss, loss_pos, loss_type = diffusion_loss(
             self.model,
             self.sde,
@@ -131,5 +177,27 @@ class MoleculeTrainer(DiffusionTrainer):
             self.model_config.sde.type_scale,
             cfg.min_snr_gamma,
             cfg.type_loss_weight,
+            cond,
         )
         return loss, {"loss_pos": float(loss_pos), "loss_type": float(loss_type)}
+
+
+class RegressorTrainer(MoleculeTrainer):
+    """Trains a :class:`~molgen.models.property_regressor.PropertyRegressor` (L1 loss on the
+    normalised properties, clean coordinates) on a packed molecule set with properties."""
+
+    KIND = "regressor"
+    LOSS_FIELDS = ("mae",)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        indices = self.global_batch(step)
+        pos, types, batch = self.encoded.batch(indices)
+        target = self.encoded.properties[torch.from_numpy(indices)]
+        lo, hi = self.rank_slice()
+        atoms = (batch >= lo) & (batch < hi)
+        feat = F.one_hot(types[atoms], len(self.vocab)).float()
+        pred = self.model(
+            pos[atoms].to(self.device), feat.to(self.device), (batch[atoms] - lo).to(self.device), hi - lo
+        )
+        loss = (pred - target[lo:hi].to(self.device)).abs().mean()
+        return loss, {"mae": float(loss.detach())}

@@ -1,0 +1,207 @@
+"""Property conditioning (classifier-free guidance), fragment inpainting, size control, the
+property regressor: real tiny models trained on the bundled QM9 subset."""
+
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from molgen.benchmark.properties import PropertyPredictor
+from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig, RegressorNetConfig
+from molgen.diffusion.sde import VPSDE, State
+from molgen.diffusion.targets import predict_x0
+from molgen.generators.molecules import MoleculeGenerator
+from molgen.structures.molecule import Molecule
+from molgen.testing import TINY_TRAIN
+from molgen.training.trainer import MoleculeTrainer, RegressorTrainer, condition_mask
+
+COND_MODEL = ModelConfig(
+    vocab=("C", "N", "O", "F"),
+    hydrogens="implicit",
+    properties=("alpha", "gap"),
+    denoiser=DenoiserConfig(
+        num_types=4, hidden=32, edge_hidden=16, num_layers=2, num_rbf=8, num_conditions=4
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def cond_gen(tmp_path_factory, qm9_train):
+    out = tmp_path_factory.mktemp("cond_run")
+    folder = MoleculeTrainer(qm9_train.subset(range(256)), out, COND_MODEL, TINY_TRAIN).train()
+    return MoleculeGenerator.from_pretrained(folder, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def explicit_gen(tiny_model_dir):
+    return MoleculeGenerator.from_pretrained(tiny_model_dir, device="cpu")
+
+
+def test_condition_mask_mixes_unconditional_single_and_subset_rows():
+    mask = condition_mask(20_000, 6, 0.1, torch.Generator().manual_seed(0))
+    given = mask.sum(1)
+    assert set(mask.unique().tolist()) == {0.0, 1.0}
+    # none: the dropout share plus empty random subsets (0.45 / 64); one: 45 % plus 6/64 of 45 %
+    assert abs((given == 0).float().mean().item() - (0.1 + 0.45 / 64)) < 0.01
+    assert abs((given == 1).float().mean().item() - (0.45 + 0.45 * 6 / 64)) < 0.015
+    assert (given >= 4).any()
+
+
+def test_conditional_model_stores_property_statistics(cond_gen, qm9_train):
+    stats = cond_gen.stats.properties
+    assert set(stats) == {"alpha", "gap"}
+    alpha = qm9_train.subset(range(256)).props["alpha"]
+    assert stats["alpha"].bin_edges[0] == pytest.approx(alpha.min())
+    assert stats["alpha"].bin_edges[-1] == pytest.approx(alpha.max())
+    assert stats["alpha"].mean == pytest.approx(alpha.mean())
+
+
+def test_guidance_is_uncond_plus_w_times_the_difference(cond_gen):
+    sde = VPSDE("cosine")
+    gen = torch.Generator().manual_seed(0)
+    batch = torch.tensor([0] * 5 + [1] * 7)
+    z = sde.noise_like(State(torch.zeros(12, 3), torch.zeros(12, 4), batch, 2), gen)
+    t = torch.tensor([0.3, 0.7])
+    cond = cond_gen.conditions({"alpha": [70.0, 80.0]}, 2.5, 2)
+    net, scale = cond_gen.net, 0.25
+    with torch.no_grad():
+        guided = predict_x0(net, sde, z, t, scale, cond, guidance=2.5)[0]
+        with_c = predict_x0(net, sde, z, t, scale, cond)[0]
+        without = predict_x0(net, sde, z, t, scale, torch.zeros_like(cond))[0]
+    torch.testing.assert_close(
+        guided.pos, without.pos + 2.5 * (with_c.pos - without.pos), atol=1e-5, rtol=1e-5
+    )
+    assert not torch.allclose(with_c.pos, without.pos)
+
+
+def test_property_targets_are_written_and_sizes_follow_the_target(cond_gen):
+    mols = cond_gen.sample(
+        6, steps=3, seed=0, properties={"alpha": [60.0, 60.0, 60.0, 90.0, 90.0, 90.0]}, guidance=2
+    )
+    assert [m.GetDoubleProp("target_alpha") for m in mols] == [60.0] * 3 + [90.0] * 3
+    assert all(m.GetDoubleProp("guidance") == 2.0 for m in mols)
+    low, high = (cond_gen.stats.properties["alpha"].size_hist(v) for v in (60.0, 90.0))
+    sizes = [sum(a.GetSymbol() != "H" for a in m.GetAtoms()) for m in mols]
+    assert all(s in low for s in sizes[:3]) and all(s in high for s in sizes[3:])
+
+
+def test_bad_property_requests(cond_gen, explicit_gen, caplog):
+    with pytest.raises(ValueError, match="unknown property 'beta'"):
+        cond_gen.sample(1, steps=2, properties={"beta": 1.0})
+    with pytest.raises(ValueError, match="not property-conditioned"):
+        explicit_gen.sample(1, steps=2, properties={"alpha": 80.0})
+    with pytest.raises(ValueError, match="guidance needs property targets"):
+        cond_gen.sample(1, steps=2, guidance=2.0)
+    with pytest.raises(ValueError, match="one number or 3 numbers"):
+        cond_gen.sample(3, steps=2, properties={"alpha": [1.0, 2.0]})
+    with caplog.at_level(logging.WARNING, logger="molgen"):
+        mols = cond_gen.sample(1, steps=2, properties={"alpha": 500.0})
+    assert len(mols) == 1 and "outside the training range" in caplog.text
+
+
+def _fragment(data, index: int, heavy: bool) -> Molecule:
+    mol = data.molecule(index)
+    keep = [i for i, s in enumerate(mol.symbols) if s != "H" or not heavy][:6]
+    return Molecule([mol.symbols[i] for i in keep], mol.pos[keep])
+
+
+def _pair_distances(pos: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+
+
+@pytest.mark.parametrize("which", ["explicit", "implicit"])
+def test_inpainting_keeps_the_fragment_exactly(which, cond_gen, explicit_gen, qm9_test):
+    gen = cond_gen if which == "implicit" else explicit_gen
+    fragment = _fragment(qm9_test, 3, heavy=which == "implicit")
+    mols = gen.sample(4, num_atoms=range(8, 12), steps=4, seed=1, fixed=fragment)
+    for mol in mols:
+        assert mol.GetIntProp("fixed_atoms") == 6
+        got = [a.GetSymbol() for a in mol.GetAtoms()][:6]
+        assert got == fragment.symbols
+        pos = mol.GetConformer().GetPositions()[:6]
+        np.testing.assert_allclose(_pair_distances(pos), _pair_distances(fragment.pos), atol=1e-4)
+        assert mol.GetNumAtoms() > 6
+
+
+def test_inpainting_rejects_what_the_model_cannot_do(explicit_gen, cond_gen):
+    chlorine = Molecule(["C", "Cl"], [[0, 0, 0], [1.8, 0, 0]])
+    with pytest.raises(ValueError, match=r"fragment elements \['Cl'\] are not in the model's vocabulary"):
+        explicit_gen.sample(2, steps=2, fixed=chlorine)
+    ring = Molecule(["C"] * 6, np.random.default_rng(0).normal(size=(6, 3)))
+    with pytest.raises(ValueError, match="smaller than the fragment"):
+        explicit_gen.sample(2, num_atoms=5, steps=2, fixed=ring)
+    with pytest.raises(ValueError, match="no atoms this model generates"):
+        cond_gen.sample(2, steps=2, fixed=Molecule(["H"], [[0, 0, 0]]))
+
+
+def test_size_control(explicit_gen):
+    gen = torch.Generator().manual_seed(0)
+    hist = explicit_gen.stats.num_atoms_hist
+    sizes = explicit_gen._sizes(200, range(15, 18), gen, hist)
+    assert set(sizes) <= {15, 16, 17} and len(set(sizes)) > 1
+    assert list(explicit_gen._sizes(3, [4, 9, 30], gen, hist)) == [4, 9, 30]
+    unseen = explicit_gen._sizes(50, range(40, 43), gen, hist)  # no training mass: uniform
+    assert set(unseen) == {40, 41, 42}
+    assert set(explicit_gen._sizes(100, None, gen, hist, minimum=20)) <= {k for k in hist if k >= 20}
+
+
+def test_regressor_learns_polarizability_and_is_invariant(tmp_path, qm9_train, qm9_test):
+    config = RegressorConfig(
+        properties=("alpha",), network=RegressorNetConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8)
+    )
+    train = dataclasses.replace(
+        TINY_TRAIN, batch_size=32, max_steps=150, lr=3e-3, checkpoint_every=1000, log_every=50
+    )
+    folder = RegressorTrainer(qm9_train, tmp_path, config, train).train()
+    predictor = PropertyPredictor(folder)
+    mols = [qm9_test.molecule(i).to_rdkit_raw() for i in range(300)]
+    truth = qm9_test.props["alpha"][:300]
+    pred = predictor.predict(mols)["alpha"]
+    assert np.isfinite(pred).all()
+    assert np.abs(pred - truth).mean() < 0.6 * np.abs(truth - truth.mean()).mean()
+
+    rotated = qm9_test.molecule(0)
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+    rotated = Molecule(rotated.symbols, rotated.pos @ q.T + 5.0)
+    again = predictor.predict([rotated.to_rdkit_raw()])["alpha"][0]
+    assert again == pytest.approx(pred[0], abs=1e-3)
+
+
+def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):
+    from rdkit import Chem
+    from typer.testing import CliRunner
+
+    from molgen.cli import app
+    from molgen.io.sdf import write_sdf
+
+    model = tmp_path / "model"
+    cond_gen.save_pretrained(model)
+    out = tmp_path / "out.sdf"
+    run = CliRunner().invoke
+    args = ["sample", "molecules", "--model", model, "-n", 3, "--steps", 2, "-o", out]
+    result = run(
+        app, list(map(str, [*args, "--property", "alpha=80", "--guidance", 2, "--num-atoms", "7-8"]))
+    )
+    assert result.exit_code == 0, result.output
+    mols = list(Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False))
+    assert [float(m.GetProp("target_alpha")) for m in mols] == [80.0] * 3
+    assert all(7 <= sum(a.GetSymbol() != "H" for a in m.GetAtoms()) <= 8 for m in mols)
+
+    fragment = tmp_path / "frag.sdf"
+    write_sdf([_fragment(qm9_test, 3, heavy=True).to_rdkit_raw()], fragment)
+    result = run(app, list(map(str, [*args, "--fragment", fragment, "--num-atoms", 8])))
+    assert result.exit_code == 0, result.output
+    assert all(m.GetProp("fixed_atoms") == "6" for m in Chem.SDMolSupplier(str(out), sanitize=False))
+
+    out.unlink()
+    for bad, message in [
+        (["--property", "alpha"], "expected NAME=VALUE"),
+        (["--property", "beta=3"], "unknown property 'beta'"),
+        (["--num-atoms", "9-3"], "need 1 <= A <= B"),
+        (["--fragment", fragment, "--num-atoms", 4], "smaller than the fragment"),
+    ]:
+        result = run(app, list(map(str, [*args, *bad])))
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not out.exists()
