@@ -110,6 +110,9 @@ def sample_molecules(
     fragment: Annotated[
         Path | None, typer.Option(help="SDF whose first molecule every sample must contain (kept rigid).")
     ] = None,
+    resample: Annotated[
+        int, typer.Option(help="RePaint resampling per step (ancestral sampler), e.g. 10 with --fragment.")
+    ] = 1,
 ) -> None:
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
     target_NAME and guidance with --property; fixed_atoms with --fragment)."""
@@ -127,7 +130,7 @@ def sample_molecules(
     valid, smiles = 0, set()
     with writer:
         for mols in gen.iter_batches(
-            num_molecules, sizes, steps, sampler, seed, batch_size, True, targets, guidance, fixed
+            num_molecules, sizes, steps, sampler, seed, batch_size, True, targets, guidance, fixed, resample
         ):
             for mol in mols:
                 writer.write(mol)

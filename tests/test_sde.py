@@ -151,3 +151,34 @@ def test_sampler_arguments_are_validated():
         sample(lambda s, t: s, sde, z, steps=0)
     with pytest.raises(ValueError, match="unknown sampler"):
         sample(lambda s, t: s, sde, z, steps=3, sampler="euler-maruyama-ish")
+
+
+def test_repaint_resampling_takes_each_step_r_times_and_only_with_ancestral():
+    sde = VPSDE("cosine")
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    z = sde.noise_like(
+        State(torch.zeros(5, 3), torch.zeros(5, 2), batch, 2), torch.Generator().manual_seed(0)
+    )
+    times = []
+
+    def denoise(state, t):
+        times.append(t)
+        return state.replace(torch.zeros_like(state.pos), torch.zeros_like(state.feat))
+
+    sample(denoise, sde, z, 4, "ancestral", torch.Generator().manual_seed(0), resample=3)
+    assert times == [1.0] * 3 + [0.75] * 3 + [0.5] * 3 + [0.25]  # the last step has nothing to redo
+    with pytest.raises(ValueError, match="only with the ancestral sampler"):
+        sample(denoise, sde, z, 4, "dpm2m", resample=2)
+
+
+def test_renoise_follows_the_forward_marginal():
+    sde = VPSDE("cosine")
+    n = 20_000
+    batch = torch.arange(n)
+    x = State(torch.zeros(n, 3), torch.ones(n, 1), batch, n)  # one atom per graph: feat carries the check
+    gen = torch.Generator().manual_seed(0)
+    z_s = sde.add_noise(x, torch.full((n,), 0.3), sde.noise_like(x, gen))
+    z_t = sde.renoise(z_s, 0.3, 0.7, gen)
+    alpha, sigma = sde.alpha_sigma(torch.tensor(0.7))
+    assert z_t.feat.mean().item() == pytest.approx(alpha.item(), abs=0.02)
+    assert z_t.feat.std().item() == pytest.approx(sigma.item(), abs=0.02)

@@ -28,6 +28,7 @@ def sample(
     sampler: str = "dpm2m",
     generator: torch.Generator | None = None,
     progress: bool = False,
+    resample: int = 1,
 ) -> State:
     """Integrate from the prior sample ``z`` (time 1) to data (time 0).
 
@@ -37,6 +38,10 @@ def sample(
             zero-temperature sampler; it shrinks the noise faster than DDIM), ``"ddim"``
             (deterministic, first order) or ``"dpm2m"`` (DPM-Solver++(2M), deterministic,
             second order, same cost as DDIM).
+        resample: with ``r > 1``, every step is taken ``r`` times, going back to its start
+            time with fresh forward noise in between (RePaint, Lugmayr et al. 2022): it lets
+            parts the denoise function imposes (e.g. a fixed fragment) and the generated parts
+            agree. ``steps * r`` evaluations; stochastic samplers only.
 
     Returns:
         The final clean-data prediction.
@@ -45,10 +50,17 @@ def sample(
         raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if resample < 1 or (resample > 1 and sampler != "ancestral"):
+        raise ValueError(f"resample must be >= 1, and > 1 only with the ancestral sampler (got {resample})")
     times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64).tolist()
     prev_x0, prev_h = None, None
     x0 = z
     for t, s in tqdm(zip(times[:-1], times[1:]), total=steps, disable=not progress, desc="sampling"):
+        for _ in range(resample - 1):
+            if s <= 0:
+                break
+            z_s = sde.ancestral_step(z, denoise(z, t), t, s, generator)
+            z = sde.renoise(z_s, s, t, generator)
         x0 = denoise(z, t)
         if s <= 0:
             break

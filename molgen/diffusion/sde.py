@@ -94,6 +94,14 @@ class VPSDE:
         eps = self.noise_like(z_t, generator)
         return mean.replace(mean.pos + std * eps.pos, mean.feat + std * eps.feat)
 
+    def renoise(self, z_s: State, s: float, t: float, generator: torch.Generator | None = None) -> State:
+        """Sample ``z_t ~ q(z_t | z_s)`` for ``t > s``: the forward process from ``s`` back to ``t``."""
+        (at, st), (as_, ss) = self._scales(t), self._scales(s)
+        alpha_ts = at / as_
+        std = (st**2 - alpha_ts**2 * ss**2).clamp(min=0).sqrt()
+        eps = self.noise_like(z_s, generator)
+        return z_s.replace(alpha_ts * z_s.pos + std * eps.pos, alpha_ts * z_s.feat + std * eps.feat)
+
     def ddim_step(self, z_t: State, x0: State, t: float, s: float) -> State:
         """Deterministic DDIM step (first-order probability-flow ODE solver)."""
         (at, st), (as_, ss) = self._scales(t), self._scales(s)

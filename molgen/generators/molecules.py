@@ -18,6 +18,7 @@ from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
 from molgen.runtime import make_generator
+from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule
 from molgen.structures.superpose import superpose
 
@@ -35,11 +36,26 @@ class Fragment:
         symbols: elements of the fixed atoms (``[k]``; heavy atoms only for implicit-H models).
         pos: ``[k, 3]`` centred coordinates in model units.
         feat: ``[k, num_types]`` clean type features (one-hot x type_scale).
+        orders: ``[k, k]`` bond orders among the fixed atoms from the fragment's file (None:
+            the file has no bonds).
     """
 
     symbols: list[str]
     pos: torch.Tensor
     feat: torch.Tensor
+    orders: np.ndarray | None = None
+
+    def bonds_within(self, symbols: list[str], pos: np.ndarray) -> np.ndarray | None:
+        """``(i, j, order)`` bonds of a heavy-atom sample whose first ``k`` atoms are this
+        fragment: the fragment's own bonds among those, EDM's distance rule for every other pair
+        (the rule alone would misread e.g. aromatic rings of the fragment). None without bonds."""
+        if self.orders is None:
+            return None
+        orders = bond_orders(symbols, pos)
+        k = len(self.symbols)
+        orders[:k, :k] = self.orders
+        i, j = np.nonzero(np.triu(orders))
+        return np.stack([i, j, orders[i, j]], -1)
 
 
 class MoleculeGenerator(PretrainedGenerator):
@@ -69,6 +85,7 @@ class MoleculeGenerator(PretrainedGenerator):
         properties: Properties | None = None,
         guidance: float = 1.0,
         fixed: Molecule | None = None,
+        resample: int = 1,
     ) -> list[Chem.Mol]:
         """Sample ``num_molecules`` molecules as RDKit Mols with one 3D conformer each.
 
@@ -89,7 +106,12 @@ class MoleculeGenerator(PretrainedGenerator):
                 harder towards the targets).
             fixed: a fragment every molecule must contain: its atoms keep their elements and
                 their geometry up to a rigid motion; the model generates the other atoms
-                around it. Hydrogens of the fragment are dropped for implicit-hydrogen models.
+                around it. Hydrogens of the fragment are dropped for implicit-hydrogen models;
+                those models also keep the fragment's bonds from its file (the other bonds
+                come from distances).
+            resample: RePaint resampling (:func:`molgen.diffusion.samplers.sample`): each step
+                taken ``resample`` times so the generated atoms settle around a fixed fragment
+                (``ancestral`` sampler only; ``steps * resample`` evaluations).
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
         ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
@@ -109,6 +131,7 @@ class MoleculeGenerator(PretrainedGenerator):
                 properties,
                 guidance,
                 fixed,
+                resample,
             )
             for m in batch
         ]
@@ -125,9 +148,14 @@ class MoleculeGenerator(PretrainedGenerator):
         properties: Properties | None = None,
         guidance: float = 1.0,
         fixed: Molecule | None = None,
+        resample: int = 1,
     ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` but yields molecules batch by batch (memory stays flat)."""
         self._check_args(num_molecules, steps, sampler, batch_size)
+        if resample < 1 or (resample > 1 and sampler != "ancestral"):
+            raise ValueError(
+                f"resample must be >= 1, and > 1 only with the ancestral sampler (got {resample})"
+            )
         cond = self.conditions(properties, guidance, num_molecules)
         targets = {k: _per_molecule(k, v, num_molecules) for k, v in (properties or {}).items()}
         fragment = self.fragment(fixed) if fixed is not None else None
@@ -147,7 +175,9 @@ class MoleculeGenerator(PretrainedGenerator):
 
             def sample_some(idx: np.ndarray, chunk=chunk, rows=rows):  # idx: positions within chunk
                 cond_rows = None if rows is None else rows[torch.from_numpy(idx)]
-                return self._sample_batch(chunk[idx], steps, sampler, gen, cond_rows, guidance, fragment)
+                return self._sample_batch(
+                    chunk[idx], steps, sampler, gen, cond_rows, guidance, fragment, resample
+                )
 
             pos, types = sample_finite(sample_some, np.arange(len(chunk)), done, "molecules")
             mols = []
@@ -164,9 +194,12 @@ class MoleculeGenerator(PretrainedGenerator):
                     props["guidance"] = float(guidance)
                 if fragment is not None:
                     props["fixed_atoms"] = len(fragment.symbols)
-                molecule = Molecule([self.symbols[t] for t in ty], p, props=props)
-                implicit = self.config.hydrogens == "implicit"
-                mols.append(molecule.to_rdkit_adding_hydrogens() if implicit else molecule.to_rdkit())
+                symbols = [self.symbols[t] for t in ty]
+                if self.config.hydrogens == "implicit":
+                    bonds = None if fragment is None else fragment.bonds_within(symbols, p)
+                    mols.append(Molecule(symbols, p, bonds, props).to_rdkit_adding_hydrogens())
+                else:
+                    mols.append(Molecule(symbols, p, props=props).to_rdkit())
             done += len(chunk)
             bar.update(len(chunk))
             yield mols
@@ -223,7 +256,14 @@ class MoleculeGenerator(PretrainedGenerator):
         pos = (pos - pos.mean(0)) / self.stats.coord_scale
         types = torch.tensor([self.symbols.index(s) for s in symbols])
         feat = torch.nn.functional.one_hot(types, len(self.symbols)).float() * self.config.sde.type_scale
-        return Fragment(symbols, pos.to(self.device), feat.to(self.device))
+        orders = None
+        if fixed.bonds is not None and len(fixed.bonds):
+            index = {old: new for new, old in enumerate(keep)}
+            orders = np.zeros((len(keep), len(keep)), dtype=np.int64)
+            for i, j, order in fixed.bonds.tolist():
+                if i in index and j in index:
+                    orders[index[i], index[j]] = orders[index[j], index[i]] = order
+        return Fragment(symbols, pos.to(self.device), feat.to(self.device), orders)
 
     # -------------------------------------------------------------- internals
     @torch.no_grad()
@@ -236,6 +276,7 @@ class MoleculeGenerator(PretrainedGenerator):
         cond: torch.Tensor | None = None,
         guidance: float = 1.0,
         fragment: Fragment | None = None,
+        resample: int = 1,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Coordinates (Angstrom) and type indices of ``len(sizes)`` molecules; ``cond``:
         their ``[len(sizes), num_conditions]`` conditions."""
@@ -258,7 +299,8 @@ class MoleculeGenerator(PretrainedGenerator):
             x0 = predict_x0(self.net, self.sde, state, tt, type_scale, cond, guidance)[0]
             return x0 if fragment is None else place_fragment(x0, fixed, fragment)
 
-        x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
+        noise_gen = device_generator(gen, self.device)
+        x0 = sample(denoise, self.sde, z, steps, sampler, generator=noise_gen, resample=resample)
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy()
         types = x0.feat.argmax(-1).cpu().numpy()
         splits = np.cumsum(sizes)[:-1]
