@@ -2,9 +2,10 @@
 
     python benchmarks/inpainting.py [--model qm9-heavy] [-n 100] [--steps 20] [--resample 10]
 
-Each scaffold's ring atoms (heavy atoms only, with their real 3D geometry and Kekule bonds) are
-cut from the first QM9 test molecule that contains it with bonds that make a valid molecule on their
-own (no double bond leaving the ring); every sample must keep them. Per row: contains (the scaffold
+The fragments are data/fragments/*.sdf: each scaffold's ring atoms (heavy atoms only, with their
+real 3D geometry and Kekule bonds) cut from the first QM9 test molecule that contains it with bonds
+that make a valid molecule on their own (``--write-fragments`` recuts them; needs qm9pack). Every
+sample must keep them. Per row: contains (the scaffold
 matches exactly the fixed atoms of the sample, RDKit substructure search on the sanitised sample),
 valid (sanitises, neutral, no radicals), connected (valid and one fragment), all over all samples.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,8 +22,10 @@ from rdkit import Chem
 
 from molgen.datasets.qm9 import load_qm9
 from molgen.generators.molecules import MoleculeGenerator
+from molgen.io.sdf import write_sdf
 from molgen.structures.molecule import Molecule
 
+FRAGMENTS = Path(__file__).resolve().parents[1] / "data" / "fragments"
 SCAFFOLDS = {"benzene": "c1ccccc1", "pyridine": "c1ccncc1", "cyclohexane": "C1CCCCC1", "furan": "c1ccoc1"}
 
 
@@ -52,6 +56,16 @@ def holds_fragment(mol: Chem.Mol, pattern: Chem.Mol, k: int) -> bool:
     return any(set(m) == fixed for m in mol.GetSubstructMatches(pattern, uniquify=False, maxMatches=1000))
 
 
+def write_fragments() -> None:
+    """Cut every scaffold from QM9's test split into data/fragments/NAME.sdf (needs qm9pack)."""
+    test = load_qm9("test")
+    for name, smiles in SCAFFOLDS.items():
+        fragment, i = scaffold_fragment(test, smiles)
+        mol = fragment.to_rdkit_raw()
+        mol.SetProp("_Name", f"{name} ring of QM9 molecule {int(test.props['index'][i])} ({test.smiles[i]})")
+        write_sdf([mol], FRAGMENTS / f"{name}.sdf")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="qm9-heavy")
@@ -65,21 +79,25 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-fragments", action="store_true", help="recut data/fragments/ from QM9")
     args = parser.parse_args()
+    if args.write_fragments:
+        write_fragments()
+        return
     torch.set_num_threads(args.threads)
 
     gen = MoleculeGenerator.from_pretrained(args.model, device=args.device)
-    test = load_qm9("test")
     print(
         f"model `{args.model}`, {args.num_molecules} samples per scaffold, sizes "
         f"(fragment + 1)..{args.max_atoms}, sampler {args.sampler} {args.steps} steps x {args.resample} "
         f"(RePaint), seed {args.seed}"
     )
     print()
-    print("| scaffold | from QM9 test molecule | contains scaffold | valid | connected | s/molecule |")
+    print("| scaffold | fragment file | contains scaffold | valid | connected | s/molecule |")
     print("|---|---|---|---|---|---|")
     for name, smiles in SCAFFOLDS.items():
-        fragment, index = scaffold_fragment(test, smiles)
+        path = FRAGMENTS / f"{name}.sdf"
+        fragment = Molecule.from_sdf(path)
         k = fragment.num_atoms
         start = time.perf_counter()
         mols = gen.sample(
@@ -97,7 +115,7 @@ def main() -> None:
         valid = np.mean([m.GetIntProp("valid") for m in mols])
         connected = np.mean([m.GetIntProp("valid") and "." not in m.GetProp("smiles") for m in mols])
         print(
-            f"| {name} `{smiles}` | {index} (`{test.smiles[index]}`) | {100 * contains:.1f} % | "
+            f"| {name} `{smiles}` | `data/fragments/{path.name}` | {100 * contains:.1f} % | "
             f"{100 * valid:.1f} % | {100 * connected:.1f} % | {seconds:.3f} |",
             flush=True,
         )
