@@ -201,6 +201,7 @@ def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):
         (["--property", "beta=3"], "unknown property 'beta'"),
         (["--num-atoms", "9-3"], "need 1 <= A <= B"),
         (["--fragment", fragment, "--num-atoms", 4], "smaller than the fragment"),
+        (["--fragment", fragment, "--resample", 3], "only with the ancestral sampler"),
     ]:
         result = run(app, list(map(str, [*args, *bad])))
         assert result.exit_code == 2 and message in result.output, result.output

@@ -50,8 +50,7 @@ def sample(
         raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    if resample < 1 or (resample > 1 and sampler != "ancestral"):
-        raise ValueError(f"resample must be >= 1, and > 1 only with the ancestral sampler (got {resample})")
+    check_resample(sampler, resample)
     times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64).tolist()
     prev_x0, prev_h = None, None
     x0 = z
@@ -72,6 +71,12 @@ def sample(
             z = _dpm2m_step(sde, z, x0, prev_x0, t, s, prev_h)
         prev_x0, prev_h = x0, 0.5 * (sde.logsnr(s) - sde.logsnr(t))
     return x0
+
+
+def check_resample(sampler: str, resample: int) -> None:
+    """ValueError unless ``resample`` is 1, or more with the ``ancestral`` sampler."""
+    if resample < 1 or (resample > 1 and sampler != "ancestral"):
+        raise ValueError(f"resample must be >= 1, and > 1 only with the ancestral sampler (got {resample})")
 
 
 def _dpm2m_step(sde: VPSDE, z: State, x0: State, prev_x0: State, t: float, s: float, prev_h: float) -> State:

@@ -13,7 +13,7 @@ from rdkit import Chem
 from tqdm.auto import tqdm
 
 from molgen.datasets.graph import batch_vector, remove_mean
-from molgen.diffusion.samplers import sample
+from molgen.diffusion.samplers import check_resample, sample
 from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
@@ -152,10 +152,7 @@ class MoleculeGenerator(PretrainedGenerator):
     ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` but yields molecules batch by batch (memory stays flat)."""
         self._check_args(num_molecules, steps, sampler, batch_size)
-        if resample < 1 or (resample > 1 and sampler != "ancestral"):
-            raise ValueError(
-                f"resample must be >= 1, and > 1 only with the ancestral sampler (got {resample})"
-            )
+        check_resample(sampler, resample)
         cond = self.conditions(properties, guidance, num_molecules)
         targets = {k: _per_molecule(k, v, num_molecules) for k, v in (properties or {}).items()}
         fragment = self.fragment(fixed) if fixed is not None else None
