@@ -10,6 +10,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -150,14 +151,13 @@ def _parse_num_atoms(text: str | None) -> int | range | None:
     """``"15"`` -> 15, ``"15-20"`` -> range(15, 21), None -> None."""
     if text is None:
         return None
-    lo, _, hi = text.partition("-")
-    try:
-        lo_n, hi_n = int(lo), int(hi or lo)
-    except ValueError:
-        raise ValueError(f"--num-atoms {text!r}: expected N or A-B, e.g. 15 or 15-20") from None
-    if not 1 <= lo_n <= hi_n:
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if match is None:
+        raise ValueError(f"--num-atoms {text!r}: expected N or A-B, e.g. 15 or 15-20")
+    lo, hi = int(match[1]), match[2]
+    if lo < 1 or (hi is not None and int(hi) < lo):
         raise ValueError(f"--num-atoms {text!r}: need 1 <= A <= B")
-    return lo_n if not hi else range(lo_n, hi_n + 1)
+    return lo if hi is None else range(lo, int(hi) + 1)
 
 
 def _parse_properties(items: list[str]) -> dict[str, float]:
@@ -214,9 +214,7 @@ def train_molecules(
 @train_app.command("regressor")
 @cli_errors
 def train_regressor(
-    data: Annotated[
-        str, typer.Option(help="qm9-train-b (EDM's protocol) | qm9 | qm9-train-a | qm9-subset | FILE.sdf")
-    ],
+    data: Annotated[str, typer.Option(help="qm9-train-b (EDM's protocol) | qm9 | qm9-train-a | qm9-subset")],
     out: TrainOut,
     config: TrainConfigFile = None,
     resume: Resume = False,

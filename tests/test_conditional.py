@@ -243,3 +243,52 @@ def test_the_readme_fragment_command_runs_as_written(tmp_path):
         ):
             contains += sane.HasSubstructMatch(benzene)
     assert contains >= 15  # measured 27 of 50 valid; real quality, not a formality
+
+
+def test_superposition_keeps_handedness_and_batches_like_a_loop():
+    from molgen.structures.superpose import superpose
+
+    rng = np.random.default_rng(0)
+    chiral = torch.tensor([[0.0, 0, 0], [1.5, 0, 0], [0, 1.5, 0], [0, 0, 1.5]], dtype=torch.float64)
+    mirrored = chiral * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+    targets = torch.stack([mirrored + torch.from_numpy(rng.normal(size=3)) for _ in range(3)])
+    placed = superpose(chiral.expand(3, 4, 3), targets)
+
+    def signed_volume(p):
+        return torch.linalg.det(torch.stack([p[1] - p[0], p[2] - p[0], p[3] - p[0]]))
+
+    for b in range(3):
+        assert signed_volume(placed[b]) == pytest.approx(signed_volume(chiral).item())  # not mirrored
+        torch.testing.assert_close(placed[b], superpose(chiral, targets[b]))
+
+
+def test_init_from_an_unconditional_model_with_properties_is_a_clear_error(tmp_path, qm9_train):
+    plain = dataclasses.replace(
+        COND_MODEL, properties=(), denoiser=dataclasses.replace(COND_MODEL.denoiser, num_conditions=0)
+    )
+    base = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path / "base", plain, TINY_TRAIN).train()
+    with pytest.raises(ValueError, match=r"not trained with the properties \['alpha', 'gap'\]"):
+        MoleculeTrainer(
+            qm9_train.subset(range(64)), tmp_path / "cond", COND_MODEL, TINY_TRAIN, init_from=base
+        )
+
+
+def test_property_statistics_edge_cases(qm9_train):
+    from molgen.models.pretrained import PropertyStats
+
+    values = np.concatenate([np.zeros(30), np.linspace(1, 2, 70)])  # 30 % ties at the minimum
+    stats = PropertyStats.from_values(values, np.arange(100) % 5 + 3, num_bins=20)
+    assert any(not h for h in stats.size_hists)
+    assert stats.size_hist(-5.0)  # an empty end bin falls back to the nearest filled one
+    data = qm9_train.subset(range(64))
+    data.props["alpha"] = np.full(64, 3.0)
+    with pytest.raises(ValueError, match="not constant"):
+        MoleculeTrainer(data, "/nonexistent/never-written", COND_MODEL, TINY_TRAIN)
+
+
+@pytest.mark.parametrize("text", ["5-", "3--5", "a", "-4", "0", "7-3"])
+def test_bad_num_atoms_text(text):
+    from molgen.cli import _parse_num_atoms
+
+    with pytest.raises(ValueError, match="--num-atoms"):
+        _parse_num_atoms(text)

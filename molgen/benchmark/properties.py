@@ -40,6 +40,8 @@ class PropertyPredictor:
         return {name: out[:, j] for j, name in enumerate(self.properties)}
 
     def _encode(self, mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray] | None:
+        """(type indices ``[n]``, centred coordinates in model units ``[n, 3]``) of the atoms the
+        regressor reads, or None when it cannot read the molecule."""
         if mol is None or mol.GetNumConformers() == 0:
             return None
         symbols = [a.GetSymbol() for a in mol.GetAtoms()]
@@ -52,6 +54,7 @@ class PropertyPredictor:
 
     @torch.no_grad()
     def _predict_batch(self, items: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """``[len(items), num_properties]`` predictions in property units for encoded molecules."""
         counts = torch.tensor([len(t) for t, _ in items])
         types = torch.from_numpy(np.concatenate([t for t, _ in items]))
         pos = torch.from_numpy(np.concatenate([p for _, p in items])).float()

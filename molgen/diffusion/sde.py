@@ -96,6 +96,8 @@ class VPSDE:
 
     def renoise(self, z_s: State, s: float, t: float, generator: torch.Generator | None = None) -> State:
         """Sample ``z_t ~ q(z_t | z_s)`` for ``t > s``: the forward process from ``s`` back to ``t``."""
+        if not t > s:
+            raise ValueError(f"renoise goes forward in time: need t > s, got t={t}, s={s}")
         (at, st), (as_, ss) = self._scales(t), self._scales(s)
         alpha_ts = at / as_
         std = (st**2 - alpha_ts**2 * ss**2).clamp(min=0).sqrt()

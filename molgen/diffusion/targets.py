@@ -42,6 +42,8 @@ def predict_x0(
     if cond is None or guidance == 1.0:
         disp, logits = net(z.pos, z.feat, logsnr, z.batch, z.num_graphs, cond, **net_inputs)
     else:
+        if net_inputs:
+            raise ValueError("classifier-free guidance here takes no extra network inputs")
         g = z.num_graphs
         disp, logits = net(
             torch.cat([z.pos, z.pos]),

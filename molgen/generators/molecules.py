@@ -46,9 +46,10 @@ class Fragment:
     orders: np.ndarray | None = None
 
     def bonds_within(self, symbols: list[str], pos: np.ndarray) -> np.ndarray | None:
-        """``(i, j, order)`` bonds of a heavy-atom sample whose first ``k`` atoms are this
-        fragment: the fragment's own bonds among those, EDM's distance rule for every other pair
-        (the rule alone would misread e.g. aromatic rings of the fragment). None without bonds."""
+        """``[num_bonds, 3]`` ``(i, j, order)`` bonds of a heavy-atom sample (``symbols``, ``pos``
+        ``[n, 3]`` in Angstrom) whose first ``k`` atoms are this fragment: the fragment's own bonds
+        among those, EDM's distance rule for every other pair (the rule alone would misread e.g.
+        aromatic rings of the fragment). None when the fragment has no bonds."""
         if self.orders is None:
             return None
         orders = bond_orders(symbols, pos)
@@ -91,7 +92,8 @@ class MoleculeGenerator(PretrainedGenerator):
 
         Args:
             num_atoms: None draws sizes from the training histogram (for a property request,
-                from the training molecules with similar values, as EDM does); an int fixes
+                from the training molecules with values of the first requested property
+                near the target, as EDM does); an int fixes
                 every size; a ``range`` draws from the training histogram within it; a sequence
                 gives one size per molecule. For a model with implicit hydrogens
                 (``config.hydrogens``) these count heavy atoms; RDKit adds the hydrogens
@@ -161,6 +163,7 @@ class MoleculeGenerator(PretrainedGenerator):
         if targets and num_atoms is None:  # p(num_atoms | first property), as EDM does
             name, values = next(iter(targets.items()))
             hists = [self.stats.properties[name].size_hist(v) for v in values]
+            hists = [h if max(h) >= minimum else self.stats.num_atoms_hist for h in hists]  # fragment
             sizes = np.concatenate([self._sizes(1, None, gen, h, minimum) for h in hists])
         else:
             sizes = self._sizes(num_molecules, num_atoms, gen, self.stats.num_atoms_hist, minimum)

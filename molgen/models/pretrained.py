@@ -70,9 +70,12 @@ class PropertyStats:
         return cls(float(values.mean()), float(values.std()), [float(e) for e in edges], hists)
 
     def size_hist(self, value: float) -> dict[int, int]:
-        """``{num_atoms: count}`` of the value bin holding ``value`` (the end bins beyond the range)."""
+        """``{num_atoms: count}`` of the value bin holding ``value`` (the end bins beyond the
+        range; the nearest non-empty bin when that one is empty, as with tied quantiles)."""
         b = int(np.searchsorted(self.bin_edges, value, side="right")) - 1
-        return self.size_hists[min(max(b, 0), len(self.size_hists) - 1)]
+        b = min(max(b, 0), len(self.size_hists) - 1)
+        filled = [i for i, h in enumerate(self.size_hists) if h]
+        return self.size_hists[min(filled, key=lambda i: abs(i - b))]
 
     def to_json(self) -> dict:
         hists = [{str(k): v for k, v in h.items()} for h in self.size_hists]

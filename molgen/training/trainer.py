@@ -60,10 +60,14 @@ def model_atoms(data: PackedMolecules, config: ModelConfig) -> PackedMolecules:
 
 
 def property_values(data: PackedMolecules, name: str) -> np.ndarray:
-    """``[num_molecules]`` values of property ``name``; a clear error if the data lacks it."""
+    """``[num_molecules]`` values of property ``name``; a clear error if the data lacks it or
+    if they cannot be normalised (not finite, or all the same)."""
     if name not in data.props:
         raise ValueError(f"the training data has no property {name!r} (it has {sorted(data.props)})")
-    return data.props[name].astype(np.float64)
+    values = data.props[name].astype(np.float64)
+    if not np.isfinite(values).all() or values.std() == 0:
+        raise ValueError(f"property {name!r} must be finite and not constant over the training data")
+    return values
 
 
 def condition_mask(num: int, num_properties: int, dropout: float, gen: torch.Generator) -> torch.Tensor:
@@ -138,6 +142,12 @@ class MoleculeTrainer(DiffusionTrainer):
 
     def encode(self, data: PackedMolecules) -> EncodedMolecules:
         self.vocab = AtomVocab(self.model_config.vocab)
+        missing = [k for k in self.model_config.properties if k not in self.stats.properties]
+        if missing:  # --init-from a model without them: its input layer cannot take them either
+            raise ValueError(
+                f"the initial model was not trained with the properties {missing}; train a "
+                "property-conditioned model from scratch (or from a model with the same properties)"
+            )
         properties = {k: self.stats.properties[k] for k in self.model_config.properties}
         return EncodedMolecules(
             model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale, properties
@@ -190,6 +200,7 @@ class RegressorTrainer(MoleculeTrainer):
     LOSS_FIELDS = ("mae",)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean absolute error over this rank's molecules and all properties (normalised units)."""
         indices = self.global_batch(step)
         pos, types, batch = self.encoded.batch(indices)
         target = self.encoded.properties[torch.from_numpy(indices)]
