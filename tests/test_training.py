@@ -203,3 +203,62 @@ def test_a_signal_stops_training_with_a_checkpoint_also_in_a_background_job(tmp_
     assert proc.returncode != 0
     logged = len(metrics.read_text().splitlines()) - 1
     assert read_checkpoint(out / "checkpoints" / "last.pt")["step"] >= logged >= 3
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights(tmp_path):
+    """SIGKILL at a random moment (maybe while a checkpoint is being written): the checkpoint left
+    under the final name is whole, and resuming from it ends with the uninterrupted run's weights."""
+    import json
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    from molgen.config import to_dict
+    from molgen.training.loop import read_checkpoint
+
+    steps = 400
+    run = RunConfig(
+        model=TINY_MODEL,
+        train=dataclasses.replace(TINY_TRAIN, max_steps=steps, checkpoint_every=3, log_every=50),
+    )
+    (tmp_path / "run.json").write_text(json.dumps(to_dict(run)))
+
+    def command(out, *extra):
+        base = [
+            sys.executable,
+            "-m",
+            "molgen.cli",
+            "train",
+            "molecules",
+            "--data",
+            "qm9-subset",
+            "--device",
+            "cpu",
+        ]
+        return [*base, "--out", str(out), "--config", str(tmp_path / "run.json"), *extra]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = killed / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+        time.sleep(0.01)
+    time.sleep(random.Random().uniform(0.0, 0.5))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before the kill; raise `steps`"
+    assert 0 < read_checkpoint(checkpoint)["step"] < steps  # whole, readable, mid-run
+    assert not (killed / "model").exists()
+
+    subprocess.run(command(killed, "--resume"), check=True, capture_output=True, timeout=300)
+    subprocess.run(command(tmp_path / "straight"), check=True, capture_output=True, timeout=300)
+    resumed = load_file(str(killed / "model" / "model.safetensors"))
+    straight = load_file(str(tmp_path / "straight" / "model" / "model.safetensors"))
+    assert resumed.keys() == straight.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0)
