@@ -77,6 +77,7 @@ def cli_errors(fn: Callable) -> Callable:
 
 SamplerOption = Annotated[str, typer.Option(help="ancestral | ancestral-mean | ddim | dpm2m")]
 BackboneSteps = Annotated[int, typer.Option(help="Denoiser evaluations per design.")]
+PrecisionOption = Annotated[str, typer.Option(help="fp32 | bf16 (denoiser under bfloat16 autocast)")]
 
 
 @sample_app.command("molecules")
@@ -114,6 +115,7 @@ def sample_molecules(
     resample: Annotated[
         int, typer.Option(help="RePaint resampling per step (ancestral sampler), e.g. 10 with --fragment.")
     ] = 1,
+    precision: PrecisionOption = "fp32",
 ) -> None:
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
     target_NAME and guidance with --property; fixed_atoms with --fragment)."""
@@ -124,7 +126,7 @@ def sample_molecules(
     sizes = _parse_num_atoms(num_atoms)
     targets = _parse_properties(prop or [])
     fixed = Molecule.from_sdf(fragment) if fragment is not None else None
-    gen = MoleculeGenerator.from_pretrained(model, device=device)
+    gen = MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
     gen.conditions(targets, guidance)  # bad requests fail before the output file is opened
     writer = SDFWriter(out)
     start = time.perf_counter()
@@ -352,6 +354,7 @@ def sample_backbones(
     batch_size: Annotated[int, typer.Option(help="Designs per batch.")] = 16,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    precision: PrecisionOption = "fp32",
 ) -> None:
     """Sample protein backbones (N, CA, C, O; chain A) as PDB files plus manifest.csv:
     by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
@@ -373,7 +376,7 @@ def sample_backbones(
         conditioners.append(SecondaryStructure(ss, fraction))
     if motif is not None:  # after a secondary-structure string, which fixes the length
         conditioners.append(Motif.from_contig(motif, contig))
-    gen = BackboneGenerator.from_pretrained(model, device=device)
+    gen = BackboneGenerator.from_pretrained(model, device=device, precision=precision)
     plans = gen.plan_designs(num_samples, conditioners, seed)
     start = time.perf_counter()
     rows = []

@@ -129,8 +129,11 @@ class TrainConfig:
     condition_dropout: float = 0.1
     seed: int = 0
     threads: int = 0  # 0 = leave torch's default
+    precision: str = "fp32"  # "bf16": forward pass and loss under bfloat16 autocast
 
     def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"TrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}")
         _check_positive(
             self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
         )

@@ -29,6 +29,34 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of PRECISIONS, else a ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
+    return precision
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on ``device`` for ``precision == "bf16"``; a no-op for ``"fp32"``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=check_precision(precision) == "bf16")
+
+
+class AutocastNet(torch.nn.Module):
+    """Runs ``net`` under bfloat16 autocast and returns its tensor outputs in float32."""
+
+    def __init__(self, net: torch.nn.Module, device: torch.device) -> None:
+        super().__init__()
+        self.net, self.device = net, device
+
+    def forward(self, *args, **kwargs) -> tuple[torch.Tensor, ...]:
+        with autocast(self.device, "bf16"):
+            out = self.net(*args, **kwargs)
+        return tuple(o.float() for o in out)
+
+
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A torch.Generator seeded with ``seed`` (fresh entropy when None)."""
     gen = torch.Generator(device=device)

@@ -92,3 +92,33 @@ def test_non_finite_samples_are_redrawn_never_written(gen, monkeypatch, caplog):
     assert calls == [3, 1]
     assert "molecules [1] had non-finite coordinates" in caplog.text
     assert all(np.isfinite(m.GetConformer().GetPositions()).all() for m in mols)
+
+
+def test_bf16_autocast_sampling_and_training_stay_close_to_fp32(tmp_path, tiny_model_dir, qm9_train):
+    import dataclasses
+
+    from molgen.diffusion.sde import State
+    from molgen.diffusion.targets import predict_x0
+    from molgen.testing import TINY_MODEL, TINY_TRAIN
+    from molgen.training.trainer import MoleculeTrainer
+
+    fp32 = MoleculeGenerator.from_pretrained(tiny_model_dir, device="cpu")
+    bf16 = MoleculeGenerator.from_pretrained(tiny_model_dir, device="cpu", precision="bf16")
+    batch = torch.tensor([0] * 6 + [1] * 9)
+    z = fp32.sde.noise_like(
+        State(torch.zeros(15, 3), torch.zeros(15, 5), batch, 2), torch.Generator().manual_seed(0)
+    )
+    t = torch.tensor([0.2, 0.6])
+    with torch.no_grad():
+        a = predict_x0(fp32.runner, fp32.sde, z, t, 0.25)[0]
+        b = predict_x0(bf16.runner, bf16.sde, z, t, 0.25)[0]
+    assert b.pos.dtype == torch.float32 and b.feat.dtype == torch.float32
+    assert not torch.equal(a.pos, b.pos)  # bf16 really ran
+    torch.testing.assert_close(b.pos, a.pos, atol=0.05, rtol=0.05)
+    assert len(bf16.sample(3, steps=3, seed=0)) == 3
+    with pytest.raises(ValueError, match="unknown precision"):
+        MoleculeGenerator.from_pretrained(tiny_model_dir, device="cpu", precision="fp16")
+
+    train = dataclasses.replace(TINY_TRAIN, precision="bf16")
+    trainer = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, TINY_MODEL, train)
+    assert np.isfinite(trainer.train_step()["loss"])

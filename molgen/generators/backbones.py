@@ -232,9 +232,9 @@ class BackboneGenerator(PretrainedGenerator):
 
         def predict(state: State, tt: torch.Tensor, cond: BackboneConditions | None) -> torch.Tensor:
             extra = {} if cond is None else {"conditions": cond}
-            return predict_x0(self.net, self.sde, state, tt, type_scale=1.0, self_cond=previous[0], **extra)[
-                0
-            ].pos
+            return predict_x0(
+                self.runner, self.sde, state, tt, type_scale=1.0, self_cond=previous[0], **extra
+            )[0].pos
 
         def denoise(state: State, t: float) -> State:
             tt = torch.full((state.num_graphs,), t, device=self.device)

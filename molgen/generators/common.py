@@ -12,7 +12,7 @@ import torch
 from molgen.diffusion.samplers import SAMPLERS
 from molgen.diffusion.sde import VPSDE
 from molgen.models.pretrained import AnyModelConfig, DataStats, load_pretrained, save_pretrained
-from molgen.runtime import make_generator, resolve_device
+from molgen.runtime import AutocastNet, check_precision, make_generator, resolve_device
 
 logger = logging.getLogger("molgen")
 
@@ -34,18 +34,28 @@ class PretrainedGenerator:
         name: str = "model",
         info: dict | None = None,
         device: str | torch.device = "auto",
+        precision: str = "fp32",
     ) -> None:
+        """``precision``: ``"fp32"`` or ``"bf16"`` (the denoiser runs under bfloat16 autocast;
+        the sampler's arithmetic stays float32)."""
         self.config, self.stats, self.name, self.info = config, stats, name, info or {}
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
+        self.precision = check_precision(precision)
+        self.runner = AutocastNet(self.net, self.device) if precision == "bf16" else self.net
         self.sde = VPSDE(config.sde.schedule)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path | None = None, device: str | torch.device = "auto"):
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path | None = None,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+    ):
         """Load a bundled model by name (default ``DEFAULT_MODEL``) or a ``save_pretrained`` folder."""
         name_or_path = name_or_path or cls.DEFAULT_MODEL
         config, net, stats, info = load_pretrained(name_or_path, kind=cls.KIND)
-        return cls(config, net, stats, name=str(name_or_path), info=info, device=device)
+        return cls(config, net, stats, name=str(name_or_path), info=info, device=device, precision=precision)
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         return save_pretrained(out_dir, self.config, self.net, self.stats, self.info)

@@ -296,7 +296,7 @@ class MoleculeGenerator(PretrainedGenerator):
 
         def denoise(state: State, t: float) -> State:
             tt = torch.full((state.num_graphs,), t, device=self.device)
-            x0 = predict_x0(self.net, self.sde, state, tt, type_scale, cond, guidance)[0]
+            x0 = predict_x0(self.runner, self.sde, state, tt, type_scale, cond, guidance)[0]
             return x0 if fragment is None else place_fragment(x0, fixed, fragment)
 
         noise_gen = device_generator(gen, self.device)

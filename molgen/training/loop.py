@@ -34,7 +34,7 @@ from molgen.models.pretrained import (
     load_pretrained,
     save_pretrained,
 )
-from molgen.runtime import atomic_path, is_main_process, rank, world_size
+from molgen.runtime import atomic_path, autocast, is_main_process, rank, world_size
 
 logger = logging.getLogger("molgen")
 
@@ -183,7 +183,8 @@ class DiffusionTrainer:
         cfg = self.config
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step)
-        loss, parts = self.loss(self.step)
+        with autocast(self.device, cfg.precision):
+            loss, parts = self.loss(self.step)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
