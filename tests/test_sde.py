@@ -182,3 +182,23 @@ def test_renoise_follows_the_forward_marginal():
     alpha, sigma = sde.alpha_sigma(torch.tensor(0.7))
     assert z_t.feat.mean().item() == pytest.approx(alpha.item(), abs=0.02)
     assert z_t.feat.std().item() == pytest.approx(sigma.item(), abs=0.02)
+
+
+def test_the_sampler_reports_the_step_where_coordinates_turned_non_finite(caplog):
+    sde = VPSDE("cosine")
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    z = sde.noise_like(
+        State(torch.zeros(5, 3), torch.zeros(5, 2), batch, 2), torch.Generator().manual_seed(0)
+    )
+    calls = []
+
+    def denoise(state, t):
+        calls.append(t)
+        pos = torch.zeros_like(state.pos)
+        if len(calls) >= 3:
+            pos[3] = float("nan")  # graph 1 breaks at step 2 (0-based)
+        return state.replace(pos, torch.zeros_like(state.feat))
+
+    with caplog.at_level("WARNING", logger="molgen"):
+        sample(denoise, sde, z, 5, "ddim")
+    assert "non-finite coordinates from step (of 5) per graph of the batch: {1: 2}" in caplog.text

@@ -7,6 +7,7 @@ makes exactly ``steps`` denoiser evaluations on the uniform time grid ``1 = t_0 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -14,6 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from molgen.diffusion.sde import VPSDE, State
+
+logger = logging.getLogger("molgen")
 
 SAMPLERS = ("ancestral", "ancestral-mean", "ddim", "dpm2m")
 
@@ -54,13 +57,18 @@ def sample(
     times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64).tolist()
     prev_x0, prev_h = None, None
     x0 = z
-    for t, s in tqdm(zip(times[:-1], times[1:]), total=steps, disable=not progress, desc="sampling"):
+    first_bad = torch.full((len(z.pos),), steps, dtype=torch.long, device=z.pos.device)  # per node
+    for step, (t, s) in enumerate(
+        tqdm(zip(times[:-1], times[1:]), total=steps, disable=not progress, desc="sampling")
+    ):
         for _ in range(resample - 1):
             if s <= 0:
                 break
             z_s = sde.ancestral_step(z, denoise(z, t), t, s, generator)
             z = sde.renoise(z_s, s, t, generator)
         x0 = denoise(z, t)
+        bad = ~torch.isfinite(x0.pos).all(-1)
+        first_bad = torch.where(bad & (first_bad == steps), step, first_bad)  # no host sync per step
         if s <= 0:
             break
         if sampler in ("ancestral", "ancestral-mean"):
@@ -70,7 +78,17 @@ def sample(
         else:
             z = _dpm2m_step(sde, z, x0, prev_x0, t, s, prev_h)
         prev_x0, prev_h = x0, 0.5 * (sde.logsnr(s) - sde.logsnr(t))
+    _report_non_finite(first_bad, z.batch, steps)
     return x0
+
+
+def _report_non_finite(first_bad: torch.Tensor, batch: torch.Tensor, steps: int) -> None:
+    """Log at which step each graph's x0 estimate first held a non-finite coordinate
+    (``first_bad`` ``[num_nodes]``, ``steps`` where none did; ``batch`` ``[num_nodes]``)."""
+    if bool((first_bad < steps).any()):
+        graphs = batch[first_bad < steps].unique().tolist()
+        at = {g: int(first_bad[batch == g].min()) for g in graphs}
+        logger.warning("non-finite coordinates from step (of %d) per graph of the batch: %s", steps, at)
 
 
 def check_resample(sampler: str, resample: int) -> None:
