@@ -22,9 +22,14 @@ STEPS = 4
 
 def _setup(kind):
     """(trainer class, data, model config, train config) of a tiny run of ``kind``."""
-    if kind == "molecules":
+    if kind == "molecules":  # property-conditioned: per-molecule conditions are sliced per rank too
         cfg = dataclasses.replace(TINY_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
-        return MoleculeTrainer, load_qm9_subset("train").subset(range(64)), TINY_MODEL, cfg
+        model = dataclasses.replace(
+            TINY_MODEL,
+            properties=("alpha", "gap"),
+            denoiser=dataclasses.replace(TINY_MODEL.denoiser, num_conditions=4),
+        )
+        return MoleculeTrainer, load_qm9_subset("train").subset(range(64)), model, cfg
     # the conditional backbone model: random motifs and secondary structure are sliced per rank
     cfg = dataclasses.replace(
         TINY_BACKBONE_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100, low_noise_fraction=0.5
