@@ -24,13 +24,15 @@ from pathlib import Path
 def peak_run(args: list[str]) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of ``python -m molgen.cli ARGS`` in a fresh process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "molgen.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"molgen {' '.join(args)} failed: {proc.stderr.read().decode()[-2000:]}")
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: progress bars never block the child
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "molgen.cli", *args], stdout=subprocess.DEVNULL, stderr=log
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise SystemExit(f"molgen {' '.join(args)} failed: {log.read().decode()[-2000:]}")
     return usage.ru_maxrss / 1024, seconds
 
 
