@@ -4,7 +4,14 @@ import pickle
 import pytest
 import torch
 
-from molgen.config import BackboneRunConfig, RunConfig, TrainConfig, from_dict, load_config
+from molgen.config import (
+    BackboneRunConfig,
+    RegressorRunConfig,
+    RunConfig,
+    TrainConfig,
+    from_dict,
+    load_config,
+)
 from molgen.testing import TINY_MODEL, TINY_TRAIN
 from molgen.training.trainer import MoleculeTrainer
 
@@ -150,6 +157,8 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
         ("qm9", "qm9_train_gpu.yaml", "molecules"),
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
+        ("qm9-heavy-cond", "qm9_heavy_cond_train.yaml", "molecules"),
+        ("qm9-heavy-regressor", "qm9_heavy_regressor_train.yaml", "regressor"),
     ],
 )
 def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml_name, kind):
@@ -157,7 +166,7 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
 
     from molgen.models.pretrained import load_pretrained
 
-    run_cls = RunConfig if kind == "molecules" else BackboneRunConfig
+    run_cls = {"molecules": RunConfig, "backbones": BackboneRunConfig, "regressor": RegressorRunConfig}[kind]
     run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
     config, _, _, info = load_pretrained(name, kind=kind)
     assert run.model == config
