@@ -44,7 +44,7 @@ def sample(
         resample: with ``r > 1``, every step is taken ``r`` times, going back to its start
             time with fresh forward noise in between (RePaint, Lugmayr et al. 2022): it lets
             parts the denoise function imposes (e.g. a fixed fragment) and the generated parts
-            agree. ``steps * r`` evaluations; stochastic samplers only.
+            agree. ``steps * r`` evaluations; the ``ancestral`` sampler only.
 
     Returns:
         The final clean-data prediction.
