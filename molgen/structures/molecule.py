@@ -253,6 +253,6 @@ def _set_prop(mol: Chem.Mol, key: str, value) -> None:
     if isinstance(value, (bool, int, np.integer)):
         mol.SetIntProp(key, int(value))
     elif isinstance(value, (float, np.floating)):
-        mol.SetDoubleProp(key, float(value))
+        mol.SetProp(key, repr(float(value)))  # shortest round-trip text: 0.2, not 0.20000000000000001
     else:
         mol.SetProp(key, str(value))
