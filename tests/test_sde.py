@@ -153,12 +153,16 @@ def test_sampler_arguments_are_validated():
         sample(lambda s, t: s, sde, z, steps=3, sampler="euler-maruyama-ish")
 
 
+def _two_graph_prior(sde: VPSDE, batch: list[int]) -> State:
+    """A prior sample of two small graphs (nodes assigned by ``batch``), two type features."""
+    n = len(batch)
+    shape = State(torch.zeros(n, 3), torch.zeros(n, 2), torch.tensor(batch), 2)
+    return sde.noise_like(shape, torch.Generator().manual_seed(0))
+
+
 def test_repaint_resampling_takes_each_step_r_times_and_only_with_ancestral():
     sde = VPSDE("cosine")
-    batch = torch.tensor([0, 0, 0, 1, 1])
-    z = sde.noise_like(
-        State(torch.zeros(5, 3), torch.zeros(5, 2), batch, 2), torch.Generator().manual_seed(0)
-    )
+    z = _two_graph_prior(sde, [0, 0, 0, 1, 1])
     times = []
 
     def denoise(state, t):
@@ -186,10 +190,7 @@ def test_renoise_follows_the_forward_marginal():
 
 def test_the_sampler_reports_the_step_where_coordinates_turned_non_finite(caplog):
     sde = VPSDE("cosine")
-    batch = torch.tensor([0, 0, 1, 1, 1])
-    z = sde.noise_like(
-        State(torch.zeros(5, 3), torch.zeros(5, 2), batch, 2), torch.Generator().manual_seed(0)
-    )
+    z = _two_graph_prior(sde, [0, 0, 1, 1, 1])
     calls = []
 
     def denoise(state, t):

@@ -53,6 +53,19 @@ class EGNNLayer(nn.Module):
         return h, pos + scatter_mean(shift, dst, inv_count)
 
 
+def run_layers(
+    layers: nn.ModuleList, h: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor, num_graphs: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run EGNN ``layers`` over fully connected molecules: h ``[N, hidden]``, pos ``[N, 3]``,
+    batch ``[N]`` (nodes stored graph by graph) -> updated (h, pos)."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    src, dst = full_edges(counts)
+    inv_count = (1.0 / (counts - 1).clamp(min=1).to(pos.dtype))[batch, None]
+    for layer in layers:
+        h, pos = layer(h, pos, src, dst, inv_count)
+    return h, pos
+
+
 class MoleculeDenoiser(nn.Module):
     """Predicts a coordinate displacement and type logits from a noisy molecule batch."""
 
@@ -89,15 +102,9 @@ class MoleculeDenoiser(nn.Module):
             disp: ``[N, 3]`` equivariant displacement (zero mean per graph).
             logits: ``[N, num_types]`` invariant type logits.
         """
-        counts = torch.bincount(batch, minlength=num_graphs)
-        src, dst = full_edges(counts)
-        inv_count = (1.0 / (counts - 1).clamp(min=1).to(pos.dtype))[batch, None]
         inputs = [feat, self.time(logsnr)[batch]]
         if self.config.num_conditions:
             inputs.append(cond[batch])
-        h = self.embed(torch.cat(inputs, -1))
-        x = pos
-        for layer in self.layers:
-            h, x = layer(h, x, src, dst, inv_count)
+        h, x = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs)
         disp = remove_mean(x - pos, batch, num_graphs)
         return disp, self.type_head(self.out_norm(h))

@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 from molgen.config import RegressorConfig
-from molgen.datasets.graph import full_edges
-from molgen.models.molecule_denoiser import EGNNLayer
+from molgen.models.molecule_denoiser import EGNNLayer, run_layers
 
 
 class PropertyRegressor(nn.Module):
@@ -36,11 +35,6 @@ class PropertyRegressor(nn.Module):
     ) -> torch.Tensor:
         """pos ``[N, 3]`` (model units), feat ``[N, num_types]`` one-hot types, batch ``[N]``
         -> ``[num_graphs, num_properties]`` (sum of per-atom contributions)."""
-        counts = torch.bincount(batch, minlength=num_graphs)
-        src, dst = full_edges(counts)
-        inv_count = (1.0 / (counts - 1).clamp(min=1).to(pos.dtype))[batch, None]
-        h, x = self.embed(feat), pos
-        for layer in self.layers:
-            h, x = layer(h, x, src, dst, inv_count)
+        h, _ = run_layers(self.layers, self.embed(feat), pos, batch, num_graphs)
         out = torch.zeros(num_graphs, self.head[-1].out_features, dtype=h.dtype, device=h.device)
         return out.index_add_(0, batch, self.head(h))

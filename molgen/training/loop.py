@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 import logging
 import signal
@@ -99,7 +100,6 @@ class DiffusionTrainer:
             raise ValueError(
                 f"{len(self.encoded)} training examples is fewer than one batch ({train_config.batch_size})"
             )
-        self.sde = VPSDE(model_config.sde.schedule) if hasattr(model_config, "sde") else None
         with torch.random.fork_rng(devices=[]):  # same initial weights on every rank, global RNG untouched
             torch.manual_seed(train_config.seed)
             self.net = build_denoiser(model_config).to(self.device)
@@ -127,6 +127,11 @@ class DiffusionTrainer:
         self.model = self.net
         if world_size() > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(self.net)
+
+    @functools.cached_property
+    def sde(self) -> VPSDE:
+        """The noise process of the model config (built on first use; a regressor has none)."""
+        return VPSDE(self.model_config.sde.schedule)
 
     # ------------------------------------------------------------ subclass API
     def make_stats(self, data, model_config: AnyModelConfig) -> DataStats:
