@@ -8,7 +8,10 @@ For each property, ``n`` target values are drawn from the generator's training h
 the regressor, trained on the other half (``qm9-train-b``), predicts the property of every sample
 and the table reports the mean absolute error between target and prediction. Reference rows: the
 regressor's own error on the real QM9 test split (the lower bound) and its error against shuffled
-test labels (the "no conditioning" upper bound of EDM). Needs qm9pack (full QM9).
+test labels (the "no conditioning" upper bound of EDM). ``--guidance 0`` samples the
+unconditional model at sizes drawn from p(num_atoms | target): what the molecule size alone
+explains (EDM's "#Atoms" row, though for a heavy-atom model the size counts heavy atoms only).
+Needs qm9pack (full QM9).
 Units as EDM reports them: alpha Bohr^3, gap/homo/lumo meV, mu Debye, Cv cal/(mol K).
 """
 
