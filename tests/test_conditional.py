@@ -28,10 +28,14 @@ COND_MODEL = ModelConfig(
 
 
 @pytest.fixture(scope="module")
-def cond_gen(tmp_path_factory, qm9_train):
+def cond_folder(tmp_path_factory, qm9_train):
     out = tmp_path_factory.mktemp("cond_run")
-    folder = MoleculeTrainer(qm9_train.subset(range(256)), out, COND_MODEL, TINY_TRAIN).train()
-    return MoleculeGenerator.from_pretrained(folder, device="cpu")
+    return MoleculeTrainer(qm9_train.subset(range(256)), out, COND_MODEL, TINY_TRAIN).train()
+
+
+@pytest.fixture(scope="module")
+def cond_gen(cond_folder):
+    return MoleculeGenerator.from_pretrained(cond_folder, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +47,40 @@ def test_condition_mask_mixes_unconditional_single_and_subset_rows():
     mask = condition_mask(20_000, 6, 0.1, torch.Generator().manual_seed(0))
     given = mask.sum(1)
     assert set(mask.unique().tolist()) == {0.0, 1.0}
-    # none: the dropout share plus empty random subsets (0.45 / 64); one: 45 % plus 6/64 of 45 %
-    assert abs((given == 0).float().mean().item() - (0.1 + 0.45 / 64)) < 0.01
-    assert abs((given == 1).float().mean().item() - (0.45 + 0.45 * 6 / 64)) < 0.015
+    # none: exactly the dropout share; one: 45 % plus the one-property subsets (7 of 64) of 45 %
+    assert abs((given == 0).float().mean().item() - 0.1) < 0.01
+    assert abs((given == 1).float().mean().item() - (0.45 + 0.45 * 7 / 64)) < 0.015
     assert (given >= 4).any()
+    single = condition_mask(20_000, 1, 0.1, torch.Generator().manual_seed(0))  # a one-property model
+    assert abs(single.mean().item() - 0.9) < 0.01
+
+
+def test_init_from_a_multi_property_model_narrows_it_to_one_property(
+    cond_folder, cond_gen, tmp_path, qm9_train
+):
+    """Fine-tuning the (alpha, gap) model into a gap-only model starts from the same function."""
+    from molgen.diffusion.sde import State
+
+    gap_only = dataclasses.replace(
+        COND_MODEL, properties=("gap",), denoiser=dataclasses.replace(COND_MODEL.denoiser, num_conditions=2)
+    )
+    run = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, gap_only, TINY_TRAIN, init_from=cond_folder)
+    assert set(run.stats.properties) == {"gap"}
+    assert run.stats.properties["gap"].mean == cond_gen.stats.properties["gap"].mean
+    gen = torch.Generator().manual_seed(0)
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor([5, 7, 9]))
+    z = State(torch.randn(21, 3, generator=gen), torch.randn(21, 4, generator=gen), batch, 3)
+    logsnr, gap = torch.tensor([-2.0, 0.0, 3.0]), torch.randn(3, generator=gen)
+    ones, zeros = torch.ones(3), torch.zeros(3)
+    with torch.no_grad():
+        before = cond_gen.net(z.pos, z.feat, logsnr, batch, 3, torch.stack([zeros, gap, zeros, ones], 1))
+        after = run.net(z.pos, z.feat, logsnr, batch, 3, torch.stack([gap, ones], 1))
+    for a, b in zip(before, after):
+        torch.testing.assert_close(a, b)
+    folder = run.train()
+    assert MoleculeGenerator.from_pretrained(folder).sample(2, steps=2, properties={"gap": 0.25}, guidance=2)
+    with pytest.raises(ValueError, match="alpha"):
+        MoleculeGenerator.from_pretrained(folder).sample(2, steps=2, properties={"alpha": 80.0})
 
 
 def test_conditional_model_stores_property_statistics(cond_gen, qm9_train):

@@ -16,6 +16,8 @@ from molgen.config import DenoiserConfig
 from molgen.datasets.graph import full_edges, remove_mean
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 
+TIME_FEATURES = 16  # Fourier features of the noise level in the input layer
+
 
 class EGNNLayer(nn.Module):
     """One message-passing layer updating features ``h`` and coordinates ``pos``."""
@@ -66,14 +68,30 @@ def run_layers(
     return h, pos
 
 
+def narrow_conditions(
+    state: dict[str, torch.Tensor], old: list[str], new: list[str], num_types: int
+) -> dict[str, torch.Tensor]:
+    """The weights ``state`` of a denoiser conditioned on the properties ``old``, cut down to a
+    denoiser conditioned on ``new`` (a subset of ``old``, in any order).
+
+    Only the input layer changes: the value and flag columns of the dropped properties go. The
+    result computes what the original computes when only properties of ``new`` are given, so a
+    multi-property model can be fine-tuned into a single-property one without a jump.
+    """
+    base = num_types + TIME_FEATURES
+    keep = [old.index(name) for name in new]
+    columns = [*range(base), *(base + i for i in keep), *(base + len(old) + i for i in keep)]
+    return {**state, "embed.weight": state["embed.weight"][:, columns]}
+
+
 class MoleculeDenoiser(nn.Module):
     """Predicts a coordinate displacement and type logits from a noisy molecule batch."""
 
     def __init__(self, config: DenoiserConfig) -> None:
         super().__init__()
         self.config = config
-        self.time = FourierTime()
-        self.embed = nn.Linear(config.num_types + 16 + config.num_conditions, config.hidden)
+        self.time = FourierTime(TIME_FEATURES // 2)
+        self.embed = nn.Linear(config.num_types + TIME_FEATURES + config.num_conditions, config.hidden)
         self.layers = nn.ModuleList(
             EGNNLayer(config.hidden, config.edge_hidden, config.num_rbf, config.rbf_max)
             for _ in range(config.num_layers)

@@ -80,7 +80,10 @@ class DiffusionTrainer:
             initial = load_pretrained(init_from, kind=self.KIND)
         if initial is not None:
             model_config = model_config or initial[0]
-            _, _, self.stats, info = initial
+            initial_state, self.stats = self.adapt_initial(
+                initial[0], model_config, initial[1].state_dict(), initial[2]
+            )
+            info = initial[3]
             train_config = train_config or self.TRAIN_CONFIG()
         elif checkpoint is not None:
             model_config = from_dict(model_cls, json.loads(checkpoint["model_config"]))
@@ -118,7 +121,7 @@ class DiffusionTrainer:
             self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
             logger.info("resumed from %s at step %d", self.ckpt_path, self.step)
         elif initial is not None:
-            _load_grown(self.net, initial[1].state_dict(), init_from)
+            _load_grown(self.net, initial_state, init_from)
             self.ema.load_state_dict(self.net.state_dict())
             self.prior = {
                 "steps": int(info.get("steps", 0)),
@@ -135,6 +138,13 @@ class DiffusionTrainer:
         return VPSDE(self.model_config.sde.schedule)
 
     # ------------------------------------------------------------ subclass API
+    def adapt_initial(
+        self, source: AnyModelConfig, target: AnyModelConfig, state: dict, stats: DataStats
+    ) -> tuple[dict, DataStats]:
+        """Weights and statistics of an ``init_from`` folder (model config ``source``) made to fit
+        this run's model config ``target``; by default unchanged."""
+        return state, stats
+
     def make_stats(self, data, model_config: AnyModelConfig) -> DataStats:
         raise NotImplementedError
 

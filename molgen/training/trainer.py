@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -10,6 +12,7 @@ from molgen.config import ModelConfig, TrainConfig
 from molgen.datasets.packed import PackedMolecules
 from molgen.diffusion.sde import VPSDE, State
 from molgen.diffusion.targets import predict_x0
+from molgen.models.molecule_denoiser import narrow_conditions
 from molgen.models.pretrained import DataStats, PropertyStats
 from molgen.structures.vocab import AtomVocab
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
@@ -74,12 +77,15 @@ def condition_mask(num: int, num_properties: int, dropout: float, gen: torch.Gen
     """``[num, num_properties]`` 0/1 flags of the properties each training molecule is given.
 
     A share ``dropout`` gets none (the unconditional model of classifier-free guidance); half
-    of the rest get exactly one property, the other half each property with probability 1/2.
+    of the rest get exactly one property, the other half a random non-empty subset (each
+    property with probability 1/2; an empty draw falls back to the one property).
     """
     u = torch.rand(num, 1, generator=gen)
     one = torch.nn.functional.one_hot(torch.randint(num_properties, (num,), generator=gen), num_properties)
+    one = one.bool()
     subset = torch.rand(num, num_properties, generator=gen) < 0.5
-    mask = torch.where(u < dropout + (1 - dropout) / 2, one.bool(), subset)
+    subset |= one & ~subset.any(1, keepdim=True)
+    mask = torch.where(u < dropout + (1 - dropout) / 2, one, subset)
     return (mask & (u >= dropout)).float()
 
 
@@ -139,6 +145,17 @@ class MoleculeTrainer(DiffusionTrainer):
         data = model_atoms(data, model_config)
         props = {k: property_values(data, k) for k in model_config.properties}
         return DataStats.from_dataset(data.num_atoms, centred_positions(data), props)
+
+    def adapt_initial(
+        self, source: ModelConfig, target: ModelConfig, state: dict, stats: DataStats
+    ) -> tuple[dict, DataStats]:
+        """``--init-from`` a property-conditioned denoiser with a config that keeps a subset of its
+        properties (e.g. a single-property fine-tune): narrow its input layer and statistics."""
+        old, new = list(source.properties), list(target.properties)
+        if self.KIND != "molecules" or not old or old == new or not set(new) <= set(old):
+            return state, stats  # anything else: the load's or encode's own checks apply
+        state = narrow_conditions(state, old, new, source.denoiser.num_types)
+        return state, dataclasses.replace(stats, properties={k: stats.properties[k] for k in new})
 
     def encode(self, data: PackedMolecules) -> EncodedMolecules:
         self.vocab = AtomVocab(self.model_config.vocab)
