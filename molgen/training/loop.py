@@ -79,11 +79,11 @@ class DiffusionTrainer:
         if init_from is not None and checkpoint is None:
             initial = load_pretrained(init_from, kind=self.KIND)
         if initial is not None:
-            model_config = model_config or initial[0]
+            source, source_net, source_stats, info = initial
+            model_config = model_config or source
             initial_state, self.stats = self.adapt_initial(
-                initial[0], model_config, initial[1].state_dict(), initial[2]
+                source, model_config, source_net.state_dict(), source_stats
             )
-            info = initial[3]
             train_config = train_config or self.TRAIN_CONFIG()
         elif checkpoint is not None:
             model_config = from_dict(model_cls, json.loads(checkpoint["model_config"]))

@@ -81,8 +81,9 @@ def condition_mask(num: int, num_properties: int, dropout: float, gen: torch.Gen
     property with probability 1/2; an empty draw falls back to the one property).
     """
     u = torch.rand(num, 1, generator=gen)
-    one = torch.nn.functional.one_hot(torch.randint(num_properties, (num,), generator=gen), num_properties)
-    one = one.bool()
+    one = torch.nn.functional.one_hot(
+        torch.randint(num_properties, (num,), generator=gen), num_properties
+    ).bool()
     subset = torch.rand(num, num_properties, generator=gen) < 0.5
     subset |= one & ~subset.any(1, keepdim=True)
     mask = torch.where(u < dropout + (1 - dropout) / 2, one, subset)
@@ -152,7 +153,7 @@ class MoleculeTrainer(DiffusionTrainer):
         """``--init-from`` a property-conditioned denoiser with a config that keeps a subset of its
         properties (e.g. a single-property fine-tune): narrow its input layer and statistics."""
         old, new = list(source.properties), list(target.properties)
-        if self.KIND != "molecules" or not old or old == new or not set(new) <= set(old):
+        if old == new or not set(new) <= set(old):
             return state, stats  # anything else: the load's or encode's own checks apply
         state = narrow_conditions(state, old, new, source.denoiser.num_types)
         return state, dataclasses.replace(stats, properties={k: stats.properties[k] for k in new})
@@ -215,6 +216,7 @@ class RegressorTrainer(MoleculeTrainer):
 
     KIND = "regressor"
     LOSS_FIELDS = ("mae",)
+    adapt_initial = DiffusionTrainer.adapt_initial  # its properties are outputs: nothing to narrow
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean absolute error over this rank's molecules and all properties (normalised units)."""
