@@ -181,6 +181,10 @@ TrainConfigFile = Annotated[Path | None, typer.Option(help="YAML with model: and
 Resume = Annotated[bool, typer.Option(help="Continue from OUT/checkpoints/last.pt.")]
 MaxSteps = Annotated[int | None, typer.Option(help="Override train.max_steps.")]
 MaxMinutes = Annotated[float | None, typer.Option(help="Override train.max_minutes.")]
+CooldownSteps = Annotated[
+    int | None,
+    typer.Option(help="Override train.cooldown_steps (learning rate to zero over the last N steps)."),
+]
 TrainDevice = Annotated[str, typer.Option(help="auto | cpu | cuda")]
 InitFrom = Annotated[str | None, typer.Option(help="Start from a model folder or a bundled model's name.")]
 
@@ -200,6 +204,7 @@ def train_molecules(
     resume: Resume = False,
     max_steps: MaxSteps = None,
     max_minutes: MaxMinutes = None,
+    cooldown_steps: CooldownSteps = None,
     device: TrainDevice = "auto",
     init_from: InitFrom = None,
 ) -> None:
@@ -208,9 +213,8 @@ def train_molecules(
     from molgen.training.trainer import MoleculeTrainer
 
     dataset = _load_training_molecules(data)
-    _train(
-        MoleculeTrainer, RunConfig, dataset, out, config, resume, max_steps, max_minutes, device, init_from
-    )
+    limits = {"max_steps": max_steps, "max_minutes": max_minutes, "cooldown_steps": cooldown_steps}
+    _train(MoleculeTrainer, RunConfig, dataset, out, config, resume, limits, device, init_from)
 
 
 @train_app.command("regressor")
@@ -222,6 +226,7 @@ def train_regressor(
     resume: Resume = False,
     max_steps: MaxSteps = None,
     max_minutes: MaxMinutes = None,
+    cooldown_steps: CooldownSteps = None,
     device: TrainDevice = "auto",
     init_from: InitFrom = None,
 ) -> None:
@@ -230,18 +235,8 @@ def train_regressor(
     from molgen.training.trainer import RegressorTrainer
 
     dataset = _load_training_molecules(data)
-    _train(
-        RegressorTrainer,
-        RegressorRunConfig,
-        dataset,
-        out,
-        config,
-        resume,
-        max_steps,
-        max_minutes,
-        device,
-        init_from,
-    )
+    limits = {"max_steps": max_steps, "max_minutes": max_minutes, "cooldown_steps": cooldown_steps}
+    _train(RegressorTrainer, RegressorRunConfig, dataset, out, config, resume, limits, device, init_from)
 
 
 @train_app.command("backbones")
@@ -255,6 +250,7 @@ def train_backbones(
     resume: Resume = False,
     max_steps: MaxSteps = None,
     max_minutes: MaxMinutes = None,
+    cooldown_steps: CooldownSteps = None,
     device: TrainDevice = "auto",
     init_from: InitFrom = None,
 ) -> None:
@@ -270,23 +266,13 @@ def train_backbones(
         chains = load_backbone_npz(path)
     else:
         raise ValueError(f"--data {data!r}: not a folder of structures or an existing .npz file")
-    _train(
-        BackboneTrainer,
-        BackboneRunConfig,
-        chains,
-        out,
-        config,
-        resume,
-        max_steps,
-        max_minutes,
-        device,
-        init_from,
-    )
+    limits = {"max_steps": max_steps, "max_minutes": max_minutes, "cooldown_steps": cooldown_steps}
+    _train(BackboneTrainer, BackboneRunConfig, chains, out, config, resume, limits, device, init_from)
 
 
-def _train(
-    trainer_cls, run_cls, dataset, out, config, resume, max_steps, max_minutes, device, init_from
-) -> None:
+def _train(trainer_cls, run_cls, dataset, out, config, resume, limits, device, init_from) -> None:
+    """``limits``: the ``--max-steps`` / ``--max-minutes`` / ``--cooldown-steps`` values (None =
+    the config's), which also apply to a resumed run."""
     import dataclasses
 
     from molgen.config import load_config
@@ -294,9 +280,7 @@ def _train(
     from molgen.training.distributed import distributed_context
 
     run = load_config(run_cls, config) if config else run_cls()
-    overrides = {
-        k: v for k, v in {"max_steps": max_steps, "max_minutes": max_minutes}.items() if v is not None
-    }
+    overrides = {k: v for k, v in limits.items() if v is not None}
     train_cfg = dataclasses.replace(run.train, **overrides)
     with distributed_context(resolve_device(device)) as dev:
         trainer = trainer_cls(

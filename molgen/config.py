@@ -120,6 +120,9 @@ class TrainConfig:
     ema_decay: float = 0.999
     max_steps: int = 100_000
     max_minutes: float = 0.0  # 0 = no time limit
+    # the learning rate falls linearly to zero over the last cooldown_steps steps before max_steps
+    # (0 = constant after warm-up); set both on --resume to anneal a long run where it stands
+    cooldown_steps: int = 0
     checkpoint_every: int = 500
     log_every: int = 50
     min_snr_gamma: float = 5.0
@@ -137,6 +140,9 @@ class TrainConfig:
         _check_positive(
             self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
         )
+        if not 0 <= self.cooldown_steps <= self.max_steps:
+            bounds = f"[0, max_steps={self.max_steps}]"
+            raise ValueError(f"TrainConfig.cooldown_steps must be in {bounds}, got {self.cooldown_steps}")
         if not 0.0 <= self.condition_dropout <= 1.0:
             raise ValueError(f"TrainConfig.condition_dropout must be in [0, 1], got {self.condition_dropout}")
 

@@ -1,3 +1,4 @@
+import csv
 import subprocess
 import sys
 
@@ -63,7 +64,7 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
     config = tmp_path / "run.yaml"
     config.write_text(
         "model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
-        "train: {batch_size: 8, max_steps: 3, log_every: 1, checkpoint_every: 2}\n"
+        "train: {batch_size: 8, max_steps: 3, log_every: 1, checkpoint_every: 2, warmup_steps: 1}\n"
     )
     result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--config", config)
     assert result.exit_code == 0, result.output
@@ -71,10 +72,14 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
     result = run("sample", "molecules", "-n", 3, "-o", tmp_path / "s.sdf", "--model", model, "--steps", 2)
     assert result.exit_code == 0, result.output
     assert len(list(Chem.SDMolSupplier(str(tmp_path / "s.sdf"), sanitize=False))) == 3
-    result = run(
-        "train", "molecules", "--data", data, "--out", tmp_path / "run", "--resume", "--max-steps", 4
-    )
-    assert result.exit_code == 0 and "trained 4 steps" in result.stdout
+    resume = ("train", "molecules", "--data", data, "--out", tmp_path / "run", "--resume")
+    result = run(*resume, "--max-steps", 6, "--cooldown-steps", 2)
+    assert result.exit_code == 0 and "trained 6 steps" in result.stdout
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        lrs = {int(row["step"]): float(row["lr"]) for row in csv.DictReader(f)}
+    assert lrs[5] == pytest.approx(5e-4) and lrs[6] == pytest.approx(2.5e-4)  # the resumed run cools down
+    result = run(*resume, "--max-steps", 8, "--cooldown-steps", 9)
+    assert result.exit_code == 2 and "cooldown_steps must be in [0, max_steps=8]" in result.stderr
 
 
 def test_train_with_missing_data_exits_2(tmp_path):

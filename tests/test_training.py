@@ -32,6 +32,17 @@ def test_training_reduces_the_loss(tmp_path, qm9_train):
     assert sum(later) < 0.9 * sum(first), (first, later, last)
 
 
+def test_learning_rate_warms_up_holds_then_cools_down_to_zero(tmp_path, qm9_train):
+    cfg = dataclasses.replace(TINY_TRAIN, lr=1e-3, warmup_steps=4, max_steps=20, cooldown_steps=8)
+    trainer = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, TINY_MODEL, cfg)
+    lrs = [trainer.lr_at(step) for step in range(20)]
+    assert lrs[0] == pytest.approx(2.5e-4) and lrs[3:13] == pytest.approx([1e-3] * 10)
+    assert lrs[16] == pytest.approx(5e-4) and lrs[19] == pytest.approx(1.25e-4)
+    assert all(a >= b for a, b in zip(lrs[3:], lrs[4:]))
+    with pytest.raises(ValueError, match="cooldown_steps"):
+        dataclasses.replace(cfg, cooldown_steps=21)
+
+
 def test_resume_reproduces_an_uninterrupted_run(tmp_path, qm9_train):
     data = qm9_train.subset(range(64))
     cfg = dataclasses.replace(TINY_TRAIN, max_steps=6, checkpoint_every=3)

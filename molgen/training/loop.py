@@ -193,7 +193,13 @@ class DiffusionTrainer:
 
     # ------------------------------------------------------------------ loop
     def lr_at(self, step: int) -> float:
-        return self.config.lr * min(1.0, (step + 1) / max(1, self.config.warmup_steps))
+        """Linear warm-up to ``lr``, constant, then (with ``cooldown_steps``) linear to zero at
+        ``max_steps``."""
+        cfg = self.config
+        factor = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+        if cfg.cooldown_steps:
+            factor = min(factor, (cfg.max_steps - step) / cfg.cooldown_steps)
+        return cfg.lr * factor
 
     def train_step(self) -> dict[str, float]:
         cfg = self.config
