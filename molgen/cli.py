@@ -272,7 +272,7 @@ def train_backbones(
 
 def _train(trainer_cls, run_cls, dataset, out, config, resume, limits, device, init_from) -> None:
     """``limits``: the ``--max-steps`` / ``--max-minutes`` / ``--cooldown-steps`` values (None =
-    the config's), which also apply to a resumed run."""
+    the config's), applied to the run's config, a resumed checkpoint's included."""
     import dataclasses
 
     from molgen.config import load_config
@@ -281,19 +281,17 @@ def _train(trainer_cls, run_cls, dataset, out, config, resume, limits, device, i
 
     run = load_config(run_cls, config) if config else run_cls()
     overrides = {k: v for k, v in limits.items() if v is not None}
-    train_cfg = dataclasses.replace(run.train, **overrides)
     with distributed_context(resolve_device(device)) as dev:
         trainer = trainer_cls(
             dataset,
             out,
             run.model if config or not init_from else None,  # --init-from alone keeps its model
-            train_cfg,
+            run.train,
             resume=resume,
             device=dev,
             init_from=init_from,
         )
-        if resume and overrides:
-            trainer.config = dataclasses.replace(trainer.config, **overrides)
+        trainer.config = dataclasses.replace(trainer.config, **overrides)  # limits only act in train()
         folder = trainer.train(progress=True)
     typer.echo(f"trained {trainer.step} steps; model saved to {folder}")
 
