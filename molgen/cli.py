@@ -88,8 +88,15 @@ def sample_molecules(
     model: Annotated[
         str, typer.Option(help="Bundled model name (qm9, qm9-heavy) or a model folder.")
     ] = "qm9",
-    steps: Annotated[int, typer.Option(help="Denoiser evaluations per molecule.")] = 50,
-    sampler: SamplerOption = "dpm2m",
+    steps: Annotated[
+        int | None, typer.Option(help="Denoiser evaluations per molecule (default 50; 20 with --fragment).")
+    ] = None,
+    sampler: Annotated[
+        str | None,
+        typer.Option(
+            help="ancestral | ancestral-mean | ddim | dpm2m (default dpm2m; ancestral with --fragment)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same file).")] = None,
     num_atoms: Annotated[
         str | None,
@@ -113,12 +120,13 @@ def sample_molecules(
         Path | None, typer.Option(help="SDF whose first molecule every sample must contain (kept rigid).")
     ] = None,
     resample: Annotated[
-        int, typer.Option(help="RePaint resampling per step (ancestral sampler), e.g. 10 with --fragment.")
-    ] = 1,
+        int | None,
+        typer.Option(help="RePaint resampling per step (ancestral only) (default 1; 10 with --fragment)."),
+    ] = None,
     precision: PrecisionOption = "fp32",
 ) -> None:
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
-    target_NAME and guidance with --property; fixed_atoms with --fragment)."""
+    target_NAME and guidance with --property; fixed_atoms and resample with --fragment)."""
     from molgen.generators.molecules import MoleculeGenerator
     from molgen.io.sdf import SDFWriter
     from molgen.structures.molecule import Molecule

@@ -203,6 +203,16 @@ def test_regressor_learns_polarizability_and_is_invariant(tmp_path, qm9_train, q
     assert again == pytest.approx(pred[0], abs=1e-3)
 
 
+def test_sampling_defaults_change_around_a_fragment():
+    from molgen.generators.molecules import sampling_settings
+
+    assert sampling_settings(False, None, None, None) == (50, "dpm2m", 1)
+    assert sampling_settings(True, None, None, None) == (20, "ancestral", 10)
+    assert sampling_settings(True, None, "dpm2m", None) == (20, "dpm2m", 1)  # resampling needs ancestral
+    assert sampling_settings(True, 100, None, 2) == (100, "ancestral", 2)
+    assert sampling_settings(False, None, "ancestral", None) == (50, "ancestral", 1)
+
+
 def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):
     from rdkit import Chem
     from typer.testing import CliRunner
@@ -227,7 +237,10 @@ def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):
     write_sdf([_fragment(qm9_test, 3, heavy=True).to_rdkit_raw()], fragment)
     result = run(app, list(map(str, [*args, "--fragment", fragment, "--num-atoms", 8])))
     assert result.exit_code == 0, result.output
-    assert all(m.GetProp("fixed_atoms") == "6" for m in Chem.SDMolSupplier(str(out), sanitize=False))
+    mols = list(Chem.SDMolSupplier(str(out), sanitize=False))
+    assert all(m.GetProp("fixed_atoms") == "6" for m in mols)
+    # the fragment defaults: ancestral sampler, 10 RePaint resamplings
+    assert {(m.GetProp("sampler"), m.GetProp("resample")) for m in mols} == {("ancestral", "10")}
 
     out.unlink()
     for bad, message in [
@@ -235,7 +248,7 @@ def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):
         (["--property", "beta=3"], "unknown property 'beta'"),
         (["--num-atoms", "9-3"], "need 1 <= A <= B"),
         (["--fragment", fragment, "--num-atoms", 4], "smaller than the fragment"),
-        (["--fragment", fragment, "--resample", 3], "only with the ancestral sampler"),
+        (["--fragment", fragment, "--sampler", "dpm2m", "--resample", 3], "only with the ancestral sampler"),
     ]:
         result = run(app, list(map(str, [*args, *bad])))
         assert result.exit_code == 2 and message in result.output, result.output

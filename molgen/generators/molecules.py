@@ -27,6 +27,12 @@ logger = logging.getLogger("molgen")
 NumAtoms = int | range | Sequence[int] | None
 Properties = dict[str, float | Sequence[float]]
 
+# Sampling defaults (None arguments of MoleculeGenerator.sample). Around a fixed fragment, 20 ancestral
+# steps x 10 RePaint resamplings kept the scaffold in about three times as many samples as plain
+# replacement (docs/benchmarks.md, "Fragment inpainting").
+DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1}
+FRAGMENT_SAMPLING = {"steps": 20, "sampler": "ancestral", "resample": 10}
+
 
 @dataclass
 class Fragment:
@@ -78,15 +84,15 @@ class MoleculeGenerator(PretrainedGenerator):
         self,
         num_molecules: int,
         num_atoms: NumAtoms = None,
-        steps: int = 50,
-        sampler: str = "dpm2m",
+        steps: int | None = None,
+        sampler: str | None = None,
         seed: int | None = None,
         batch_size: int = 256,
         progress: bool = False,
         properties: Properties | None = None,
         guidance: float = 1.0,
         fixed: Molecule | None = None,
-        resample: int = 1,
+        resample: int | None = None,
     ) -> list[Chem.Mol]:
         """Sample ``num_molecules`` molecules as RDKit Mols with one 3D conformer each.
 
@@ -98,9 +104,11 @@ class MoleculeGenerator(PretrainedGenerator):
                 gives one size per molecule. For a model with implicit hydrogens
                 (``config.hydrogens``) these count heavy atoms; RDKit adds the hydrogens
                 (:meth:`molgen.structures.Molecule.to_rdkit_adding_hydrogens`).
-            steps: denoiser evaluations per molecule (twice as many network passes with guidance).
+            steps: denoiser evaluations per molecule (twice as many network passes with guidance);
+                None: 50, or 20 with ``fixed``.
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
-                (see :func:`molgen.diffusion.samplers.sample`).
+                (see :func:`molgen.diffusion.samplers.sample`); None: ``dpm2m``, or
+                ``ancestral`` with ``fixed``.
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
             properties: target values of a property-conditioned model (``config.properties``),
                 e.g. ``{"alpha": 80.0}``, in the units of ``molgen.datasets.qm9.PROPERTY_UNITS``.
@@ -113,12 +121,13 @@ class MoleculeGenerator(PretrainedGenerator):
                 come from distances).
             resample: RePaint resampling (:func:`molgen.diffusion.samplers.sample`): each step
                 taken ``resample`` times so the generated atoms settle around a fixed fragment
-                (``ancestral`` sampler only; ``steps * resample`` evaluations).
+                (``ancestral`` sampler only; ``steps * resample`` evaluations); None: 1, or 10
+                with ``fixed`` and the ``ancestral`` sampler.
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
         ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
-        ``properties`` also ``target_<name>`` and ``guidance``; with ``fixed`` also
-        ``fixed_atoms`` (the first ``fixed_atoms`` atoms of the heavy-atom list are the fragment).
+        ``properties`` also ``target_<name>`` and ``guidance``; with ``fixed`` also ``resample``
+        and ``fixed_atoms`` (the first ``fixed_atoms`` atoms of the heavy-atom list are the fragment).
         """
         return [
             m
@@ -142,17 +151,18 @@ class MoleculeGenerator(PretrainedGenerator):
         self,
         num_molecules: int,
         num_atoms: NumAtoms = None,
-        steps: int = 50,
-        sampler: str = "dpm2m",
+        steps: int | None = None,
+        sampler: str | None = None,
         seed: int | None = None,
         batch_size: int = 256,
         progress: bool = False,
         properties: Properties | None = None,
         guidance: float = 1.0,
         fixed: Molecule | None = None,
-        resample: int = 1,
+        resample: int | None = None,
     ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` but yields molecules batch by batch (memory stays flat)."""
+        steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
         self._check_args(num_molecules, steps, sampler, batch_size)
         check_resample(sampler, resample)
         cond = self.conditions(properties, guidance, num_molecules)
@@ -193,6 +203,7 @@ class MoleculeGenerator(PretrainedGenerator):
                     props.update({f"target_{k}": float(v[done + i]) for k, v in targets.items()})
                     props["guidance"] = float(guidance)
                 if fragment is not None:
+                    props["resample"] = resample
                     props["fixed_atoms"] = len(fragment.symbols)
                 symbols = [self.symbols[t] for t in ty]
                 if self.config.hydrogens == "implicit":
@@ -341,6 +352,18 @@ class MoleculeGenerator(PretrainedGenerator):
         if n < 1:
             raise ValueError(f"number of molecules must be >= 1, got {n}")
         check_sampling_args(steps, sampler, batch_size)
+
+
+def sampling_settings(
+    around_fragment: bool, steps: int | None, sampler: str | None, resample: int | None
+) -> tuple[int, str, int]:
+    """``(steps, sampler, resample)`` with each None replaced by its default: ``DEFAULT_SAMPLING``,
+    or ``FRAGMENT_SAMPLING`` around a fixed fragment (resampling only with the ancestral sampler)."""
+    defaults = FRAGMENT_SAMPLING if around_fragment else DEFAULT_SAMPLING
+    sampler = defaults["sampler"] if sampler is None else sampler
+    if resample is None:
+        resample = defaults["resample"] if sampler == "ancestral" else 1
+    return defaults["steps"] if steps is None else steps, sampler, resample
 
 
 def place_fragment(x0: State, fixed: torch.Tensor, fragment: Fragment) -> State:
