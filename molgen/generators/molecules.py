@@ -28,8 +28,8 @@ NumAtoms = int | range | Sequence[int] | None
 Properties = dict[str, float | Sequence[float]]
 
 # Sampling defaults (None arguments of MoleculeGenerator.sample). Around a fixed fragment, 20 ancestral
-# steps x 10 RePaint resamplings kept the scaffold in about three times as many samples as plain
-# replacement (docs/benchmarks.md, "Fragment inpainting").
+# steps x 10 RePaint resamplings gave about four times as many valid samples as the general defaults
+# (benzene 19 -> 74 %, pyridine 11 -> 44 %; docs/benchmarks.md, "Fragment inpainting").
 DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1}
 FRAGMENT_SAMPLING = {"steps": 20, "sampler": "ancestral", "resample": 10}
 
