@@ -168,7 +168,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
         ("qm9", "qm9_train_gpu.yaml", "molecules"),
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
-        ("qm9-heavy-cond", "qm9_heavy_cond_train.yaml", "molecules"),
+        ("qm9-heavy-cond", "qm9_heavy_cond_train_gpu.yaml", "molecules"),
         ("qm9-heavy-alpha", "qm9_heavy_alpha_train_gpu.yaml", "molecules"),
         ("qm9-heavy-gap", "qm9_heavy_gap_train.yaml", "molecules"),
         ("qm9-heavy-regressor", "qm9_heavy_regressor_train.yaml", "regressor"),
