@@ -244,7 +244,7 @@ class MoleculeGenerator(PretrainedGenerator):
             outside = (value < lo) | (value > hi)
             if outside.any():
                 logger.warning(
-                    "%s = %.6g lies outside the training range [%.6g, %.6g]; samples may not reach it",
+                    "%s = %g lies outside the training range [%g, %g]; samples may not reach it",
                     name,
                     value[outside][0],
                     lo,
