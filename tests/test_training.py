@@ -190,6 +190,27 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
     assert all(train[k] == defaults[k] for k in train.keys() - stored.keys() - limits)  # fields added since
 
 
+@pytest.mark.parametrize(
+    ("name", "yaml_name", "kind"),
+    [
+        ("qm9", "qm9_train.yaml", "molecules"),
+        ("qm9-heavy", "qm9_heavy_train.yaml", "molecules"),
+        ("backbones", "backbones_train.yaml", "backbones"),
+        ("qm9-heavy-cond", "qm9_heavy_cond_train.yaml", "molecules"),
+        ("qm9-heavy-alpha", "qm9_heavy_alpha_train.yaml", "molecules"),
+    ],
+)
+def test_the_bundled_models_earlier_stage_configs_build_the_same_model(name, yaml_name, kind):
+    """The CPU-stage configs of models whose last stage ran elsewhere still describe their network."""
+    from pathlib import Path
+
+    from molgen.models.pretrained import load_pretrained
+
+    run_cls = {"molecules": RunConfig, "backbones": BackboneRunConfig}[kind]
+    run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
+    assert run.model == load_pretrained(name, kind=kind)[0]
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_signal_stops_training_with_a_checkpoint_also_in_a_background_job(tmp_path, sig):
     """`nohup molgen train ... &` leaves SIGINT ignored; SIGINT and SIGTERM must still stop the
