@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from molgen.datasets.graph import full_edges, remove_mean
+from molgen.core.graph import full_edges, remove_mean
 
 HIDDEN = 256
 BLOCKS = 9

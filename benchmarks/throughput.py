@@ -22,8 +22,8 @@ import torch
 from reference_egnn import ReferenceEGNN
 from torch.nn import functional as F
 
+from molgen.core.state import State
 from molgen.datasets.qm9 import load_qm9_subset
-from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.structures.vocab import AtomVocab

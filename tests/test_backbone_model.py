@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from molgen.config import BackboneDenoiserConfig
-from molgen.datasets.graph import batch_vector
+from molgen.core.graph import batch_vector
 from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, trace_frames
 from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant, random_rotation
 from molgen.training.backbone_trainer import BackboneTrainer, local_distances

@@ -10,7 +10,8 @@ import torch
 
 from molgen.benchmark.properties import PropertyPredictor
 from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig, RegressorNetConfig
-from molgen.diffusion.sde import VPSDE, State
+from molgen.core.state import State
+from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.structures.molecule import Molecule
@@ -59,7 +60,7 @@ def test_init_from_a_multi_property_model_narrows_it_to_one_property(
     cond_folder, cond_gen, tmp_path, qm9_train
 ):
     """Fine-tuning the (alpha, gap) model into a gap-only model starts from the same function."""
-    from molgen.diffusion.sde import State
+    from molgen.core.state import State
 
     gap_only = dataclasses.replace(
         COND_MODEL, properties=("gap",), denoiser=dataclasses.replace(COND_MODEL.denoiser, num_conditions=2)

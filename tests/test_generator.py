@@ -97,7 +97,7 @@ def test_non_finite_samples_are_redrawn_never_written(gen, monkeypatch, caplog):
 def test_bf16_autocast_sampling_and_training_stay_close_to_fp32(tmp_path, tiny_model_dir, qm9_train):
     import dataclasses
 
-    from molgen.diffusion.sde import State
+    from molgen.core.state import State
     from molgen.diffusion.targets import predict_x0
     from molgen.testing import TINY_MODEL, TINY_TRAIN
     from molgen.training.trainer import MoleculeTrainer

@@ -28,7 +28,7 @@ def test_train_and_sample_on_cuda(tmp_path, qm9_train):
 
 def assert_same_prediction_on_cuda(cpu, gpu, z, type_scale: float) -> None:
     """The x0 estimates of two generators of one model (CPU, CUDA) for ``z`` at t = 0.3 agree."""
-    from molgen.diffusion.sde import State
+    from molgen.core.state import State
     from molgen.diffusion.targets import predict_x0
 
     t = torch.full((z.num_graphs,), 0.3)
@@ -40,7 +40,7 @@ def assert_same_prediction_on_cuda(cpu, gpu, z, type_scale: float) -> None:
 
 
 def test_bundled_denoiser_gives_the_same_prediction_on_cuda_and_cpu(qm9_test):
-    from molgen.diffusion.sde import State
+    from molgen.core.state import State
     from molgen.structures.vocab import QM9_VOCAB
     from molgen.training.trainer import EncodedMolecules
 
@@ -52,7 +52,7 @@ def test_bundled_denoiser_gives_the_same_prediction_on_cuda_and_cpu(qm9_test):
 
 
 def test_backbone_model_gives_the_same_prediction_and_designs_on_cuda():
-    from molgen.diffusion.sde import State
+    from molgen.core.state import State
     from molgen.generators.backbones import BackboneGenerator
     from molgen.generators.conditioners import Length, SecondaryStructure
 

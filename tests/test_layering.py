@@ -10,6 +10,7 @@ LEVEL = {
     "structures": 1,
     "io": 1,
     "datasets": 2,
+    "core": 2,
     "models": 3,
     "diffusion": 3,
     "generators": 4,

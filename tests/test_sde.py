@@ -3,10 +3,11 @@ import math
 import pytest
 import torch
 
-from molgen.datasets.graph import batch_vector, full_edges, remove_mean
+from molgen.core.graph import batch_vector, full_edges, remove_mean
+from molgen.core.state import State
 from molgen.diffusion.samplers import SAMPLERS, sample
 from molgen.diffusion.schedules import CosineSchedule, PolynomialSchedule, make_schedule
-from molgen.diffusion.sde import VPSDE, State
+from molgen.diffusion.sde import VPSDE
 
 
 @pytest.mark.parametrize("name", ["cosine", "polynomial"])

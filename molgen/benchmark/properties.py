@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
-from molgen.datasets.graph import batch_vector
+from molgen.core.graph import batch_vector
 from molgen.models.pretrained import load_pretrained
 
 

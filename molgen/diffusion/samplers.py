@@ -14,7 +14,8 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
-from molgen.diffusion.sde import VPSDE, State
+from molgen.core.state import State
+from molgen.diffusion.sde import VPSDE
 
 logger = logging.getLogger("molgen")
 

@@ -7,32 +7,11 @@ The SDE never sees a network: reverse steps take the network's clean-data (x0) p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from molgen.datasets.graph import remove_mean
+from molgen.core.graph import remove_mean
+from molgen.core.state import State
 from molgen.diffusion.schedules import make_schedule
-
-
-@dataclass
-class State:
-    """Node tensors of a batch of graphs.
-
-    Attributes:
-        pos: ``[num_nodes, 3]`` coordinates (zero mean per graph).
-        feat: ``[num_nodes, num_features]`` continuous type features.
-        batch: ``[num_nodes]`` graph index of every node.
-        num_graphs: number of graphs in the batch.
-    """
-
-    pos: torch.Tensor
-    feat: torch.Tensor
-    batch: torch.Tensor
-    num_graphs: int
-
-    def replace(self, pos: torch.Tensor, feat: torch.Tensor) -> State:
-        return State(pos, feat, self.batch, self.num_graphs)
 
 
 class VPSDE:

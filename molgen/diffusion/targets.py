@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from molgen.datasets.graph import remove_mean
-from molgen.diffusion.sde import VPSDE, State
+from molgen.core.graph import remove_mean
+from molgen.core.state import State
+from molgen.diffusion.sde import VPSDE
 
 
 def predict_x0(

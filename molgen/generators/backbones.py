@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molgen.datasets.graph import batch_vector, remove_mean
+from molgen.core.graph import batch_vector, remove_mean
+from molgen.core.state import State
 from molgen.diffusion.samplers import sample
-from molgen.diffusion.sde import State
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
 from molgen.generators.conditioners import Conditioner, DesignPlan, compose

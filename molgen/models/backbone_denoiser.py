@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from molgen.config import BackboneDenoiserConfig
-from molgen.datasets.graph import remove_mean
+from molgen.core.graph import remove_mean
 from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 

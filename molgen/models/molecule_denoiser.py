@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from molgen.config import DenoiserConfig
-from molgen.datasets.graph import full_edges, remove_mean
+from molgen.core.graph import full_edges, remove_mean
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 
 TIME_FEATURES = 16  # Fourier features of the noise level in the input layer

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from molgen.config import BackboneModelConfig, BackboneTrainConfig
-from molgen.datasets.graph import batch_vector, remove_mean
-from molgen.diffusion.sde import VPSDE, State
+from molgen.core.graph import batch_vector, remove_mean
+from molgen.core.state import State
+from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.models.backbone_conditions import SS_CLASSES, SS_UNSPECIFIED, BackboneConditions
 from molgen.models.backbone_denoiser import residue_index

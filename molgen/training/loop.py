@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from molgen.config import from_dict, to_dict
-from molgen.diffusion.sde import VPSDE, State
+from molgen.core.state import State
+from molgen.diffusion.sde import VPSDE
 from molgen.models.pretrained import (
     MODEL_KINDS,
     AnyModelConfig,

@@ -9,8 +9,9 @@ import torch
 from torch.nn import functional as F
 
 from molgen.config import ModelConfig, TrainConfig
+from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
-from molgen.diffusion.sde import VPSDE, State
+from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.models.molecule_denoiser import narrow_conditions
 from molgen.models.pretrained import DataStats, PropertyStats
