@@ -135,14 +135,25 @@ def sample_molecules(
     targets = _parse_properties(prop or [])
     fixed = Molecule.from_sdf(fragment) if fragment is not None else None
     gen = MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
-    gen.conditions(targets, guidance)  # bad requests fail before the output file is opened
+    gen.conditions(targets)  # bad requests fail before the output file is opened
     writer = SDFWriter(out)
     start = time.perf_counter()
     valid, smiles = 0, set()
     with writer:
-        for mols in gen.iter_batches(
-            num_molecules, sizes, steps, sampler, seed, batch_size, True, targets, guidance, fixed, resample
-        ):
+        batches = gen.iter_batches(
+            num_molecules,
+            num_atoms=sizes,
+            properties=targets,
+            guidance=guidance,
+            fixed=fixed,
+            steps=steps,
+            sampler=sampler,
+            resample=resample,
+            seed=seed,
+            batch_size=batch_size,
+            progress=True,
+        )
+        for mols in batches:
             for mol in mols:
                 writer.write(mol)
                 if mol.GetIntProp("valid"):
@@ -371,7 +382,16 @@ def sample_backbones(
     start = time.perf_counter()
     rows = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        batches = gen.iter_designs(plans, guidance, steps, sampler, seed, batch_size, refine, progress=True)
+        batches = gen.iter_designs(
+            plans,
+            guidance=guidance,
+            steps=steps,
+            sampler=sampler,
+            seed=seed,
+            batch_size=batch_size,
+            refine=refine,
+            progress=True,
+        )
         for designs in batches:
             for design in designs:
                 name = f"design_{design.metadata['index']:04d}.pdb"

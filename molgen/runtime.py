@@ -45,16 +45,17 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 class AutocastNet(torch.nn.Module):
-    """Runs ``net`` under bfloat16 autocast and returns its tensor outputs in float32."""
+    """Runs ``net`` under bfloat16 autocast and returns its outputs (a tuple or NamedTuple of
+    tensors and Nones) with the tensors in float32."""
 
     def __init__(self, net: torch.nn.Module, device: torch.device) -> None:
         super().__init__()
         self.net, self.device = net, device
 
-    def forward(self, *args, **kwargs) -> tuple[torch.Tensor, ...]:
+    def forward(self, *args, **kwargs) -> tuple:
         with autocast(self.device, "bf16"):
             out = self.net(*args, **kwargs)
-        return tuple(o.float() for o in out)
+        return type(out)(*(None if o is None else o.float() for o in out))
 
 
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:

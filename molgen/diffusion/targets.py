@@ -1,4 +1,4 @@
-"""The x0 parametrisation that joins a denoiser to the SDE (used by trainer and generator).
+"""The x0 parametrisation that joins a denoiser to the SDE (used by trainers and generators).
 
 With ``z = alpha x0 + sigma eps`` and unit-variance data, the network output ``D`` is read as
 ``x0_hat = alpha z + sigma D`` (so ``D`` targets ``sigma x0 - alpha eps``, i.e. minus the
@@ -10,54 +10,34 @@ from __future__ import annotations
 
 import torch
 
+from molgen.core.denoiser import Conditioning, Denoiser, DenoiserOutput
 from molgen.core.graph import remove_mean
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 
 
 def predict_x0(
-    net: torch.nn.Module,
+    net: Denoiser,
     sde: VPSDE,
     z: State,
     t: torch.Tensor,
     type_scale: float,
-    cond: torch.Tensor | None = None,
-    guidance: float = 1.0,
-    **net_inputs: object,
-) -> tuple[State, torch.Tensor]:
+    cond: Conditioning | None = None,
+    self_cond: State | None = None,
+) -> tuple[State, DenoiserOutput]:
     """Clean-data estimate for the noisy state ``z`` at per-graph times ``t`` ``[num_graphs]``.
-
-    ``cond``: ``[num_graphs, num_conditions]`` conditions of a property-conditioned molecule
-    model (all zeros: nothing given). With ``guidance`` w != 1, classifier-free guidance (Ho &
-    Salimans 2022): the network also runs without conditions, in the same batch, and its outputs
-    (displacement and type logits) become ``uncond + w (cond - uncond)``.
-    ``net_inputs`` go to the network as keywords (e.g. a backbone model's ``self_cond`` tensor
-    and ``conditions``).
 
     Returns:
         x0: the estimate (zero-mean coordinates, expected one-hot features).
-        logits: ``[num_nodes, num_types]`` type logits.
+        out: the network's raw output (type logits, pair logits).
     """
+    out = net(z, sde.schedule.logsnr(t.to(z.pos.dtype)), cond, self_cond)
+    return x0_from_output(sde, z, t, out, type_scale), out
+
+
+def x0_from_output(sde: VPSDE, z: State, t: torch.Tensor, out: DenoiserOutput, type_scale: float) -> State:
+    """The clean-data estimate a network output stands for (see the module docstring)."""
     alpha, sigma = sde.alpha_sigma(t.to(z.pos.dtype))
-    logsnr = sde.schedule.logsnr(t.to(z.pos.dtype))
-    if cond is None or guidance == 1.0:
-        disp, logits = net(z.pos, z.feat, logsnr, z.batch, z.num_graphs, cond, **net_inputs)
-    else:
-        if net_inputs:
-            raise ValueError("classifier-free guidance here takes no extra network inputs")
-        g = z.num_graphs
-        disp, logits = net(
-            torch.cat([z.pos, z.pos]),
-            torch.cat([z.feat, z.feat]),
-            torch.cat([logsnr, logsnr]),
-            torch.cat([z.batch, z.batch + g]),
-            2 * g,
-            torch.cat([cond, torch.zeros_like(cond)]),
-            **net_inputs,
-        )
-        n = len(z.pos)
-        disp = disp[n:] + guidance * (disp[:n] - disp[n:])
-        logits = logits[n:] + guidance * (logits[:n] - logits[n:])
-    pos = alpha[z.batch, None] * z.pos + sigma[z.batch, None] * disp
+    pos = alpha[z.batch, None] * z.pos + sigma[z.batch, None] * out.disp
     pos = remove_mean(pos, z.batch, z.num_graphs)
-    return z.replace(pos, torch.softmax(logits, -1) * type_scale), logits
+    return z.replace(pos, torch.softmax(out.logits, -1) * type_scale)

@@ -1,4 +1,4 @@
-"""BackboneGenerator: the sampling loop from a trained backbone denoiser to Backbone objects."""
+"""BackboneGenerator: design plans in, Backbone objects out (the loop itself: generators/base.py)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,16 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from molgen.core.graph import batch_vector, remove_mean
-from molgen.core.state import State
-from molgen.diffusion.samplers import sample
-from molgen.diffusion.targets import predict_x0
-from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
+from molgen.diffusion.inpainting import group_rigid
+from molgen.generators.base import BatchInputs, PretrainedGenerator, SamplingOptions
 from molgen.generators.conditioners import Conditioner, DesignPlan, compose
 from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, ss_indices
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
-from molgen.structures.superpose import rmsd_after_superposition, superpose
+from molgen.structures.superpose import rmsd_after_superposition
 
 # Defaults chosen by measurement (docs/benchmarks.md): zero-temperature ancestral steps give
 # far more secondary structure and fewer clashes than the deterministic ODE samplers here.
@@ -43,62 +39,27 @@ class BackboneGenerator(PretrainedGenerator):
         """Shortest and longest chain this model may be asked for."""
         return self.config.min_length, self.config.max_length
 
+    @property
+    def self_conditioning(self) -> bool:
+        return self.config.denoiser.self_condition
+
     # -------------------------------------------------------------- sampling
-    def sample(
-        self,
-        lengths: int | Sequence[int],
-        steps: int = DEFAULT_STEPS,
-        sampler: str = DEFAULT_SAMPLER,
-        seed: int | None = None,
-        batch_size: int = 16,
-        refine: bool = True,
-        progress: bool = False,
-    ) -> list[Backbone]:
+    def sample(self, lengths: int | Sequence[int], **options) -> list[Backbone]:
         """One backbone per entry of ``lengths`` (an int means one backbone of that length).
 
-        Args:
-            steps: denoiser evaluations per backbone.
-            sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
-                (see :func:`molgen.diffusion.samplers.sample`).
-            seed: makes the output reproducible (same seed, lengths and batch_size).
-            refine: polish bond lengths and angles with :func:`idealize` (a restrained
-                minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the
-                network's raw output.
+        Keyword-only options: those of :meth:`iter_designs` except ``guidance``.
 
         Each backbone is poly-glycine chain A numbered from 1; ``metadata`` holds ``index``,
-        ``seed``, ``steps``, ``sampler``, ``model`` and ``refined``.
+        ``seed``, ``model``, ``steps``, ``sampler`` and ``refined``.
         """
         plans = [DesignPlan(self.length_range, length=int(n)) for n in self.check_lengths(lengths)]
-        batches = self.iter_designs(
-            plans,
-            steps=steps,
-            sampler=sampler,
-            seed=seed,
-            batch_size=batch_size,
-            refine=refine,
-            progress=progress,
-        )
-        return [b for batch in batches for b in batch]
+        return [b for batch in self.iter_designs(plans, **options) for b in batch]
 
-    def design(
-        self,
-        num_samples: int,
-        conditioners: Sequence[Conditioner] = (),
-        guidance: float = 1.0,
-        steps: int = DEFAULT_STEPS,
-        sampler: str = DEFAULT_SAMPLER,
-        seed: int | None = None,
-        batch_size: int = 16,
-        refine: bool = True,
-        progress: bool = False,
-    ) -> list[Backbone]:
+    def design(self, num_samples: int, conditioners: Sequence[Conditioner] = (), **options) -> list[Backbone]:
         """``num_samples`` designs that satisfy ``conditioners`` (see
         :mod:`molgen.generators.conditioners`: Length, SecondaryStructure, Motif, composable).
 
-        Args:
-            guidance: classifier-free guidance weight on the secondary-structure conditions
-                (1 = plain conditional sampling; > 1 obeys them more strictly; costs a second
-                denoiser evaluation per step).
+        Keyword-only options: those of :meth:`iter_designs` (``seed`` also draws the plans).
 
         Motif residues keep their residue types, have B-factor 1 (0 elsewhere) and are placed
         by the model (the motif moves as a rigid body). ``metadata`` adds ``contig``,
@@ -108,14 +69,8 @@ class BackboneGenerator(PretrainedGenerator):
         design kept it); with secondary-structure conditions ``ss_requested``,
         ``ss_fraction_requested`` and ``guidance``.
         """
-        plans = self.plan_designs(num_samples, conditioners, seed)
-        return [
-            b
-            for batch in self.iter_designs(
-                plans, guidance, steps, sampler, seed, batch_size, refine, progress
-            )
-            for b in batch
-        ]
+        plans = self.plan_designs(num_samples, conditioners, options.get("seed"))
+        return [b for batch in self.iter_designs(plans, **options) for b in batch]
 
     def plan_designs(
         self, num_samples: int, conditioners: Sequence[Conditioner] = (), seed: int | None = None
@@ -141,6 +96,7 @@ class BackboneGenerator(PretrainedGenerator):
     def iter_designs(
         self,
         plans: Sequence[DesignPlan],
+        *,
         guidance: float = 1.0,
         steps: int = DEFAULT_STEPS,
         sampler: str = DEFAULT_SAMPLER,
@@ -149,38 +105,53 @@ class BackboneGenerator(PretrainedGenerator):
         refine: bool = True,
         progress: bool = False,
     ) -> Iterator[list[Backbone]]:
-        """Sample ``plans`` (from :meth:`plan_designs`) batch by batch."""
-        check_sampling_args(steps, sampler, batch_size)
+        """Sample ``plans`` (from :meth:`plan_designs`) batch by batch.
+
+        Args:
+            guidance: classifier-free guidance weight on the secondary-structure conditions
+                (1 = plain conditional sampling; > 1 obeys them more strictly; costs a second
+                denoiser evaluation per step).
+            steps: denoiser evaluations per backbone.
+            sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
+                (see :func:`molgen.diffusion.samplers.sample`).
+            seed: makes the output reproducible (same seed, plans and batch_size).
+            refine: polish bond lengths and angles with :func:`idealize` (a restrained
+                minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the
+                network's raw output.
+        """
+        options = SamplingOptions(steps, sampler, seed, batch_size, guidance, progress=progress)
         self._check_conditional(plans)
-        if not guidance >= 0:
-            raise ValueError(f"guidance must be >= 0, got {guidance}")
         gen = make_generator(seed, "cpu")
-        bar = tqdm(total=len(plans), disable=not progress, desc="backbones", unit="design")
-        for done in range(0, len(plans), batch_size):
-            chunk = np.empty(len(plans[done : done + batch_size]), dtype=object)
-            chunk[:] = list(plans[done : done + batch_size])
-            coords, _ = sample_finite(
-                lambda p: self._sample_batch(p, steps, sampler, guidance, gen), chunk, done, "backbones"
-            )
+        for done, chunk, samples in self.iter_samples(
+            list(plans), self._batch_inputs, options, gen, "backbones"
+        ):
             out = []
-            for i, (plan, xyz) in enumerate(zip(chunk, coords)):
+            for i, (plan, sampled) in enumerate(zip(chunk, samples)):
+                xyz = sampled.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
                 if refine:
                     motif = np.zeros(len(xyz), dtype=bool)
                     motif[plan.motif_index] = True
                     xyz = idealize(xyz, fixed=motif)
                 o = ideal_oxygens(xyz[:, 0], xyz[:, 1], xyz[:, 2])
-                meta = {
-                    "index": done + i,
-                    "seed": seed,
-                    "steps": steps,
-                    "sampler": sampler,
-                    "model": self.name,
-                    "refined": refine,
-                }
+                meta = options.metadata(done + i, self.name) | {"refined": refine}
                 out.append(self._finish(np.concatenate([xyz, o[:, None]], axis=1), plan, meta, guidance))
-            bar.update(len(chunk))
             yield out
-        bar.close()
+
+    def _batch_inputs(self, plans: Sequence[DesignPlan]) -> BatchInputs:
+        """Sizes (3 atoms per residue), conditioning and motifs of a batch of plans."""
+        lengths = np.array([p.length for p in plans])
+        cond = self._conditions(plans) if self.config.denoiser.conditioning else None
+        starts = np.cumsum(lengths) - lengths
+        atoms = [
+            torch.as_tensor(((start + p.motif_index[:, None]) * ATOMS_PER_RESIDUE + np.arange(3)).reshape(-1))
+            for start, p in zip(starts, plans)
+        ]
+        pos = [
+            torch.as_tensor(p.motif_xyz[:, :ATOMS_PER_RESIDUE].reshape(-1, 3), dtype=torch.float64)
+            / self.stats.coord_scale
+            for p in plans
+        ]
+        return BatchInputs(lengths * ATOMS_PER_RESIDUE, 0, cond, group_rigid(atoms, pos))
 
     @staticmethod
     def _finish(coords: np.ndarray, plan: DesignPlan, meta: dict, guidance: float) -> Backbone:
@@ -211,46 +182,6 @@ class BackboneGenerator(PretrainedGenerator):
             raise ValueError(f"length {int(bad[0])} is outside this model's range {lo}-{hi}")
         return sizes
 
-    @torch.no_grad()
-    def _sample_batch(
-        self, plans: np.ndarray, steps: int, sampler: str, guidance: float, gen: torch.Generator
-    ) -> tuple[list[np.ndarray], list[None]]:
-        """Raw N, CA, C coordinates ``[L, 3, 3]`` (Angstrom) for ``plans`` (and no extras)."""
-        sizes = np.array([p.length for p in plans])
-        counts = torch.as_tensor(sizes, dtype=torch.long) * ATOMS_PER_RESIDUE
-        batch = batch_vector(counts)
-        shape = State(torch.zeros(len(batch), 3), torch.zeros(len(batch), 0), batch, len(counts))
-        z = self.sde.prior(shape, gen)
-        z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
-        conditions = self._conditions(plans) if self.config.denoiser.conditioning else None
-        reference = None
-        if conditions is not None and guidance != 1.0 and conditions.has_secondary_structure:
-            reference = conditions.without_secondary_structure()
-        motif = MotifImposer(plans, self.stats.coord_scale, self.device)
-
-        previous: list[torch.Tensor | None] = [None]  # the last x0 estimate, for self-conditioning
-
-        def predict(state: State, tt: torch.Tensor, cond: BackboneConditions | None) -> torch.Tensor:
-            extra = {} if cond is None else {"conditions": cond}
-            return predict_x0(
-                self.runner, self.sde, state, tt, type_scale=1.0, self_cond=previous[0], **extra
-            )[0].pos
-
-        def denoise(state: State, t: float) -> State:
-            tt = torch.full((state.num_graphs,), t, device=self.device)
-            pos = predict(state, tt, conditions)
-            if reference is not None:
-                free = predict(state, tt, reference)
-                pos = free + guidance * (pos - free)
-            pos = remove_mean(motif.impose(pos), state.batch, state.num_graphs)
-            if self.config.denoiser.self_condition:
-                previous[0] = pos
-            return state.replace(pos, state.feat)
-
-        x0 = sample(denoise, self.sde, z, steps, sampler, generator=device_generator(gen, self.device))
-        pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy().reshape(-1, ATOMS_PER_RESIDUE, 3)
-        return np.split(pos, np.cumsum(sizes)[:-1]), [None] * len(sizes)
-
     def _conditions(self, plans: Sequence[DesignPlan]) -> BackboneConditions:
         """The network's conditioning inputs for a batch of plans."""
         ss, motif, motif_xyz = [], [], []
@@ -274,30 +205,3 @@ class BackboneGenerator(PretrainedGenerator):
             motif=torch.cat(motif),
             motif_xyz=torch.cat(motif_xyz),
         ).to(self.device, torch.get_default_dtype())
-
-
-class MotifImposer:
-    """Puts each plan's motif into a batch of x0 estimates: the motif (N, CA, C) is superposed
-    onto the estimate's motif residues and replaces them, so the network decides where the
-    motif goes and the motif itself stays exact."""
-
-    def __init__(self, plans: Sequence[DesignPlan], coord_scale: float, device: torch.device) -> None:
-        self.slices = []  # (atom indices in the batch, motif atoms in model units)
-        start = 0
-        for plan in plans:
-            atoms = (start + plan.motif_index[:, None]) * ATOMS_PER_RESIDUE + np.arange(ATOMS_PER_RESIDUE)
-            xyz = torch.as_tensor(plan.motif_xyz[:, :ATOMS_PER_RESIDUE].reshape(-1, 3), dtype=torch.float64)
-            self.slices.append(
-                (torch.as_tensor(atoms.reshape(-1), device=device), xyz.to(device) / coord_scale)
-            )
-            start += plan.length
-
-    def impose(self, pos: torch.Tensor) -> torch.Tensor:
-        """``pos`` ``[3 R, 3]`` with every motif superposed and substituted."""
-        if not any(len(atoms) for atoms, _ in self.slices):
-            return pos
-        pos = pos.clone()
-        for atoms, motif in self.slices:
-            if len(atoms):
-                pos[atoms] = superpose(motif, pos[atoms].double()).to(pos.dtype)
-        return pos

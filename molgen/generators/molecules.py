@@ -1,26 +1,21 @@
-"""MoleculeGenerator: the sampling loop from a trained denoiser to RDKit molecules."""
+"""MoleculeGenerator: molecule requests in, RDKit molecules out (the loop itself: generators/base.py)."""
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from rdkit import Chem
-from tqdm.auto import tqdm
 
-from molgen.core.graph import batch_vector, remove_mean
-from molgen.core.state import State
-from molgen.diffusion.samplers import check_resample, sample
-from molgen.diffusion.targets import predict_x0
-from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
+from molgen.diffusion.inpainting import RigidParts
+from molgen.generators.base import BatchInputs, PretrainedGenerator, SamplingOptions
+from molgen.models.property_conditions import PropertyConditions
 from molgen.runtime import make_generator
 from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule
-from molgen.structures.superpose import superpose
 
 logger = logging.getLogger("molgen")
 
@@ -64,6 +59,14 @@ class Fragment:
         i, j = np.nonzero(np.triu(orders))
         return np.stack([i, j, orders[i, j]], -1)
 
+    def rigid(self, sizes: np.ndarray) -> RigidParts:
+        """The fragment as the first ``k`` atoms of each of a batch's molecules (``sizes``
+        ``[G]`` atoms per molecule)."""
+        k, g = len(self.symbols), len(sizes)
+        first = np.cumsum(sizes) - sizes
+        atoms = torch.as_tensor(first[:, None] + np.arange(k), device=self.pos.device)
+        return RigidParts(atoms, self.pos.expand(g, k, 3), self.feat.expand(g, k, self.feat.shape[1]))
+
 
 class MoleculeGenerator(PretrainedGenerator):
     """Samples 3D molecules from a trained molecule model.
@@ -80,23 +83,10 @@ class MoleculeGenerator(PretrainedGenerator):
         self.symbols = list(self.config.vocab)
 
     # -------------------------------------------------------------- sampling
-    def sample(
-        self,
-        num_molecules: int,
-        num_atoms: NumAtoms = None,
-        steps: int | None = None,
-        sampler: str | None = None,
-        seed: int | None = None,
-        batch_size: int = 256,
-        progress: bool = False,
-        properties: Properties | None = None,
-        guidance: float = 1.0,
-        fixed: Molecule | None = None,
-        resample: int | None = None,
-    ) -> list[Chem.Mol]:
+    def sample(self, num_molecules: int, **options) -> list[Chem.Mol]:
         """Sample ``num_molecules`` molecules as RDKit Mols with one 3D conformer each.
 
-        Args:
+        Keyword-only options (all optional):
             num_atoms: None draws sizes from the training histogram (for a property request,
                 from the training molecules with values of the first requested property
                 near the target, as EDM does); an int fixes
@@ -104,12 +94,6 @@ class MoleculeGenerator(PretrainedGenerator):
                 gives one size per molecule. For a model with implicit hydrogens
                 (``config.hydrogens``) these count heavy atoms; RDKit adds the hydrogens
                 (:meth:`molgen.structures.Molecule.to_rdkit_adding_hydrogens`).
-            steps: denoiser evaluations per molecule (twice as many network passes with guidance);
-                None: 50, or 20 with ``fixed``.
-            sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
-                (see :func:`molgen.diffusion.samplers.sample`); None: ``dpm2m``, or
-                ``ancestral`` with ``fixed``.
-            seed: makes the output reproducible (same seed, same batch_size, same molecules).
             properties: target values of a property-conditioned model (``config.properties``),
                 e.g. ``{"alpha": 80.0}``, in the units of ``molgen.datasets.qm9.PROPERTY_UNITS``.
             guidance: classifier-free guidance weight (1: plain conditional sampling; > 1 pushes
@@ -119,53 +103,49 @@ class MoleculeGenerator(PretrainedGenerator):
                 around it. Hydrogens of the fragment are dropped for implicit-hydrogen models;
                 those models also keep the fragment's bonds from its file (the other bonds
                 come from distances).
+            steps: denoiser evaluations per molecule (twice as many network passes with guidance);
+                None: 50, or 20 with ``fixed``.
+            sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
+                (see :func:`molgen.diffusion.samplers.sample`); None: ``dpm2m``, or
+                ``ancestral`` with ``fixed``.
             resample: RePaint resampling (:func:`molgen.diffusion.samplers.sample`): each step
                 taken ``resample`` times so the generated atoms settle around a fixed fragment
                 (``ancestral`` sampler only; ``steps * resample`` evaluations); None: 1, or 10
                 with ``fixed`` and the ``ancestral`` sampler.
+            seed: makes the output reproducible (same seed, same batch_size, same molecules).
+            batch_size: molecules per batch (default 256).
+            progress: show a progress bar.
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
         ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
         ``properties`` also ``target_<name>`` and ``guidance``; with ``fixed`` also ``resample``
         and ``fixed_atoms`` (the first ``fixed_atoms`` atoms of the heavy-atom list are the fragment).
         """
-        return [
-            m
-            for batch in self.iter_batches(
-                num_molecules,
-                num_atoms,
-                steps,
-                sampler,
-                seed,
-                batch_size,
-                progress,
-                properties,
-                guidance,
-                fixed,
-                resample,
-            )
-            for m in batch
-        ]
+        return [m for batch in self.iter_batches(num_molecules, **options) for m in batch]
 
     def iter_batches(
         self,
         num_molecules: int,
+        *,
         num_atoms: NumAtoms = None,
-        steps: int | None = None,
-        sampler: str | None = None,
-        seed: int | None = None,
-        batch_size: int = 256,
-        progress: bool = False,
         properties: Properties | None = None,
         guidance: float = 1.0,
         fixed: Molecule | None = None,
+        steps: int | None = None,
+        sampler: str | None = None,
         resample: int | None = None,
+        seed: int | None = None,
+        batch_size: int = 256,
+        progress: bool = False,
     ) -> Iterator[list[Chem.Mol]]:
-        """Like :meth:`sample` but yields molecules batch by batch (memory stays flat)."""
+        """Like :meth:`sample` (same options) but yields molecules batch by batch (memory stays flat)."""
+        if num_molecules < 1:
+            raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
         steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
-        self._check_args(num_molecules, steps, sampler, batch_size)
-        check_resample(sampler, resample)
-        cond = self.conditions(properties, guidance, num_molecules)
+        options = SamplingOptions(steps, sampler, seed, batch_size, guidance, resample, progress)
+        cond = self.conditions(properties, num_molecules)
+        if guidance != 1.0 and not properties:
+            raise ValueError("guidance needs property targets (properties={...} / --property NAME=VALUE)")
         targets = {k: _per_molecule(k, v, num_molecules) for k, v in (properties or {}).items()}
         fragment = self.fragment(fixed) if fixed is not None else None
         minimum = len(fragment.symbols) if fragment else 1
@@ -177,64 +157,45 @@ class MoleculeGenerator(PretrainedGenerator):
             sizes = np.concatenate([self._sizes(1, None, gen, h, minimum) for h in hists])
         else:
             sizes = self._sizes(num_molecules, num_atoms, gen, self.stats.num_atoms_hist, minimum)
-        bar = tqdm(total=num_molecules, disable=not progress, desc="molecules", unit="mol")
-        done = 0
-        while done < num_molecules:
-            chunk = sizes[done : done + batch_size]
-            rows = None if cond is None else cond[done : done + len(chunk)]
 
-            def sample_some(idx: np.ndarray, chunk=chunk, rows=rows):  # idx: positions within chunk
-                cond_rows = None if rows is None else rows[torch.from_numpy(idx)]
-                return self._sample_batch(
-                    chunk[idx], steps, sampler, gen, cond_rows, guidance, fragment, resample
-                )
+        def batch_inputs(indices: np.ndarray) -> BatchInputs:
+            rows = torch.as_tensor(np.asarray(indices))
+            part = None if cond is None else PropertyConditions(cond.values[rows], cond.given[rows])
+            rigid = [] if fragment is None else [fragment.rigid(sizes[indices])]
+            return BatchInputs(sizes[indices], len(self.symbols), part, rigid)
 
-            pos, types = sample_finite(sample_some, np.arange(len(chunk)), done, "molecules")
+        samples = self.iter_samples(np.arange(num_molecules), batch_inputs, options, gen, "molecules")
+        for done, _, batch in samples:
             mols = []
-            for i, (p, ty) in enumerate(zip(pos, types)):
-                props = {
-                    "index": done + i,
-                    "seed": "" if seed is None else seed,
-                    "model": self.name,
-                    "steps": steps,
-                    "sampler": sampler,
-                }
+            for i, sampled in enumerate(batch):
+                props = options.metadata(done + i, self.name)
                 if targets:
                     props.update({f"target_{k}": float(v[done + i]) for k, v in targets.items()})
                     props["guidance"] = float(guidance)
                 if fragment is not None:
                     props["resample"] = resample
                     props["fixed_atoms"] = len(fragment.symbols)
-                symbols = [self.symbols[t] for t in ty]
+                symbols = [self.symbols[t] for t in sampled.types]
                 if self.config.hydrogens == "implicit":
-                    bonds = None if fragment is None else fragment.bonds_within(symbols, p)
-                    mols.append(Molecule(symbols, p, bonds, props).to_rdkit_adding_hydrogens())
+                    bonds = None if fragment is None else fragment.bonds_within(symbols, sampled.pos)
+                    mols.append(Molecule(symbols, sampled.pos, bonds, props).to_rdkit_adding_hydrogens())
                 else:
-                    mols.append(Molecule(symbols, p, props=props).to_rdkit())
-            done += len(chunk)
-            bar.update(len(chunk))
+                    mols.append(Molecule(symbols, sampled.pos, props=props).to_rdkit())
             yield mols
-        bar.close()
 
     # ------------------------------------------------------------ conditions
-    def conditions(
-        self, properties: Properties | None, guidance: float = 1.0, num_molecules: int = 1
-    ) -> torch.Tensor | None:
-        """The ``[num_molecules, num_conditions]`` conditions of a property request (None for a
-        model without properties): normalised values of the given properties, then 0/1 flags.
-        A property's value is one number for every molecule or a sequence of one per molecule."""
+    def conditions(self, properties: Properties | None, num_molecules: int = 1) -> PropertyConditions | None:
+        """The conditioning of a property request for ``num_molecules`` molecules (None for a
+        model without properties). A property's value is one number for every molecule or a
+        sequence of one per molecule; a ValueError names what is wrong with the request."""
         known = list(self.config.properties)
         if properties and not known:
             raise ValueError(
                 f"model {self.name!r} is not property-conditioned; it cannot take {sorted(properties)}"
             )
-        if guidance != 1.0 and not properties:
-            raise ValueError("guidance needs property targets (properties={...} / --property NAME=VALUE)")
-        if not math.isfinite(guidance) or guidance < 0:
-            raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
         if not known:
             return None
-        values, flags = torch.zeros(num_molecules, len(known)), torch.zeros(num_molecules, len(known))
+        values, given = torch.zeros(num_molecules, len(known)), torch.zeros(num_molecules, len(known))
         for name, value in (properties or {}).items():
             if name not in known:
                 raise ValueError(f"unknown property {name!r}; model {self.name!r} knows {known}")
@@ -251,8 +212,8 @@ class MoleculeGenerator(PretrainedGenerator):
                     hi,
                 )
             i = known.index(name)
-            values[:, i], flags[:, i] = torch.from_numpy((value - stats.mean) / stats.std).float(), 1.0
-        return torch.cat([values, flags], -1)
+            values[:, i], given[:, i] = torch.from_numpy((value - stats.mean) / stats.std).float(), 1.0
+        return PropertyConditions(values, given)
 
     def fragment(self, fixed: Molecule) -> Fragment:
         """Check a fragment against the model and put it into model units."""
@@ -277,46 +238,6 @@ class MoleculeGenerator(PretrainedGenerator):
         return Fragment(symbols, pos.to(self.device), feat.to(self.device), orders)
 
     # -------------------------------------------------------------- internals
-    @torch.no_grad()
-    def _sample_batch(
-        self,
-        sizes: np.ndarray,
-        steps: int,
-        sampler: str,
-        gen: torch.Generator,
-        cond: torch.Tensor | None = None,
-        guidance: float = 1.0,
-        fragment: Fragment | None = None,
-        resample: int = 1,
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Coordinates (Angstrom) and type indices of ``len(sizes)`` molecules; ``cond``:
-        their ``[len(sizes), num_conditions]`` conditions."""
-        cond = None if cond is None else cond.to(self.device)
-        counts = torch.as_tensor(sizes, dtype=torch.long)
-        batch = batch_vector(counts)
-        shape = State(
-            torch.zeros(len(batch), 3), torch.zeros(len(batch), len(self.symbols)), batch, len(counts)
-        )
-        z = self.sde.prior(shape, gen)
-        z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
-        type_scale = self.config.sde.type_scale
-        first = torch.cumsum(counts, 0) - counts  # [num_graphs] index of each graph's first atom
-        fixed = None
-        if fragment is not None:
-            fixed = ((torch.arange(len(batch)) - first[batch]) < len(fragment.symbols)).to(self.device)
-
-        def denoise(state: State, t: float) -> State:
-            tt = torch.full((state.num_graphs,), t, device=self.device)
-            x0 = predict_x0(self.runner, self.sde, state, tt, type_scale, cond, guidance)[0]
-            return x0 if fragment is None else place_fragment(x0, fixed, fragment)
-
-        noise_gen = device_generator(gen, self.device)
-        x0 = sample(denoise, self.sde, z, steps, sampler, generator=noise_gen, resample=resample)
-        pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy()
-        types = x0.feat.argmax(-1).cpu().numpy()
-        splits = np.cumsum(sizes)[:-1]
-        return np.split(pos, splits), np.split(types, splits)
-
     @staticmethod
     def _sizes(
         n: int, num_atoms: NumAtoms, gen: torch.Generator, hist: dict[int, int], minimum: int = 1
@@ -347,12 +268,6 @@ class MoleculeGenerator(PretrainedGenerator):
             raise ValueError(f"num_atoms {int(sizes.min())} is smaller than the fragment ({minimum} atoms)")
         return sizes
 
-    @staticmethod
-    def _check_args(n: int, steps: int, sampler: str, batch_size: int) -> None:
-        if n < 1:
-            raise ValueError(f"number of molecules must be >= 1, got {n}")
-        check_sampling_args(steps, sampler, batch_size)
-
 
 def sampling_settings(
     around_fragment: bool, steps: int | None, sampler: str | None, resample: int | None
@@ -364,19 +279,6 @@ def sampling_settings(
     if resample is None:
         resample = defaults["resample"] if sampler == "ancestral" else 1
     return defaults["steps"] if steps is None else steps, sampler, resample
-
-
-def place_fragment(x0: State, fixed: torch.Tensor, fragment: Fragment) -> State:
-    """Replace the fixed atoms of a clean-data estimate by the fragment, superposed (rigid motion
-    only) onto where the estimate put them; then re-centre. ``fixed``: ``[num_nodes]`` bool,
-    the first ``k`` atoms of every graph."""
-    k = len(fragment.symbols)
-    target = x0.pos[fixed].view(x0.num_graphs, k, 3)
-    placed = superpose(fragment.pos.expand(x0.num_graphs, k, 3), target)
-    pos, feat = x0.pos.clone(), x0.feat.clone()
-    pos[fixed] = placed.reshape(-1, 3)
-    feat[fixed] = fragment.feat.repeat(x0.num_graphs, 1)
-    return x0.replace(remove_mean(pos, x0.batch, x0.num_graphs), feat)
 
 
 def _per_molecule(name: str, value: float | Sequence[float], num_molecules: int) -> np.ndarray:

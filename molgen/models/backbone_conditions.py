@@ -7,7 +7,7 @@ unconditionally (conditioning dropout) and how classifier-free guidance gets its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch.nn import functional as F
@@ -48,13 +48,19 @@ class BackboneConditions:
             motif_xyz=torch.zeros(num_residues, 3, 3, device=device),
         )
 
-    def without_secondary_structure(self) -> BackboneConditions:
-        """The same conditions with the secondary-structure parts unspecified (the reference
-        of classifier-free guidance on secondary structure; the motif stays)."""
+    def unconditional(self) -> BackboneConditions:
+        """The reference of classifier-free guidance: the secondary-structure parts unspecified.
+        The motif stays: it is imposed on every estimate (rigid inpainting), not guided."""
         return replace(
             self,
             ss=torch.full_like(self.ss, SS_UNSPECIFIED),
             ss_fraction_given=torch.zeros_like(self.ss_fraction_given),
+        )
+
+    def cat(self, other: BackboneConditions) -> BackboneConditions:
+        """This batch's chains followed by ``other``'s."""
+        return BackboneConditions(
+            *(torch.cat([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
         )
 
     @property

@@ -34,7 +34,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from molgen.config import BackboneDenoiserConfig
+from molgen.core.denoiser import Denoiser, DenoiserOutput
 from molgen.core.graph import remove_mean
+from molgen.core.state import State
 from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 
@@ -125,7 +127,7 @@ class ResidueLayer(nn.Module):
         return h + self.node_mlp(torch.cat([hn, scatter_mean(m, dst, inv_count), chain_mean(hn)], -1))
 
 
-class BackboneDenoiser(nn.Module):
+class BackboneDenoiser(Denoiser):
     """Predicts the displacement of every N, CA, C atom of a noisy backbone batch."""
 
     def __init__(self, config: BackboneDenoiserConfig) -> None:
@@ -153,43 +155,40 @@ class BackboneDenoiser(nn.Module):
 
     def forward(
         self,
-        pos: torch.Tensor,
-        feat: torch.Tensor,
+        noisy: State,
         logsnr: torch.Tensor,
-        batch: torch.Tensor,
-        num_graphs: int,
-        cond: torch.Tensor | None = None,
-        self_cond: torch.Tensor | None = None,
-        conditions: BackboneConditions | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """
+        cond: BackboneConditions | None = None,
+        self_cond: State | None = None,
+    ) -> DenoiserOutput:
+        """See :class:`molgen.core.denoiser.Denoiser`.
+
         Args:
-            pos: ``[3 R, 3]`` noisy N, CA, C coordinates, residue by residue (model units).
-            feat: ``[3 R, 0]`` (backbones have no atom types).
+            noisy: ``pos`` ``[3 R, 3]`` noisy N, CA, C coordinates, residue by residue (model
+                units); ``feat`` ``[3 R, 0]`` (backbones have no atom types); ``batch`` ``[3 R]``.
             logsnr: ``[num_graphs]`` noise level of each chain.
-            batch: ``[3 R]`` chain index of every atom (chains stored one after another).
-            self_cond: ``[3 R, 3]`` the previous x0 estimate, or None (no estimate yet); only
-                read when ``config.self_condition``.
-            conditions: what to generate, covering the same ``R`` residues and ``num_graphs``
-                chains (``ss`` ``[R]``, ``ss_fraction`` ``[num_graphs, 2]``, ``motif`` ``[R]``,
-                ``motif_xyz`` ``[R, 3, 3]``; see BackboneConditions); only read when
-                ``config.conditioning``; None means nothing specified.
+            cond: what to generate, covering the same ``R`` residues and chains (``ss`` ``[R]``,
+                ``ss_fraction`` ``[num_graphs, 2]``, ``motif`` ``[R]``, ``motif_xyz`` ``[R, 3, 3]``;
+                see BackboneConditions); only read when ``config.conditioning``; None means
+                nothing specified.
+            self_cond: the previous x0 estimate (``pos`` ``[3 R, 3]``), or None (no estimate
+                yet); only read when ``config.self_condition``.
 
         Returns:
-            disp: ``[3 R, 3]`` equivariant displacement (zero mean per chain).
-            logits: ``[3 R, 0]`` (no types).
+            ``disp`` ``[3 R, 3]`` equivariant displacement (zero mean per chain), ``logits``
+            ``[3 R, 0]`` (no types).
         """
+        pos, batch, num_graphs = noisy.pos, noisy.batch, noisy.num_graphs
         c = self.config
         xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
         rbatch = batch[::ATOMS_PER_RESIDUE]
         index, length = residue_index(rbatch, num_graphs)
         ca = xyz[:, 1]
         frames = trace_frames(ca, index, length)
-        if c.conditioning and conditions is None:
-            conditions = BackboneConditions.none(len(ca), num_graphs, ca.device)
+        if c.conditioning and cond is None:
+            cond = BackboneConditions.none(len(ca), num_graphs, ca.device)
         motif_pairs = None
-        if c.conditioning and bool(conditions.motif.any()):
-            motif_pairs = conditions.motif[:, None] & conditions.motif[None, :]
+        if c.conditioning and bool(cond.motif.any()):
+            motif_pairs = cond.motif[:, None] & cond.motif[None, :]
         src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, motif_pairs)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
@@ -206,15 +205,16 @@ class BackboneDenoiser(nn.Module):
         offset = (index[src] - index[dst]).clamp(-c.max_relpos, c.max_relpos) + c.max_relpos
         edge_inputs = [self.rbf(dist), rel_local.reshape(-1, 9), axes.reshape(-1, 9)]
         if c.self_condition:
-            prev_node, prev_edge = self._previous_estimate(self_cond, xyz, frames, src, dst)
+            previous = None if self_cond is None else self_cond.pos
+            prev_node, prev_edge = self._previous_estimate(previous, xyz, frames, src, dst)
             node_inputs += prev_node
             edge_inputs += prev_edge
         h = self.node_in(torch.cat(node_inputs, -1))
         h = h + self.end_embed(from_start) + self.end_embed(from_end)
         edge = self.edge_in(torch.cat(edge_inputs, -1)) + self.relpos(offset)
         if c.conditioning:
-            h = h + self._condition_nodes(conditions, rbatch)
-            edge = edge + self.motif_edge_in(self._motif_edges(conditions, src, dst))
+            h = h + self._condition_nodes(cond, rbatch)
+            edge = edge + self.motif_edge_in(self._motif_edges(cond, src, dst))
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
         inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]
@@ -227,7 +227,7 @@ class BackboneDenoiser(nn.Module):
             h = layer(h, edge, src, dst, inv_count, chain_mean)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
         disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
-        return remove_mean(disp, batch, num_graphs), feat.new_zeros(len(pos), 0)
+        return DenoiserOutput(remove_mean(disp, batch, num_graphs), noisy.feat.new_zeros(len(pos), 0))
 
     def _condition_nodes(self, cond: BackboneConditions, rbatch: torch.Tensor) -> torch.Tensor:
         """``[R, hidden]``: secondary structure class, chain fractions, motif flag."""

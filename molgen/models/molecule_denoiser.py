@@ -13,8 +13,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from molgen.config import DenoiserConfig
+from molgen.core.denoiser import Denoiser, DenoiserOutput
 from molgen.core.graph import full_edges, remove_mean
+from molgen.core.state import State
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
+from molgen.models.property_conditions import PropertyConditions
 
 TIME_FEATURES = 16  # Fourier features of the noise level in the input layer
 
@@ -84,7 +87,7 @@ def narrow_conditions(
     return {**state, "embed.weight": state["embed.weight"][:, columns]}
 
 
-class MoleculeDenoiser(nn.Module):
+class MoleculeDenoiser(Denoiser):
     """Predicts a coordinate displacement and type logits from a noisy molecule batch."""
 
     def __init__(self, config: DenoiserConfig) -> None:
@@ -101,28 +104,25 @@ class MoleculeDenoiser(nn.Module):
 
     def forward(
         self,
-        pos: torch.Tensor,
-        feat: torch.Tensor,
+        noisy: State,
         logsnr: torch.Tensor,
-        batch: torch.Tensor,
-        num_graphs: int,
-        cond: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """
-        Args:
-            pos: ``[N, 3]`` noisy coordinates (normalised units).
-            feat: ``[N, num_types]`` noisy type features.
-            logsnr: ``[num_graphs]`` noise level of each graph.
-            batch: ``[N]`` graph index of each node (nodes stored graph by graph).
-            cond: optional ``[num_graphs, num_conditions]`` invariant conditions.
+        cond: PropertyConditions | None = None,
+        self_cond: State | None = None,
+    ) -> DenoiserOutput:
+        """See :class:`molgen.core.denoiser.Denoiser`: ``noisy.pos`` ``[N, 3]`` (normalised units),
+        ``noisy.feat`` ``[N, num_types]``; ``cond``: property targets of a property-conditioned
+        model (None: none given). No self-conditioning (``self_cond`` must be None).
 
-        Returns:
-            disp: ``[N, 3]`` equivariant displacement (zero mean per graph).
-            logits: ``[N, num_types]`` invariant type logits.
+        Returns ``disp`` ``[N, 3]`` (zero mean per graph) and type ``logits`` ``[N, num_types]``.
         """
-        inputs = [feat, self.time(logsnr)[batch]]
+        if self_cond is not None:
+            raise ValueError("MoleculeDenoiser does not read a self-conditioning estimate")
+        pos, batch, num_graphs = noisy.pos, noisy.batch, noisy.num_graphs
+        inputs = [noisy.feat, self.time(logsnr)[batch]]
         if self.config.num_conditions:
-            inputs.append(cond[batch])
+            if cond is None:
+                cond = PropertyConditions.none(num_graphs, self.config.num_conditions // 2, pos.device)
+            inputs.append(cond.network_input().to(pos.dtype)[batch])
         h, x = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs)
         disp = remove_mean(x - pos, batch, num_graphs)
-        return disp, self.type_head(self.out_norm(h))
+        return DenoiserOutput(disp, self.type_head(self.out_norm(h)))

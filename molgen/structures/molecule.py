@@ -250,7 +250,9 @@ def _is_valid(mol: Chem.Mol) -> bool:
 
 
 def _set_prop(mol: Chem.Mol, key: str, value) -> None:
-    if isinstance(value, (bool, int, np.integer)):
+    if value is None:  # e.g. the seed of an unseeded run
+        mol.SetProp(key, "")
+    elif isinstance(value, (bool, int, np.integer)):
         mol.SetIntProp(key, int(value))
     elif isinstance(value, (float, np.floating)):
         mol.SetProp(key, repr(float(value)))  # shortest round-trip text: 0.2, not 0.20000000000000001

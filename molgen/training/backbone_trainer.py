@@ -10,16 +10,18 @@ import torch
 from molgen.config import BackboneModelConfig, BackboneTrainConfig
 from molgen.core.graph import batch_vector, remove_mean
 from molgen.core.state import State
-from molgen.diffusion.sde import VPSDE
-from molgen.diffusion.targets import predict_x0
 from molgen.models.backbone_conditions import SS_CLASSES, SS_UNSPECIFIED, BackboneConditions
-from molgen.models.backbone_denoiser import residue_index
+from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE, residue_index
 from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
 from molgen.training.loop import DiffusionTrainer
+from molgen.training.losses import backbone_loss, stratified_times
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
-ATOMS = 3  # N, CA, C are diffused; O is placed from them
+LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) draws t from [0, 0.25)
+# self-conditioning models train half of their steps with a first estimate, half without (as at
+# the first sampling step)
+SELF_CONDITION_PROBABILITY = 0.5
 
 
 MOTIF_SEGMENTS = (1, 4)  # random training motifs: this many contiguous segments ...
@@ -38,7 +40,7 @@ class EncodedBackbones:
             raise ValueError(f"no training chain has >= {min_length} residues")
         self.lengths = np.array([len(c) for c in kept])
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
-        self.coords = np.concatenate([c.coords[:, :ATOMS] for c in kept]).astype(np.float32)
+        self.coords = np.concatenate([c.coords[:, :ATOMS_PER_RESIDUE] for c in kept]).astype(np.float32)
         self.coord_scale = coord_scale
         self.ss = None
         if with_ss:
@@ -67,7 +69,7 @@ class EncodedBackbones:
             first = self.offsets[i] + int(u * (length - n + 1))
             windows.append(np.arange(first, first + n))
         rows = np.concatenate(windows)
-        batch = batch_vector(torch.tensor([len(w) * ATOMS for w in windows]))
+        batch = batch_vector(torch.tensor([len(w) * ATOMS_PER_RESIDUE for w in windows]))
         pos = torch.from_numpy(self.coords[rows].reshape(-1, 3)) / self.coord_scale
         ss = None if self.ss is None else torch.from_numpy(self.ss[rows])
         return remove_mean(pos, batch, len(windows)), batch, ss
@@ -87,7 +89,7 @@ def random_conditions(
         x0: the clean batch (``3 R`` atoms N, CA, C).
         ss: ``[R]`` DSSP class of every residue.
     """
-    rbatch = x0.batch[::ATOMS]
+    rbatch = x0.batch[::ATOMS_PER_RESIDUE]
     graphs = x0.num_graphs
     index, length = residue_index(rbatch, graphs)
     share = 0.5 + 0.5 * torch.rand(graphs, generator=gen)
@@ -113,79 +115,8 @@ def random_conditions(
         ss_fraction=fraction.to(x0.pos.dtype),
         ss_fraction_given=torch.rand(graphs, generator=gen) < config.ss_probability,
         motif=motif,
-        motif_xyz=x0.pos.reshape(-1, ATOMS, 3),
+        motif_xyz=x0.pos.reshape(-1, ATOMS_PER_RESIDUE, 3),
     )
-
-
-def local_distances(
-    pos: torch.Tensor, batch: torch.Tensor, span: int = 2
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """All distances among the N, CA, C atoms of ``span`` consecutive residues ``i .. i+span-1``
-    (bond lengths and angles for span 2; also backbone dihedrals, i.e. local secondary
-    structure, for span >= 4).
-
-    Returns:
-        dist: ``[W, 3 span (3 span - 1) / 2]`` for every window ``W`` inside a chain.
-        window_graph: ``[W]`` chain index of every window.
-    """
-    xyz = pos.reshape(-1, ATOMS, 3)
-    rbatch = batch[::ATOMS]
-    num = len(xyz) - span + 1
-    inside = rbatch[:num] == rbatch[span - 1 :]
-    window = torch.cat([xyz[k : k + num] for k in range(span)], dim=1)[inside]  # [W, 3 span, 3]
-    i, j = torch.triu_indices(ATOMS * span, ATOMS * span, offset=1)
-    return (window[:, i] - window[:, j]).norm(dim=-1), rbatch[:num][inside]
-
-
-def backbone_loss(
-    net: torch.nn.Module,
-    sde: VPSDE,
-    x0: State,
-    t: torch.Tensor,
-    noise: State,
-    min_snr_gamma: float,
-    geometry_weight: float,
-    coord_scale: float,
-    self_condition: bool = False,
-    geometry_span: int = 4,
-    conditions: BackboneConditions | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss.
-
-    With ``self_condition`` the network first estimates x0 without help (no gradient) and is
-    then trained on the same noisy input given that estimate (the caller flips this coin for
-    half of the steps, so the network also learns to work without one, as at the first
-    sampling step).
-
-    The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
-    every ``geometry_span`` consecutive residues in the x0 prediction, weighted by ``alpha_t^2``
-    so that it matters where the prediction can be precise (low noise).
-
-    Returns:
-        (total, coordinate part, geometry part), each a scalar.
-    """
-    z = sde.add_noise(x0, t, noise)
-    previous = None
-    extra = {} if conditions is None else {"conditions": conditions}
-    if self_condition:
-        with torch.no_grad():
-            previous = predict_x0(net, sde, z, t, type_scale=1.0, **extra)[0].pos
-    pred, _ = predict_x0(net, sde, z, t, type_scale=1.0, self_cond=previous, **extra)
-    graphs = x0.num_graphs
-    per_graph = torch.zeros(graphs, dtype=x0.pos.dtype, device=x0.pos.device)
-    per_graph.index_add_(0, x0.batch, (pred.pos - x0.pos).square().sum(-1))
-    per_graph = per_graph / torch.bincount(x0.batch, minlength=graphs).clamp(min=1)
-    weight = (1 + sde.snr(t)).clamp(max=min_snr_gamma)
-    loss_pos = (weight * per_graph).mean()
-
-    d_pred, pair_graph = local_distances(pred.pos, x0.batch, geometry_span)
-    d_true, _ = local_distances(x0.pos, x0.batch, geometry_span)
-    geo = torch.zeros(graphs, dtype=x0.pos.dtype, device=x0.pos.device)
-    geo.index_add_(0, pair_graph, ((d_pred - d_true) * coord_scale).square().mean(-1))
-    geo = geo / torch.bincount(pair_graph, minlength=graphs).clamp(min=1)
-    alpha, _ = sde.alpha_sigma(t)
-    loss_geo = (alpha.square() * geo).mean()
-    return loss_pos + geometry_weight * loss_geo, loss_pos.detach(), loss_geo.detach()
 
 
 class BackboneTrainer(DiffusionTrainer):
@@ -214,19 +145,19 @@ class BackboneTrainer(DiffusionTrainer):
         gen = self.step_generator(step)
         starts = torch.rand(b, generator=gen, dtype=torch.float64).numpy()
         pos, batch, ss = self.encoded.batch(self.global_batch(step), starts, self.config.crop_length)
-        t = (torch.rand((), generator=gen) + torch.arange(b) / b) % 1.0  # stratified times
+        t = stratified_times(b, gen)
         low = torch.randperm(b, generator=gen) < round(self.config.low_noise_fraction * b)
-        t = torch.where(low, 0.25 * t, t)
+        t = torch.where(low, LOW_NOISE_TIME * t, t)
         x0 = State(pos, pos.new_zeros(len(pos), 0), batch, b)
         noise = self.sde.noise_like(x0, gen)
         self_condition = self.model_config.denoiser.self_condition and bool(
-            torch.rand((), generator=gen) < 0.5
+            torch.rand((), generator=gen) < SELF_CONDITION_PROBABILITY
         )
         lo, hi = self.rank_slice()
         conditions = None
         if self.model_config.denoiser.conditioning:
             conditions = random_conditions(x0, ss, self.config, gen)
-            residues = (batch[::ATOMS] >= lo) & (batch[::ATOMS] < hi)
+            residues = (batch[::ATOMS_PER_RESIDUE] >= lo) & (batch[::ATOMS_PER_RESIDUE] < hi)
             conditions = BackboneConditions(
                 ss=conditions.ss[residues],
                 ss_fraction=conditions.ss_fraction[lo:hi],

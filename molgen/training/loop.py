@@ -40,6 +40,10 @@ from molgen.runtime import atomic_path, autocast, is_main_process, rank, world_s
 
 logger = logging.getLogger("molgen")
 
+# the generator of step k is seeded with seed * STEP_SEED_STRIDE + k: distinct for every
+# (seed, step) pair of runs shorter than a million steps
+STEP_SEED_STRIDE = 1_000_003
+
 
 class DiffusionTrainer:
     """Trains a denoiser into ``out_dir``: ``metrics.csv``, ``checkpoints/last.pt`` and, at the
@@ -174,7 +178,7 @@ class DiffusionTrainer:
 
     def step_generator(self, step: int) -> torch.Generator:
         """The generator of step ``step``'s noise (same on every rank)."""
-        return torch.Generator().manual_seed(self.config.seed * 1_000_003 + step)
+        return torch.Generator().manual_seed(self.config.seed * STEP_SEED_STRIDE + step)
 
     def rank_slice(self) -> tuple[int, int]:
         """This rank's range of examples within a global batch."""

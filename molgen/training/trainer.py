@@ -11,12 +11,12 @@ from torch.nn import functional as F
 from molgen.config import ModelConfig, TrainConfig
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
-from molgen.diffusion.sde import VPSDE
-from molgen.diffusion.targets import predict_x0
 from molgen.models.molecule_denoiser import narrow_conditions
 from molgen.models.pretrained import DataStats, PropertyStats
+from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.vocab import AtomVocab
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
+from molgen.training.losses import molecule_loss, stratified_times
 
 __all__ = ["MoleculeTrainer", "export_checkpoint", "read_checkpoint"]
 
@@ -98,43 +98,6 @@ def centred_positions(data: PackedMolecules) -> np.ndarray:
     return data.pos - np.repeat(sums / counts[:, None], counts, axis=0)
 
 
-def diffusion_loss(
-    net: torch.nn.Module,
-    sde: VPSDE,
-    x0: State,
-    types: torch.Tensor,
-    t: torch.Tensor,
-    noise: State,
-    type_scale: float,
-    min_snr_gamma: float,
-    type_loss_weight: float,
-    cond: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weighted x0 loss on coordinates plus cross-entropy on types, averaged over graphs.
-
-    The coordinate weight per graph is ``min(1 + SNR, gamma)``: unit weight on the network
-    output at high noise (the v-loss), capped at low noise (min-SNR-gamma, Hang et al. 2023).
-
-    ``cond``: ``[num_graphs, num_conditions]`` for property-conditioned models.
-
-    Returns:
-        (total, coordinate part, type part), each a scalar.
-    """
-    z = sde.add_noise(x0, t, noise)
-    pred, logits = predict_x0(net, sde, z, t, type_scale, cond)
-    weight = (1 + sde.snr(t)).clamp(max=min_snr_gamma)
-    per_node = torch.zeros(x0.num_graphs, 2, dtype=x0.pos.dtype, device=x0.pos.device)
-    node_terms = torch.stack(
-        [(pred.pos - x0.pos).square().sum(-1), F.cross_entropy(logits, types, reduction="none")], -1
-    )
-    per_node.index_add_(0, x0.batch, node_terms)
-    counts = torch.bincount(x0.batch, minlength=x0.num_graphs).clamp(min=1)
-    per_graph = per_node / counts[:, None]
-    loss_pos = (weight * per_graph[:, 0]).mean()
-    loss_type = per_graph[:, 1].mean()
-    return loss_pos + type_loss_weight * loss_type, loss_pos.detach(), loss_type.detach()
-
-
 class MoleculeTrainer(DiffusionTrainer):
     """Trains a :class:`~molgen.models.molecule_denoiser.MoleculeDenoiser` on a packed molecule set."""
 
@@ -172,13 +135,15 @@ class MoleculeTrainer(DiffusionTrainer):
             model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale, properties
         )
 
-    def local_inputs(self, step: int) -> tuple[State, torch.Tensor, torch.Tensor, State, torch.Tensor | None]:
+    def local_inputs(
+        self, step: int
+    ) -> tuple[State, torch.Tensor, torch.Tensor, State, PropertyConditions | None]:
         """This rank's share of the global batch: (x0, types, t, noise, conditions or None)."""
         b = self.config.batch_size
         indices = self.global_batch(step)
         pos, types, batch = self.encoded.batch(indices)
         gen = self.step_generator(step)
-        t = (torch.rand((), generator=gen) + torch.arange(b) / b) % 1.0  # stratified times
+        t = stratified_times(b, gen)
         x0 = State(
             pos, F.one_hot(types, len(self.vocab)).float() * self.model_config.sde.type_scale, batch, b
         )
@@ -189,14 +154,14 @@ class MoleculeTrainer(DiffusionTrainer):
         if self.model_config.properties:
             values = self.encoded.properties[torch.from_numpy(indices)]
             mask = condition_mask(b, values.shape[1], self.config.condition_dropout, gen)
-            cond = torch.cat([values * mask, mask], -1)[lo:hi].to(self.device)
+            cond = PropertyConditions(values[lo:hi], mask[lo:hi]).to(self.device)
         local = (self.to_local(x0), types[atoms].to(self.device), t[lo:hi].to(self.device))
         return *local, self.to_local(noise), cond
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         x0, types, t, noise, cond = self.local_inputs(step)
-        loss, loss_pos, loss_type = diffusion_loss(
+        loss, loss_pos, loss_type = molecule_loss(
             self.model,
             self.sde,
             x0,

@@ -1,0 +1,137 @@
+"""Every training loss in one place: the shared pieces (stratified times, per-graph means,
+min-SNR weights, the self-conditioning pass) and the two domain losses built from them."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from molgen.core.denoiser import Conditioning, Denoiser
+from molgen.core.state import State
+from molgen.diffusion.sde import VPSDE
+from molgen.diffusion.targets import predict_x0
+from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
+
+
+def stratified_times(num: int, gen: torch.Generator) -> torch.Tensor:
+    """``[num]`` diffusion times in [0, 1), one per stratum of width ``1/num`` after a shared
+    random offset (lower-variance loss estimates than independent draws)."""
+    return (torch.rand((), generator=gen) + torch.arange(num) / num) % 1.0
+
+
+def graph_mean(values: torch.Tensor, index: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    """Mean of per-item ``values`` ``[M, ...]`` over the items of each graph (``index`` ``[M]``
+    graph of every item) -> ``[num_graphs, ...]`` (0 for a graph without items)."""
+    total = values.new_zeros(num_graphs, *values.shape[1:]).index_add_(0, index, values)
+    counts = torch.bincount(index, minlength=num_graphs).clamp(min=1)
+    return total / counts.reshape(-1, *([1] * (values.dim() - 1)))
+
+
+def min_snr_weight(sde: VPSDE, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``[G]`` coordinate-loss weights ``min(1 + SNR, gamma)``: unit weight on the network output
+    at high noise (the v-loss), capped at low noise (min-SNR-gamma, Hang et al. 2023)."""
+    return (1 + sde.snr(t)).clamp(max=gamma)
+
+
+def training_x0(
+    net: Denoiser,
+    sde: VPSDE,
+    z: State,
+    t: torch.Tensor,
+    type_scale: float,
+    cond: Conditioning | None = None,
+    self_condition: bool = False,
+):
+    """``predict_x0`` as trained: with ``self_condition`` the network first estimates x0
+    without help (no gradient) and is then trained on the same input given that estimate
+    (Chen et al. 2022). Returns ``(x0, network output)``."""
+    previous = None
+    if self_condition:
+        with torch.no_grad():
+            previous = predict_x0(net, sde, z, t, type_scale, cond)[0]
+    return predict_x0(net, sde, z, t, type_scale, cond, previous)
+
+
+def molecule_loss(
+    net: Denoiser,
+    sde: VPSDE,
+    x0: State,
+    types: torch.Tensor,
+    t: torch.Tensor,
+    noise: State,
+    type_scale: float,
+    min_snr_gamma: float,
+    type_loss_weight: float,
+    cond: Conditioning | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Min-SNR-weighted x0 loss on coordinates plus cross-entropy on types (``types`` ``[N]``),
+    each a per-graph mean, averaged over graphs.
+
+    Returns:
+        (total, coordinate part, type part), each a scalar.
+    """
+    z = sde.add_noise(x0, t, noise)
+    pred, out = training_x0(net, sde, z, t, type_scale, cond)
+    node_terms = torch.stack(
+        [(pred.pos - x0.pos).square().sum(-1), F.cross_entropy(out.logits, types, reduction="none")], -1
+    )
+    per_graph = graph_mean(node_terms, x0.batch, x0.num_graphs)
+    loss_pos = (min_snr_weight(sde, t, min_snr_gamma) * per_graph[:, 0]).mean()
+    loss_type = per_graph[:, 1].mean()
+    return loss_pos + type_loss_weight * loss_type, loss_pos.detach(), loss_type.detach()
+
+
+def local_distances(
+    pos: torch.Tensor, batch: torch.Tensor, span: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All distances among the N, CA, C atoms of ``span`` consecutive residues ``i .. i+span-1``
+    (bond lengths and angles for span 2; also backbone dihedrals, i.e. local secondary
+    structure, for span >= 4).
+
+    Returns:
+        dist: ``[W, 3 span (3 span - 1) / 2]`` for every window ``W`` inside a chain.
+        window_graph: ``[W]`` chain index of every window.
+    """
+    xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
+    rbatch = batch[::ATOMS_PER_RESIDUE]
+    num = len(xyz) - span + 1
+    inside = rbatch[:num] == rbatch[span - 1 :]
+    window = torch.cat([xyz[k : k + num] for k in range(span)], dim=1)[inside]  # [W, 3 span, 3]
+    i, j = torch.triu_indices(ATOMS_PER_RESIDUE * span, ATOMS_PER_RESIDUE * span, offset=1)
+    return (window[:, i] - window[:, j]).norm(dim=-1), rbatch[:num][inside]
+
+
+def backbone_loss(
+    net: Denoiser,
+    sde: VPSDE,
+    x0: State,
+    t: torch.Tensor,
+    noise: State,
+    min_snr_gamma: float,
+    geometry_weight: float,
+    coord_scale: float,
+    self_condition: bool = False,
+    geometry_span: int = 4,
+    cond: Conditioning | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss.
+
+    The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
+    every ``geometry_span`` consecutive residues in the x0 prediction, weighted by ``alpha_t^2``
+    so that it matters where the prediction can be precise (low noise).
+
+    Returns:
+        (total, coordinate part, geometry part), each a scalar.
+    """
+    z = sde.add_noise(x0, t, noise)
+    pred, _ = training_x0(net, sde, z, t, 1.0, cond, self_condition)
+    graphs = x0.num_graphs
+    per_graph = graph_mean((pred.pos - x0.pos).square().sum(-1), x0.batch, graphs)
+    loss_pos = (min_snr_weight(sde, t, min_snr_gamma) * per_graph).mean()
+
+    d_pred, pair_graph = local_distances(pred.pos, x0.batch, geometry_span)
+    d_true, _ = local_distances(x0.pos, x0.batch, geometry_span)
+    geo = graph_mean(((d_pred - d_true) * coord_scale).square().mean(-1), pair_graph, graphs)
+    alpha, _ = sde.alpha_sigma(t)
+    loss_geo = (alpha.square() * geo).mean()
+    return loss_pos + geometry_weight * loss_geo, loss_pos.detach(), loss_geo.detach()
