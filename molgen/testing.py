@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -52,25 +52,26 @@ def random_rotation(gen: torch.Generator, dtype: torch.dtype = torch.float64) ->
 
 
 def assert_equivariant(
-    fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    fn: Callable[[torch.Tensor], Sequence[torch.Tensor | None]],
     pos: torch.Tensor,
     num_trials: int = 3,
     atol: float = 1e-9,
     seed: int = 0,
     translate: bool = True,
 ) -> None:
-    """Check that ``fn(pos) -> (vector_out [N, 3], scalar_out [N, F])`` is SE(3)-equivariant.
+    """Check that ``fn(pos) -> (vector_out [N, 3], *scalar_outs)`` is SE(3)-equivariant (e.g. a
+    denoiser's output: displacement, then type and pair logits; None entries are skipped).
 
     For random rotations ``R`` (:func:`random_rotation`, seeded by ``seed``; the global RNG is
     not touched) and translations ``b``:
     ``vec(pos R^T + b) == vec(pos) R^T`` (outputs are displacements, so translation-free) and
-    ``scal(pos R^T + b) == scal(pos)``. Use float64 inputs for tight tolerances.
+    every ``scal(pos R^T + b) == scal(pos)``. Use float64 inputs for tight tolerances.
 
     Raises:
         AssertionError: with the largest deviation when a check fails.
     """
     gen = torch.Generator().manual_seed(seed)
-    vec, scal = fn(pos)
+    vec, *scalars = fn(pos)
     for _ in range(num_trials):
         rot = random_rotation(gen, pos.dtype)
         shift = (
@@ -78,8 +79,10 @@ def assert_equivariant(
             if translate
             else torch.zeros(1, 3, dtype=pos.dtype)
         )
-        vec_r, scal_r = fn(pos @ rot.T + shift)
+        vec_r, *scalars_r = fn(pos @ rot.T + shift)
         err_vec = (vec_r - vec @ rot.T).abs().max().item()
-        err_scal = (scal_r - scal).abs().max().item() if scal.numel() else 0.0
         assert err_vec <= atol, f"vector output not equivariant: max deviation {err_vec:.3g}"
-        assert err_scal <= atol, f"scalar output not invariant: max deviation {err_scal:.3g}"
+        for scal, scal_r in zip(scalars, scalars_r):
+            if scal is not None and scal.numel():
+                err_scal = (scal_r - scal).abs().max().item()
+                assert err_scal <= atol, f"scalar output not invariant: max deviation {err_scal:.3g}"

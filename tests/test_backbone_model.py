@@ -8,9 +8,11 @@ import torch
 
 from molgen.config import BackboneDenoiserConfig
 from molgen.core.graph import batch_vector
+from molgen.core.state import State
 from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, trace_frames
 from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant, random_rotation
-from molgen.training.backbone_trainer import BackboneTrainer, local_distances
+from molgen.training.backbone_trainer import BackboneTrainer
+from molgen.training.losses import local_distances
 
 MIRROR = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
 
@@ -22,6 +24,11 @@ def chain_batch(real_chains, lengths=(30, 45)):
     batch = batch_vector(torch.tensor(lengths)).repeat_interleave(3)
     pos = pos - pos.mean(0)
     return pos, batch
+
+
+def backbone_state(pos, batch, num_graphs):
+    """A State of backbone atoms ``pos`` ``[3 R, 3]`` (no type features)."""
+    return State(pos, pos.new_zeros(len(pos), 0), batch, num_graphs)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,7 @@ def run(net, pos, batch, noise_seed=0):
     gen = torch.Generator().manual_seed(noise_seed)
     noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
     logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
-    return noisy, lambda x: net(x, x.new_zeros(len(x), 0), logsnr, batch, 2)
+    return noisy, lambda x: net(backbone_state(x, batch, 2), logsnr)
 
 
 def test_denoiser_is_rotation_and_translation_equivariant(net, real_chains):
@@ -60,22 +67,22 @@ def test_self_conditioned_denoiser_is_equivariant_and_reads_its_previous_estimat
     both = torch.cat([noisy, previous], 1)
 
     def fn(x):
-        return model(x[:, :3], x.new_zeros(len(x), 0), logsnr, batch, 2, self_cond=x[:, 3:])
+        return model(backbone_state(x[:, :3], batch, 2), logsnr, self_cond=backbone_state(x[:, 3:], batch, 2))
 
     rot = random_rotation(torch.Generator().manual_seed(0))
     shift = torch.randn(1, 3, dtype=pos.dtype)
-    out, _ = fn(both)
+    out = fn(both).disp
     moved = torch.cat([noisy @ rot.T + shift, previous @ rot.T + shift], 1)
     torch.testing.assert_close(fn(moved)[0], out @ rot.T, atol=1e-9, rtol=0)
-    without, _ = model(noisy, noisy.new_zeros(len(noisy), 0), logsnr, batch, 2)
+    without = model(backbone_state(noisy, batch, 2), logsnr).disp
     assert (without - out).abs().max() > 1e-4
 
 
 def test_mirrored_input_does_not_give_the_mirrored_output(net, real_chains):
     pos, batch = chain_batch(real_chains)
     noisy, fn = run(net, pos, batch)
-    disp, _ = fn(noisy)
-    disp_mirror, _ = fn(noisy @ MIRROR)
+    disp = fn(noisy).disp
+    disp_mirror = fn(noisy @ MIRROR).disp
     deviation = (disp_mirror - disp @ MIRROR).abs().max().item()
     assert deviation > 1e-3 * disp.abs().max().item(), "the denoiser treats mirror images alike"
 
@@ -100,15 +107,9 @@ def test_trace_frames_are_right_handed_flip_e3_under_mirroring_and_cover_chain_e
 def test_chains_in_a_batch_do_not_interact(net, real_chains):
     pos, batch = chain_batch(real_chains)
     noisy, fn = run(net, pos, batch)
-    together, _ = fn(noisy)
+    together = fn(noisy).disp
     first = batch == 0
-    alone = net(
-        noisy[first],
-        noisy.new_zeros(int(first.sum()), 0),
-        torch.tensor([1.0], dtype=torch.float64),
-        batch[first],
-        1,
-    )[0]
+    alone = net(backbone_state(noisy[first], batch[first], 1), torch.tensor([1.0], dtype=torch.float64))[0]
     torch.testing.assert_close(together[first] - together[first].mean(0), alone - alone.mean(0))
 
 
@@ -229,7 +230,7 @@ def test_conditioned_denoiser_is_equivariant_and_ignores_where_the_motif_was_pla
     logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
 
     def fn(x, c=cond):
-        return model(x, x.new_zeros(len(x), 0), logsnr, batch, 2, conditions=c)
+        return model(backbone_state(x, batch, 2), logsnr, c)
 
     assert_equivariant(fn, noisy, atol=1e-9)
     out = fn(noisy)[0]
@@ -237,11 +238,11 @@ def test_conditioned_denoiser_is_equivariant_and_ignores_where_the_motif_was_pla
     moved = dataclasses.replace(cond, motif_xyz=cond.motif_xyz @ rot.T - 7.0)
     torch.testing.assert_close(fn(noisy, moved)[0], out, atol=1e-9, rtol=0)
     for changed in (
-        cond.without_secondary_structure(),
+        cond.unconditional(),
         dataclasses.replace(cond, motif=torch.zeros_like(cond.motif)),
     ):
         assert (fn(noisy, changed)[0] - out).abs().max() > 1e-4  # every part is read
-    assert (fn(noisy, None)[0] - fn(noisy, cond.without_secondary_structure())[0]).abs().max() > 1e-4
+    assert (fn(noisy, None)[0] - fn(noisy, cond.unconditional())[0]).abs().max() > 1e-4
 
 
 def test_zero_initialised_conditioning_starts_as_the_unconditional_model(real_chains):
@@ -257,10 +258,10 @@ def test_zero_initialised_conditioning_starts_as_the_unconditional_model(real_ch
         "motif_edge_in",
     }
     pos, batch = chain_batch(real_chains)
-    args = (pos, pos.new_zeros(len(pos), 0), torch.tensor([1.0, -0.5], dtype=pos.dtype), batch, 2)
+    args = (backbone_state(pos, batch, 2), torch.tensor([1.0, -0.5], dtype=pos.dtype))
     cond = some_conditions(pos, batch)  # (a motif would also add edges between its residues)
     cond = dataclasses.replace(cond, motif=torch.zeros_like(cond.motif))
-    out = with_cond.double()(*args, conditions=cond)[0]
+    out = with_cond.double()(*args, cond)[0]
     torch.testing.assert_close(out, plain.double()(*args)[0], atol=1e-9, rtol=0)
 
 

@@ -11,9 +11,11 @@ import torch
 from molgen.benchmark.properties import PropertyPredictor
 from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig, RegressorNetConfig
 from molgen.core.state import State
+from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
+from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.molecule import Molecule
 from molgen.testing import TINY_TRAIN
 from molgen.training.trainer import MoleculeTrainer, RegressorTrainer, condition_mask
@@ -74,8 +76,10 @@ def test_init_from_a_multi_property_model_narrows_it_to_one_property(
     logsnr, gap = torch.tensor([-2.0, 0.0, 3.0]), torch.randn(3, generator=gen)
     ones, zeros = torch.ones(3), torch.zeros(3)
     with torch.no_grad():
-        before = cond_gen.net(z.pos, z.feat, logsnr, batch, 3, torch.stack([zeros, gap, zeros, ones], 1))
-        after = run.net(z.pos, z.feat, logsnr, batch, 3, torch.stack([gap, ones], 1))
+        before = cond_gen.net(
+            z, logsnr, PropertyConditions(torch.stack([zeros, gap], 1), torch.stack([zeros, ones], 1))
+        )
+        after = run.net(z, logsnr, PropertyConditions(gap[:, None], ones[:, None]))
     for a, b in zip(before, after):
         torch.testing.assert_close(a, b)
     folder = run.train()
@@ -99,12 +103,12 @@ def test_guidance_is_uncond_plus_w_times_the_difference(cond_gen):
     batch = torch.tensor([0] * 5 + [1] * 7)
     z = sde.noise_like(State(torch.zeros(12, 3), torch.zeros(12, 4), batch, 2), gen)
     t = torch.tensor([0.3, 0.7])
-    cond = cond_gen.conditions({"alpha": [70.0, 80.0]}, 2.5, 2)
+    cond = cond_gen.conditions({"alpha": [70.0, 80.0]}, 2)
     net, scale = cond_gen.net, 0.25
     with torch.no_grad():
-        guided = predict_x0(net, sde, z, t, scale, cond, guidance=2.5)[0]
+        guided = guided_x0(net, sde, z, t, scale, cond, guidance=2.5)
         with_c = predict_x0(net, sde, z, t, scale, cond)[0]
-        without = predict_x0(net, sde, z, t, scale, torch.zeros_like(cond))[0]
+        without = predict_x0(net, sde, z, t, scale, cond.unconditional())[0]
     torch.testing.assert_close(
         guided.pos, without.pos + 2.5 * (with_c.pos - without.pos), atol=1e-5, rtol=1e-5
     )

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from molgen.config import DenoiserConfig
+from molgen.core.state import State
 from molgen.models.molecule_denoiser import MoleculeDenoiser
 from molgen.testing import assert_equivariant
 
@@ -19,6 +20,12 @@ def batch():
     }
 
 
+def state(batch, pos=None, feat=None):
+    """The fixture's molecules as a State (``pos`` / ``feat`` replace the fixture's)."""
+    pos = batch["pos"] if pos is None else pos
+    return State(pos, batch["feat"] if feat is None else feat, batch["batch"], 3)
+
+
 def make_net(seed=0):
     torch.manual_seed(seed)
     net = MoleculeDenoiser(DenoiserConfig(hidden=32, edge_hidden=16, num_layers=3, num_rbf=8)).double()
@@ -32,9 +39,9 @@ def test_denoiser_is_se3_equivariant(batch):
     net = make_net()
 
     def fn(pos):
-        return net(pos, batch["feat"], batch["logsnr"], batch["batch"], 3)
+        return net(state(batch, pos), batch["logsnr"])
 
-    disp, _ = fn(batch["pos"])
+    disp = fn(batch["pos"]).disp
     assert disp.abs().max() > 1e-3, "vector output must be non-trivial for the test to mean anything"
     assert_equivariant(fn, batch["pos"], atol=1e-10)
 
@@ -49,18 +56,18 @@ def test_assert_equivariant_catches_a_non_equivariant_function(batch):
 
 def test_denoiser_is_permutation_equivariant(batch):
     net = make_net()
-    out_disp, out_logits = net(batch["pos"], batch["feat"], batch["logsnr"], batch["batch"], 3)
+    out_disp, out_logits, _ = net(state(batch), batch["logsnr"])
     # permute atoms within each molecule (nodes must stay grouped by graph)
     perm = torch.cat([torch.tensor([4, 0, 3, 1, 2]), 5 + torch.randperm(9), 14 + torch.tensor([2, 0, 1])])
-    disp, logits = net(batch["pos"][perm], batch["feat"][perm], batch["logsnr"], batch["batch"], 3)
+    disp, logits, _ = net(state(batch, batch["pos"][perm], batch["feat"][perm]), batch["logsnr"])
     torch.testing.assert_close(disp, out_disp[perm], atol=1e-10, rtol=0)
     torch.testing.assert_close(logits, out_logits[perm], atol=1e-10, rtol=0)
 
 
 def test_molecules_in_a_batch_do_not_interact(batch):
     net = make_net()
-    disp, _ = net(batch["pos"], batch["feat"], batch["logsnr"], batch["batch"], 3)
+    disp = net(state(batch), batch["logsnr"]).disp
     moved = batch["pos"].clone()
     moved[14:] += 5.0 * torch.randn(3, 3, dtype=torch.float64)  # change only the third molecule
-    disp2, _ = net(moved, batch["feat"], batch["logsnr"], batch["batch"], 3)
+    disp2 = net(state(batch, moved), batch["logsnr"]).disp
     torch.testing.assert_close(disp2[:14], disp[:14], atol=1e-12, rtol=0)

@@ -77,17 +77,17 @@ def test_unknown_model_name_is_a_clear_error():
 
 
 def test_non_finite_samples_are_redrawn_never_written(gen, monkeypatch, caplog):
-    real = gen._sample_batch
+    real = gen.sample_batch
     calls = []
 
-    def flaky(sizes, *args):
-        pos, types = real(sizes, *args)
+    def flaky(inputs, *args):
+        samples = real(inputs, *args)
         if not calls:
-            pos[1][:] = np.nan  # the first draw of molecule 1 blows up
-        calls.append(len(sizes))
-        return pos, types
+            samples[1].pos[:] = np.nan  # the first draw of molecule 1 blows up
+        calls.append(len(inputs.sizes))
+        return samples
 
-    monkeypatch.setattr(gen, "_sample_batch", flaky)
+    monkeypatch.setattr(gen, "sample_batch", flaky)
     mols = gen.sample(3, steps=2, seed=0)
     assert calls == [3, 1]
     assert "molecules [1] had non-finite coordinates" in caplog.text
