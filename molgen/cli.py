@@ -352,6 +352,7 @@ def sample_backbones(
     from molgen.benchmark.report import write_rows
     from molgen.generators.backbones import BackboneGenerator
     from molgen.generators.conditioners import Length, Motif, SecondaryStructure, parse_ss_fraction
+    from molgen.io.pdb import write_pdb
     from molgen.runtime import atomic_dir
 
     if (motif is None) != (contig is None):
@@ -375,7 +376,7 @@ def sample_backbones(
         for designs in batches:
             for design in designs:
                 name = f"design_{design.metadata['index']:04d}.pdb"
-                design.to_pdb(tmp / name)
+                write_pdb(design, tmp / name)
                 quick = score_backbone(design)
                 meta = design.metadata
                 row = {
@@ -437,15 +438,15 @@ def benchmark_backbones_cmd(
     from molgen.benchmark.backbones import BackboneReference, benchmark_backbones
     from molgen.benchmark.report import value_table, write_rows
     from molgen.datasets.backbones import STRUCTURE_SUFFIXES, load_backbone_npz, read_backbone_folder
+    from molgen.io.pdb import read_backbone
     from molgen.runtime import atomic_path
-    from molgen.structures.backbone import Backbone
 
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in STRUCTURE_SUFFIXES)
     if not files:
         raise ValueError(f"no PDB/mmCIF files in {folder}")
-    designs = [Backbone.from_pdb(p) for p in files]
+    designs = [read_backbone(p) for p in files]
     if reference is None or reference.suffix == ".npz":
         chains = load_backbone_npz() if reference is None else load_backbone_npz(reference)
     else:

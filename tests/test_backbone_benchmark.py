@@ -15,6 +15,7 @@ from molgen.benchmark.backbones import (
     secondary_structure,
 )
 from molgen.cli import app
+from molgen.io.pdb import write_pdb
 from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_geometry import dihedral, measure, residues_within_tolerance
 
@@ -91,7 +92,7 @@ def test_cli_benchmark_backbones(tmp_path, sample_chains):
     folder = tmp_path / "designs"
     folder.mkdir()
     for i, chain in enumerate(sample_chains[:4]):
-        Backbone(chain.coords).to_pdb(folder / f"d{i}.pdb")
+        write_pdb(Backbone(chain.coords), folder / f"d{i}.pdb")
     args = [
         "benchmark",
         "backbones",

@@ -32,7 +32,8 @@ class BackboneGenerator(PretrainedGenerator):
 
     >>> gen = BackboneGenerator.from_pretrained("backbones")     # doctest: +SKIP
     >>> designs = gen.sample(lengths=[80, 100], seed=0)           # doctest: +SKIP
-    >>> designs[0].to_pdb("design_0.pdb")                         # doctest: +SKIP
+    >>> from molgen.io.pdb import write_pdb
+    >>> write_pdb(designs[0], "design_0.pdb")                     # doctest: +SKIP
     """
 
     KIND = "backbones"
