@@ -5,7 +5,7 @@ from molgen.datasets.qm9 import load_qm9, load_qm9_subset
 from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.io.pdb import read_backbone, write_pdb
-from molgen.io.sdf import SDFWriter, read_sdf, write_sdf
+from molgen.io.sdf import SDFWriter, read_first_molecule, read_sdf, write_sdf
 from molgen.structures.backbone import Backbone
 from molgen.structures.molecule import Molecule
 from molgen.training.backbone_trainer import BackboneTrainer
@@ -26,6 +26,7 @@ __all__ = [
     "load_qm9",
     "load_qm9_subset",
     "read_backbone",
+    "read_first_molecule",
     "read_sdf",
     "write_pdb",
     "write_sdf",

@@ -128,12 +128,11 @@ def sample_molecules(
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
     target_NAME and guidance with --property; fixed_atoms and resample with --fragment)."""
     from molgen.generators.molecules import MoleculeGenerator
-    from molgen.io.sdf import SDFWriter
-    from molgen.structures.molecule import Molecule
+    from molgen.io.sdf import SDFWriter, read_first_molecule
 
     sizes = _parse_num_atoms(num_atoms)
     targets = _parse_properties(prop or [])
-    fixed = Molecule.from_sdf(fragment) if fragment is not None else None
+    fixed = read_first_molecule(fragment) if fragment is not None else None
     gen = MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
     gen.conditions(targets, guidance)  # bad requests fail before the output file is opened
     writer = SDFWriter(out)
