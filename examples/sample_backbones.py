@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from molgen import BackboneGenerator, write_pdb
-from molgen.benchmark.backbones import score_backbone
 from molgen.generators.backbones import DEFAULT_STEPS
+from molgen.structures.backbone_quality import score_backbone
 
 
 def main() -> None:

@@ -347,12 +347,13 @@ def sample_backbones(
 ) -> None:
     """Sample protein backbones (N, CA, C, O; chain A) as PDB files plus manifest.csv:
     by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
-    from molgen.benchmark.backbones import score_backbone, ss_agreement
     from molgen.benchmark.report import write_rows
     from molgen.generators.backbones import BackboneGenerator
     from molgen.generators.conditioners import Length, Motif, SecondaryStructure, parse_ss_fraction
     from molgen.io.pdb import write_pdb
     from molgen.runtime import atomic_dir
+    from molgen.structures.backbone_quality import score_backbone
+    from molgen.structures.secondary_structure import ss_agreement
 
     if (motif is None) != (contig is None):
         raise ValueError("--motif and --contig go together")

@@ -11,7 +11,6 @@ from Bio.Data.PDBData import protein_letters_3to1
 from Bio.PDB import PDBParser
 from typer.testing import CliRunner
 
-from molgen.benchmark.backbones import ss_agreement
 from molgen.benchmark.motifs import BUNDLED_PROBLEMS, MotifProblem, load_problems, run_problem
 from molgen.cli import app
 from molgen.generators.backbones import BackboneGenerator
@@ -25,6 +24,7 @@ from molgen.generators.conditioners import (
 )
 from molgen.generators.contig import format_contig, parse_contig, sample_lengths, total_length_range
 from molgen.io.pdb import read_backbone
+from molgen.structures.secondary_structure import ss_agreement
 from molgen.structures.superpose import rmsd_after_superposition
 
 runner = CliRunner()
@@ -171,7 +171,7 @@ def test_every_conditioner_alone_and_composed_runs_through_sampling(gen, name, g
 
 
 def test_plans_become_the_networks_conditioning_inputs(gen):
-    from molgen.models.backbone_conditions import SS_UNSPECIFIED
+    from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
     motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
     plans = [

@@ -50,8 +50,8 @@ def test_refinement_fixes_bond_geometry_without_moving_the_fold(real_chains):
 
 
 def test_refinement_pushes_clashing_atoms_apart(real_chains):
-    from molgen.benchmark.backbones import count_clashes
     from molgen.structures.backbone import Backbone, ideal_oxygens
+    from molgen.structures.backbone_quality import count_clashes
 
     def with_oxygens(x):
         return Backbone(np.concatenate([x, ideal_oxygens(x[:, 0], x[:, 1], x[:, 2])[:, None]], 1))

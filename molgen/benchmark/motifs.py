@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from molgen.benchmark.backbones import score_backbone
 from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.conditioners import Length, Motif
 from molgen.io.pdb import write_pdb
+from molgen.structures.backbone_quality import score_backbone
 
 BUNDLED_PROBLEMS = Path(__file__).resolve().parents[2] / "data" / "motif_benchmark"
 SUCCESS_RMSD = 1.0  # Angstrom

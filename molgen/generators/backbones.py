@@ -14,11 +14,12 @@ from molgen.diffusion.samplers import sample
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.common import PretrainedGenerator, check_sampling_args, device_generator, sample_finite
 from molgen.generators.conditioners import Conditioner, DesignPlan, compose
-from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, ss_indices
+from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
+from molgen.structures.secondary_structure import SS_UNSPECIFIED, ss_indices
 from molgen.structures.superpose import rmsd_after_superposition, superpose
 
 # Defaults chosen by measurement (docs/benchmarks.md): zero-temperature ancestral steps give

@@ -23,7 +23,7 @@ import numpy as np
 
 from molgen.generators.contig import Segment, format_contig, parse_contig, sample_lengths
 from molgen.io.pdb import read_chains
-from molgen.models.backbone_conditions import ss_indices
+from molgen.structures.secondary_structure import ss_indices
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,10 +12,11 @@ from molgen.core.graph import batch_vector, remove_mean
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
-from molgen.models.backbone_conditions import SS_CLASSES, SS_UNSPECIFIED, BackboneConditions
+from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import residue_index
 from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
+from molgen.structures.secondary_structure import SS_CLASSES, SS_UNSPECIFIED, secondary_structure
 from molgen.training.loop import DiffusionTrainer
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
@@ -42,8 +43,6 @@ class EncodedBackbones:
         self.coord_scale = coord_scale
         self.ss = None
         if with_ss:
-            from molgen.benchmark.backbones import secondary_structure
-
             lookup = np.frombuffer(SS_CLASSES.encode(), dtype=np.uint8)
             codes = np.frombuffer("".join(secondary_structure(c) for c in kept).encode(), dtype=np.uint8)
             match = codes[:, None] == lookup[None, :]
