@@ -347,10 +347,10 @@ def sample_backbones(
 ) -> None:
     """Sample protein backbones (N, CA, C, O; chain A) as PDB files plus manifest.csv:
     by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
-    from molgen.benchmark.report import write_rows
     from molgen.generators.backbones import BackboneGenerator
     from molgen.generators.conditioners import Length, Motif, SecondaryStructure, parse_ss_fraction
     from molgen.io.pdb import write_pdb
+    from molgen.io.tables import write_rows
     from molgen.runtime import atomic_dir
     from molgen.structures.backbone_quality import score_backbone
     from molgen.structures.secondary_structure import ss_agreement
@@ -436,9 +436,10 @@ def benchmark_backbones_cmd(
     import json
 
     from molgen.benchmark.backbones import BackboneReference, benchmark_backbones
-    from molgen.benchmark.report import value_table, write_rows
+    from molgen.benchmark.report import value_table
     from molgen.datasets.backbones import STRUCTURE_SUFFIXES, load_backbone_npz, read_backbone_folder
     from molgen.io.pdb import read_backbone
+    from molgen.io.tables import write_rows
     from molgen.runtime import atomic_path
 
     if not folder.is_dir():
@@ -489,8 +490,9 @@ def benchmark_motifs_cmd(
     from tqdm.auto import tqdm
 
     from molgen.benchmark.motifs import BUNDLED_PROBLEMS, load_problems, run_problem
-    from molgen.benchmark.report import rows_table, write_rows
+    from molgen.benchmark.report import rows_table
     from molgen.generators.backbones import BackboneGenerator
+    from molgen.io.tables import write_rows
     from molgen.runtime import atomic_dir, atomic_path
 
     names = [n.strip() for n in problems.split(",")] if problems else None
