@@ -18,11 +18,11 @@ import time
 import numpy as np
 import torch
 
-from molgen.benchmark.backbones import secondary_structure, ss_agreement
 from molgen.benchmark.report import rows_table
 from molgen.datasets.backbones import load_backbone_npz
 from molgen.generators.backbones import DEFAULT_SAMPLER, DEFAULT_STEPS, BackboneGenerator
 from molgen.generators.conditioners import SecondaryStructure
+from molgen.structures.secondary_structure import secondary_structure, ss_agreement
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from rdkit import Chem
 
 from molgen.datasets.qm9 import load_qm9
 from molgen.generators.molecules import MoleculeGenerator
-from molgen.io.sdf import write_sdf
+from molgen.io.sdf import read_first_molecule, write_sdf
 from molgen.structures.molecule import Molecule
 
 FRAGMENTS = Path(__file__).resolve().parents[1] / "data" / "fragments"
@@ -97,7 +97,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, smiles in SCAFFOLDS.items():
         path = FRAGMENTS / f"{name}.sdf"
-        fragment = Molecule.from_sdf(path)
+        fragment = read_first_molecule(path)
         k = fragment.num_atoms
         start = time.perf_counter()
         mols = gen.sample(

@@ -6,9 +6,9 @@ python examples/sample_backbones.py --lengths 60 80 --out designs_example
 import argparse
 from pathlib import Path
 
-from molgen import BackboneGenerator
-from molgen.benchmark.backbones import score_backbone
+from molgen import BackboneGenerator, write_pdb
 from molgen.generators.backbones import DEFAULT_STEPS
+from molgen.structures.backbone_quality import score_backbone
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for i, design in enumerate(generator.sample(lengths=args.lengths, steps=args.steps, seed=0)):
-        path = design.to_pdb(out / f"design_{i}.pdb")
+        path = write_pdb(design, out / f"design_{i}.pdb")
         score = score_backbone(design)
         print(f"{path}: {len(design)} residues, DSSP {score['ss']}, {score['clashes']} clashes")
 

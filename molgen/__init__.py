@@ -4,7 +4,8 @@ from molgen.datasets.backbones import load_backbone_npz, read_backbone_folder
 from molgen.datasets.qm9 import load_qm9, load_qm9_subset
 from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.molecules import MoleculeGenerator
-from molgen.io.sdf import SDFWriter, read_sdf, write_sdf
+from molgen.io.pdb import read_backbone, write_pdb
+from molgen.io.sdf import SDFWriter, read_first_molecule, read_sdf, write_sdf
 from molgen.structures.backbone import Backbone
 from molgen.structures.molecule import Molecule
 from molgen.training.backbone_trainer import BackboneTrainer
@@ -24,6 +25,9 @@ __all__ = [
     "SDFWriter",
     "load_qm9",
     "load_qm9_subset",
+    "read_backbone",
+    "read_first_molecule",
     "read_sdf",
+    "write_pdb",
     "write_sdf",
 ]

@@ -128,12 +128,11 @@ def sample_molecules(
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
     target_NAME and guidance with --property; fixed_atoms and resample with --fragment)."""
     from molgen.generators.molecules import MoleculeGenerator
-    from molgen.io.sdf import SDFWriter
-    from molgen.structures.molecule import Molecule
+    from molgen.io.sdf import SDFWriter, read_first_molecule
 
     sizes = _parse_num_atoms(num_atoms)
     targets = _parse_properties(prop or [])
-    fixed = Molecule.from_sdf(fragment) if fragment is not None else None
+    fixed = read_first_molecule(fragment) if fragment is not None else None
     gen = MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
     gen.conditions(targets)  # bad requests fail before the output file is opened
     writer = SDFWriter(out)
@@ -359,11 +358,13 @@ def sample_backbones(
 ) -> None:
     """Sample protein backbones (N, CA, C, O; chain A) as PDB files plus manifest.csv:
     by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
-    from molgen.benchmark.backbones import score_backbone, ss_agreement
-    from molgen.benchmark.report import write_rows
     from molgen.generators.backbones import BackboneGenerator
     from molgen.generators.conditioners import Length, Motif, SecondaryStructure, parse_ss_fraction
+    from molgen.io.pdb import write_pdb
+    from molgen.io.tables import write_rows
     from molgen.runtime import atomic_dir
+    from molgen.structures.backbone_quality import score_backbone
+    from molgen.structures.secondary_structure import ss_agreement
 
     if (motif is None) != (contig is None):
         raise ValueError("--motif and --contig go together")
@@ -395,7 +396,7 @@ def sample_backbones(
         for designs in batches:
             for design in designs:
                 name = f"design_{design.metadata['index']:04d}.pdb"
-                design.to_pdb(tmp / name)
+                write_pdb(design, tmp / name)
                 quick = score_backbone(design)
                 meta = design.metadata
                 row = {
@@ -455,17 +456,18 @@ def benchmark_backbones_cmd(
     import json
 
     from molgen.benchmark.backbones import BackboneReference, benchmark_backbones
-    from molgen.benchmark.report import value_table, write_rows
+    from molgen.benchmark.report import value_table
     from molgen.datasets.backbones import STRUCTURE_SUFFIXES, load_backbone_npz, read_backbone_folder
+    from molgen.io.pdb import read_backbone
+    from molgen.io.tables import write_rows
     from molgen.runtime import atomic_path
-    from molgen.structures.backbone import Backbone
 
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in STRUCTURE_SUFFIXES)
     if not files:
         raise ValueError(f"no PDB/mmCIF files in {folder}")
-    designs = [Backbone.from_pdb(p) for p in files]
+    designs = [read_backbone(p) for p in files]
     if reference is None or reference.suffix == ".npz":
         chains = load_backbone_npz() if reference is None else load_backbone_npz(reference)
     else:
@@ -508,8 +510,9 @@ def benchmark_motifs_cmd(
     from tqdm.auto import tqdm
 
     from molgen.benchmark.motifs import BUNDLED_PROBLEMS, load_problems, run_problem
-    from molgen.benchmark.report import rows_table, write_rows
+    from molgen.benchmark.report import rows_table
     from molgen.generators.backbones import BackboneGenerator
+    from molgen.io.tables import write_rows
     from molgen.runtime import atomic_dir, atomic_path
 
     names = [n.strip() for n in problems.split(",")] if problems else None

@@ -6,17 +6,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from molgen.benchmark.backbones import (
-    BackboneReference,
-    benchmark_backbones,
-    count_clashes,
-    helix_handedness,
-    score_backbone,
-    secondary_structure,
-)
+from molgen.benchmark.backbones import BackboneReference, benchmark_backbones
 from molgen.cli import app
+from molgen.io.pdb import write_pdb
 from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_geometry import dihedral, measure, residues_within_tolerance
+from molgen.structures.backbone_quality import count_clashes, helix_handedness, score_backbone
+from molgen.structures.secondary_structure import secondary_structure
 
 runner = CliRunner()
 
@@ -91,7 +87,7 @@ def test_cli_benchmark_backbones(tmp_path, sample_chains):
     folder = tmp_path / "designs"
     folder.mkdir()
     for i, chain in enumerate(sample_chains[:4]):
-        Backbone(chain.coords).to_pdb(folder / f"d{i}.pdb")
+        write_pdb(Backbone(chain.coords), folder / f"d{i}.pdb")
     args = [
         "benchmark",
         "backbones",

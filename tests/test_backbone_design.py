@@ -11,7 +11,6 @@ from Bio.Data.PDBData import protein_letters_3to1
 from Bio.PDB import PDBParser
 from typer.testing import CliRunner
 
-from molgen.benchmark.backbones import ss_agreement
 from molgen.benchmark.motifs import BUNDLED_PROBLEMS, MotifProblem, load_problems, run_problem
 from molgen.cli import app
 from molgen.generators.backbones import BackboneGenerator
@@ -24,7 +23,8 @@ from molgen.generators.conditioners import (
     parse_ss_fraction,
 )
 from molgen.generators.contig import format_contig, parse_contig, sample_lengths, total_length_range
-from molgen.structures.backbone import Backbone
+from molgen.io.pdb import read_backbone
+from molgen.structures.secondary_structure import ss_agreement
 from molgen.structures.superpose import rmsd_after_superposition
 
 runner = CliRunner()
@@ -85,7 +85,7 @@ def test_segment_lengths_are_drawn_within_the_total_bounds():
 # ---------------------------------------------------------------- conditioners
 def test_motif_reads_the_contig_residues_from_the_structure():
     motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
-    chain = Backbone.from_pdb(MOTIF_5TPN)
+    chain = read_backbone(MOTIF_5TPN)
     plan = compose([motif], (20, 64), np.random.default_rng(0))
     assert 5 + 19 + 5 <= plan.length <= 10 + 19 + 10 and plan.ss is None
     assert plan.motif_labels == tuple(f"A{n}" for n in range(163, 182))
@@ -171,7 +171,7 @@ def test_every_conditioner_alone_and_composed_runs_through_sampling(gen, name, g
 
 
 def test_plans_become_the_networks_conditioning_inputs(gen):
-    from molgen.models.backbone_conditions import SS_UNSPECIFIED
+    from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
     motif = Motif.from_contig(MOTIF_5TPN, "5-10/A163-181/5-10")
     plans = [
@@ -276,7 +276,7 @@ def test_cli_scaffolds_a_motif_and_records_the_mapping(tmp_path, tiny_backbone_m
         pairs = [p.split(":") for p in row["motif_mapping"].split()]
         assert [label for label, _ in pairs] == [f"A{n}" for n in range(163, 182)]
         residues = list(PDBParser(QUIET=True).get_structure("d", str(out / row["file"]))[0]["A"])
-        motif = Backbone.from_pdb(MOTIF_5TPN)
+        motif = read_backbone(MOTIF_5TPN)
         for (_, position), want in zip(pairs, motif.sequence):
             residue = residues[int(position) - 1]
             assert residue.id[1] == int(position) and residue["CA"].get_bfactor() == 1.0

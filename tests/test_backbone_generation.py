@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from molgen.cli import app
 from molgen.generators.backbones import BackboneGenerator
+from molgen.io.pdb import write_pdb
 from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_geometry import idealize, residues_within_tolerance
 
@@ -49,8 +50,8 @@ def test_refinement_fixes_bond_geometry_without_moving_the_fold(real_chains):
 
 
 def test_refinement_pushes_clashing_atoms_apart(real_chains):
-    from molgen.benchmark.backbones import count_clashes
     from molgen.structures.backbone import Backbone, ideal_oxygens
+    from molgen.structures.backbone_quality import count_clashes
 
     def with_oxygens(x):
         return Backbone(np.concatenate([x, ideal_oxygens(x[:, 0], x[:, 1], x[:, 2])[:, None]], 1))
@@ -154,7 +155,7 @@ def test_cli_train_backbones_on_a_folder_skips_corrupt_files(tmp_path, real_chai
     data = tmp_path / "pdbs"
     data.mkdir()
     for i, chain in enumerate(real_chains[:8]):
-        chain.to_pdb(data / f"chain{i}.pdb")
+        write_pdb(chain, data / f"chain{i}.pdb")
     (data / "broken.pdb").write_text("ATOM      1  N   GLY A   1      not a number\n")
     config = tmp_path / "run.yaml"
     config.write_text(

@@ -203,7 +203,8 @@ def conditioned_net(seed=2):
 
 def some_conditions(pos, batch):
     """Chain 0: a motif of residues 5-14 (rotated and shifted away) and a partial SS string."""
-    from molgen.models.backbone_conditions import BackboneConditions, ss_indices
+    from molgen.models.backbone_conditions import BackboneConditions
+    from molgen.structures.secondary_structure import ss_indices
 
     num = len(pos) // 3
     cond = BackboneConditions.none(num, 2)

@@ -3,6 +3,7 @@ import pytest
 from Bio.PDB import PDBParser
 
 from molgen.datasets.backbones import load_backbone_npz, read_backbone_folder
+from molgen.io.pdb import read_backbone, write_pdb
 from molgen.structures.backbone import Backbone, ideal_oxygens
 
 
@@ -27,12 +28,12 @@ def test_ideal_oxygens_match_experimental_ones(chains):
 
 def test_pdb_round_trip_is_read_by_biopython(tmp_path, chains):
     chain = chains[0]
-    path = chain.to_pdb(tmp_path / "x.pdb")
+    path = write_pdb(chain, tmp_path / "x.pdb")
     structure = PDBParser(QUIET=True).get_structure("x", str(path))
     atoms = list(structure.get_atoms())
     assert len(atoms) == 4 * len(chain)
     assert [a.element for a in atoms[:4]] == ["N", "C", "C", "O"]
-    back = Backbone.from_pdb(path)
+    back = read_backbone(path)
     assert back.sequence == chain.sequence and back.chain == "A"
     np.testing.assert_allclose(back.coords, chain.coords, atol=1e-3)
     assert list(back.residue_numbers[:3]) == [1, 2, 3]
@@ -40,7 +41,7 @@ def test_pdb_round_trip_is_read_by_biopython(tmp_path, chains):
 
 def test_designs_default_to_poly_glycine(tmp_path):
     coords = np.random.default_rng(0).normal(size=(5, 4, 3))
-    path = Backbone(coords).to_pdb(tmp_path / "d.pdb")
+    path = write_pdb(Backbone(coords), tmp_path / "d.pdb")
     assert {r.get_resname() for r in PDBParser(QUIET=True).get_structure("d", str(path)).get_residues()} == {
         "GLY"
     }
@@ -49,7 +50,7 @@ def test_designs_default_to_poly_glycine(tmp_path):
 def test_folder_reader_splits_breaks_and_skips_corrupt_files(tmp_path, chains, caplog):
     a = chains[1]
     broken = Backbone(np.concatenate([a.coords[:30], a.coords[30:] + 20.0]), a.sequence)
-    broken.to_pdb(tmp_path / "broken.pdb")
+    write_pdb(broken, tmp_path / "broken.pdb")
     (tmp_path / "corrupt.pdb").write_text("ATOM      1  N   GLY A   1      xx.xxx\nEND\n")
     (tmp_path / "corrupt.cif").write_text("data_bad\n_atom_site.id\n")
     pieces = read_backbone_folder(tmp_path, min_length=20)

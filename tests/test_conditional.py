@@ -15,6 +15,7 @@ from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
+from molgen.io.sdf import read_first_molecule
 from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.molecule import Molecule
 from molgen.testing import TINY_TRAIN
@@ -280,7 +281,7 @@ def test_the_readme_fragment_command_runs_as_written(tmp_path):
     args[args.index("--fragment") + 1] = str(root / args[args.index("--fragment") + 1])
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    ring = Molecule.from_sdf(root / "data" / "fragments" / "benzene.sdf")
+    ring = read_first_molecule(root / "data" / "fragments" / "benzene.sdf")
     mols = list(Chem.SDMolSupplier(str(tmp_path / "out.sdf"), sanitize=False, removeHs=False))
     assert len(mols) == 50
     benzene = Chem.MolFromSmiles("c1ccccc1")

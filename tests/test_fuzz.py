@@ -12,9 +12,9 @@ from molgen.cli import _parse_num_atoms, _parse_properties
 from molgen.config import RunConfig, load_config
 from molgen.generators.conditioners import SecondaryStructure, parse_range, parse_ss_fraction
 from molgen.generators.contig import parse_contig
+from molgen.io.pdb import read_chains
 from molgen.io.sdf import iter_sdf_records, read_sdf
 from molgen.io.smiles import read_smiles
-from molgen.structures.backbone import read_chains
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(

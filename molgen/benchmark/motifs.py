@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from molgen.benchmark.backbones import score_backbone
 from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.conditioners import Length, Motif
+from molgen.io.pdb import write_pdb
+from molgen.structures.backbone_quality import score_backbone
 
 BUNDLED_PROBLEMS = Path(__file__).resolve().parents[2] / "data" / "motif_benchmark"
 SUCCESS_RMSD = 1.0  # Angstrom
@@ -115,7 +116,7 @@ def run_problem(
     success = (rmsd < SUCCESS_RMSD) & geometry
     if out_dir is not None:
         for i, d in enumerate(designs):
-            d.to_pdb(out_dir / f"{problem.name}_{i:02d}.pdb")
+            write_pdb(d, out_dir / f"{problem.name}_{i:02d}.pdb")
     return row | {
         "designs": len(designs),
         "solved": int(success.any()),

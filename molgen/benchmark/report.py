@@ -99,15 +99,6 @@ def write_csv(scores: list[MoleculeScore], path: str | os.PathLike) -> None:
         writer.writerows(asdict(s) for s in scores)
 
 
-def write_rows(rows: list[dict], path: str | os.PathLike) -> None:
-    """A list of same-keyed dicts as a CSV file (floats to 4 decimals)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()})
-
-
 def value_table(metrics: dict[str, float]) -> str:
     """Plain ``| metric | value |`` markdown table."""
     lines = ["| metric | value |", "|---|---|"]

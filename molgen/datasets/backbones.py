@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from molgen.structures.backbone import ALPHABET, Backbone, read_chains
+from molgen.io.pdb import read_chains
+from molgen.structures.backbone import ALPHABET, Backbone
 
 logger = logging.getLogger("molgen")
 

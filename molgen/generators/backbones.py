@@ -10,11 +10,12 @@ import torch
 from molgen.diffusion.inpainting import group_rigid
 from molgen.generators.base import BatchInputs, PretrainedGenerator, SamplingOptions
 from molgen.generators.conditioners import Conditioner, DesignPlan, compose
-from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, ss_indices
+from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
+from molgen.structures.secondary_structure import SS_UNSPECIFIED, ss_indices
 from molgen.structures.superpose import rmsd_after_superposition
 
 # Defaults chosen by measurement (docs/benchmarks.md): zero-temperature ancestral steps give
@@ -28,7 +29,8 @@ class BackboneGenerator(PretrainedGenerator):
 
     >>> gen = BackboneGenerator.from_pretrained("backbones")     # doctest: +SKIP
     >>> designs = gen.sample(lengths=[80, 100], seed=0)           # doctest: +SKIP
-    >>> designs[0].to_pdb("design_0.pdb")                         # doctest: +SKIP
+    >>> from molgen.io.pdb import write_pdb
+    >>> write_pdb(designs[0], "design_0.pdb")                     # doctest: +SKIP
     """
 
     KIND = "backbones"

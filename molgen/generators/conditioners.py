@@ -22,8 +22,8 @@ from typing import Protocol
 import numpy as np
 
 from molgen.generators.contig import Segment, format_contig, parse_contig, sample_lengths
-from molgen.models.backbone_conditions import ss_indices
-from molgen.structures.backbone import read_chains
+from molgen.io.pdb import read_chains
+from molgen.structures.secondary_structure import ss_indices
 
 
 @dataclass(frozen=True, eq=False)

@@ -92,6 +92,11 @@ def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molec
         raise ValueError(f"no readable molecules in {path} ({skipped} bad records)")
 
 
+def read_first_molecule(path: str | os.PathLike) -> Molecule:
+    """The first readable molecule of an SDF file (hydrogens kept as written); ValueError if none."""
+    return next(read_sdf(path))
+
+
 def write_sdf(molecules, path: str | os.PathLike) -> int:
     """Write an iterable of RDKit Mols to ``path`` atomically; returns the record count."""
     with SDFWriter(path) as writer:

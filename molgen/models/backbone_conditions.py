@@ -12,8 +12,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch.nn import functional as F
 
-SS_CLASSES = "HEL"  # helix, strand, loop; index len(SS_CLASSES) means unspecified
-SS_UNSPECIFIED = len(SS_CLASSES)
+from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
 
 @dataclass(frozen=True)
@@ -75,15 +74,6 @@ class BackboneConditions:
             motif=self.motif.to(device),
             motif_xyz=self.motif_xyz.to(device, dtype),
         )
-
-
-def ss_indices(ss: str) -> torch.Tensor:
-    """``"HHEL-"`` -> ``[R]`` class indices (``-`` and ``X`` are unspecified)."""
-    table = {letter: i for i, letter in enumerate(SS_CLASSES)} | {"-": SS_UNSPECIFIED, "X": SS_UNSPECIFIED}
-    unknown = sorted(set(ss) - set(table))
-    if unknown:
-        raise ValueError(f"secondary structure letters must be H, E, L, - or X; got {''.join(unknown)!r}")
-    return torch.tensor([table[letter] for letter in ss], dtype=torch.long)
 
 
 def residue_frames(xyz: torch.Tensor) -> torch.Tensor:

@@ -37,8 +37,9 @@ from molgen.config import BackboneDenoiserConfig
 from molgen.core.denoiser import Denoiser, DenoiserOutput
 from molgen.core.graph import remove_mean
 from molgen.core.state import State
-from molgen.models.backbone_conditions import SS_UNSPECIFIED, BackboneConditions, residue_frames
+from molgen.models.backbone_conditions import BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
+from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
 ATOMS_PER_RESIDUE = 3  # N, CA, C
 NUM_END_BUCKETS = 8  # residues this close to a chain end get their own embedding

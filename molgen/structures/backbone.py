@@ -1,21 +1,13 @@
-"""The Backbone domain object: N, CA, C, O per residue, with PDB/mmCIF input and PDB output."""
+"""The Backbone domain object: N, CA, C, O per residue (file formats are in molgen.io.pdb)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-from Bio.PDB import PDBIO, MMCIFParser, PDBParser
-from Bio.PDB.Polypeptide import is_aa, protein_letters_3to1
-from Bio.PDB.StructureBuilder import StructureBuilder
-
-from molgen.runtime import atomic_path
 
 ATOMS = ("N", "CA", "C", "O")
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
-THREE_LETTER = {one: three for three, one in protein_letters_3to1.items() if len(three) == 3}
 MAX_CA_CA = 4.2  # Angstrom; a longer consecutive CA-CA distance is a chain break
 C_O_BOND = 1.231  # Angstrom (Engh & Huber 1991)
 CA_C_O_ANGLE = 120.5  # degrees
@@ -86,75 +78,6 @@ class Backbone:
             self.b_factors[index],
             dict(self.metadata),
         )
-
-    # ------------------------------------------------------------------ PDB
-    def to_pdb(self, path: str | os.PathLike) -> Path:
-        """Write a PDB file (atomically) with N, CA, C, O per residue and element symbols."""
-        builder = StructureBuilder()
-        builder.init_structure("molgen")
-        builder.init_model(0)
-        builder.init_chain(self.chain)
-        for i, letter in enumerate(self.sequence):
-            builder.init_seg("    ")
-            builder.init_residue(THREE_LETTER[letter], " ", int(self.residue_numbers[i]), " ")
-            for name, xyz in zip(ATOMS, self.coords[i]):
-                builder.init_atom(
-                    name,
-                    xyz.astype(np.float32),
-                    float(self.b_factors[i]),
-                    1.0,
-                    " ",
-                    f" {name:<3}",
-                    element=name[0],
-                )
-        io = PDBIO()
-        io.set_structure(builder.get_structure())
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            io.save(str(tmp))
-        return path
-
-    @classmethod
-    def from_pdb(cls, path: str | os.PathLike, chain: str | None = None) -> Backbone:
-        """The backbone of one chain (default: the first with amino acids) of a PDB/mmCIF file."""
-        chains = read_chains(path)
-        if not chains:
-            raise ValueError(f"{path}: no protein chain with complete backbones")
-        if chain is None:
-            return chains[0]
-        for backbone in chains:
-            if backbone.chain == chain:
-                return backbone
-        raise ValueError(f"{path}: no chain {chain!r}; chains are {[b.chain for b in chains]}")
-
-
-def read_chains(path: str | os.PathLike) -> list[Backbone]:
-    """All protein chains of the first model; standard residues with N, CA, C, O only
-    (selenomethionine read as methionine). Chains are not split at breaks."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"structure file {path} does not exist")
-    parser = MMCIFParser(QUIET=True) if path.suffix.lower() in (".cif", ".mmcif") else PDBParser(QUIET=True)
-    try:
-        structure = parser.get_structure(path.stem, str(path))
-    except Exception as err:  # Biopython raises ValueError/KeyError/IndexError on malformed files
-        raise ValueError(f"{path}: unreadable structure ({type(err).__name__}: {err})") from None
-    models = list(structure)
-    if not models:
-        return []
-    out = []
-    for chain in models[0]:
-        coords, letters, numbers = [], [], []
-        for residue in chain:
-            name = "MET" if residue.get_resname() == "MSE" else residue.get_resname()
-            if not (is_aa(name, standard=True) and all(a in residue for a in ATOMS)):
-                continue
-            coords.append([residue[a].coord for a in ATOMS])
-            letters.append(protein_letters_3to1[name])
-            numbers.append(residue.id[1])
-        if coords:
-            out.append(Backbone(np.array(coords), "".join(letters), chain.id, np.array(numbers)))
-    return out
 
 
 def ideal_oxygens(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:

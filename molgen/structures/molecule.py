@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,13 +76,6 @@ class Molecule:
         props = {k: v for k, v in mol.GetPropsAsDict().items() if not k.startswith("_")}
         charges = np.array([a.GetFormalCharge() for a in mol.GetAtoms()], dtype=np.int64)
         return cls(symbols, pos, bonds, props, charges if charges.any() else None)
-
-    @classmethod
-    def from_sdf(cls, path: str | os.PathLike) -> Molecule:
-        """The first molecule of an SDF file (hydrogens kept as written); ValueError if none."""
-        from molgen.io.sdf import read_sdf
-
-        return next(read_sdf(path))
 
     def to_rdkit_raw(self) -> Chem.Mol:
         """RDKit Mol with the atoms, ``self.bonds`` (if any) and one conformer; no perception,

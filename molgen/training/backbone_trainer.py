@@ -10,10 +10,11 @@ import torch
 from molgen.config import BackboneModelConfig, BackboneTrainConfig
 from molgen.core.graph import batch_vector, remove_mean
 from molgen.core.state import State
-from molgen.models.backbone_conditions import SS_CLASSES, SS_UNSPECIFIED, BackboneConditions
+from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE, residue_index
 from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
+from molgen.structures.secondary_structure import SS_CLASSES, SS_UNSPECIFIED, secondary_structure
 from molgen.training.loop import DiffusionTrainer
 from molgen.training.losses import backbone_loss, stratified_times
 
@@ -44,8 +45,6 @@ class EncodedBackbones:
         self.coord_scale = coord_scale
         self.ss = None
         if with_ss:
-            from molgen.benchmark.backbones import secondary_structure
-
             lookup = np.frombuffer(SS_CLASSES.encode(), dtype=np.uint8)
             codes = np.frombuffer("".join(secondary_structure(c) for c in kept).encode(), dtype=np.uint8)
             match = codes[:, None] == lookup[None, :]

@@ -1,0 +1,17 @@
+"""Tables of per-item rows (same-keyed dicts) as CSV files, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from molgen.runtime import atomic_path
+
+
+def write_rows(rows: list[dict], path: str | os.PathLike) -> None:
+    """A list of same-keyed dicts as a CSV file (floats to 4 decimals)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()})
