@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+from molgen.core.state import State
 from molgen.generators.backbones import DEFAULT_STEPS, BackboneGenerator
 from molgen.structures.backbone_geometry import idealize
 
@@ -49,18 +50,21 @@ def main() -> None:
 
     @torch.no_grad()
     def one_eval():
-        gen.net(pos, pos.new_zeros(3 * n, 0), pos.new_zeros(1), batch, 1)
+        gen.net(State(pos, pos.new_zeros(3 * n, 0), batch, 1), pos.new_zeros(1))
 
     raw = gen.sample([n], steps=args.steps, seed=0, refine=False)[0]
     rows = [
         ("one denoiser evaluation", best_of(one_eval, 10)),
         (
             f"sampling loop ({args.steps} steps, raw)",
-            best_of(lambda: gen.sample([n], args.steps, seed=0, refine=False)),
+            best_of(lambda: gen.sample([n], steps=args.steps, seed=0, refine=False)),
         ),
         ("refinement (idealize)", best_of(lambda: idealize(raw.coords[:, :3]))),
-        ("sample() one design, refined", best_of(lambda: gen.sample([n], args.steps, seed=0))),
-        ("sample() per design, batch of 8", best_of(lambda: gen.sample([n] * 8, args.steps, seed=0), 1) / 8),
+        ("sample() one design, refined", best_of(lambda: gen.sample([n], steps=args.steps, seed=0))),
+        (
+            "sample() per design, batch of 8",
+            best_of(lambda: gen.sample([n] * 8, steps=args.steps, seed=0), 1) / 8,
+        ),
     ]
     print(
         f"backbone length {n}, {args.steps} steps, {args.threads} thread(s), model {args.model}, "

@@ -19,12 +19,16 @@ said otherwise):
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from molgen.datasets.backbones import STRUCTURE_SUFFIXES
+from molgen.io.pdb import read_backbone
 from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_quality import radius_of_gyration, score_backbone
 from molgen.structures.secondary_structure import secondary_structure
@@ -96,6 +100,18 @@ class BackboneBenchmark:
 
     rows: list[dict]
     metrics: dict[str, float]
+
+
+def read_designs(folder: str | os.PathLike) -> tuple[list[Path], list[Backbone]]:
+    """The PDB/mmCIF files of a folder (sorted) and their backbones; a ValueError when the folder
+    is missing or holds no structure file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in STRUCTURE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no PDB/mmCIF files in {folder}")
+    return files, [read_backbone(p) for p in files]
 
 
 def benchmark_backbones(

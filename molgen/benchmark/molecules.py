@@ -17,6 +17,7 @@ unique SMILES, against a reference SMILES set (QM9's training split by default).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 
 from molgen.benchmark import edm
 from molgen.benchmark.distributions import DistributionStats, count_clashes
-from molgen.benchmark.extras import internal_diversity
+from molgen.benchmark.extras import fcd_score, internal_diversity, posebusters_pass_rate
 from molgen.runtime import atomic_path
 from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule, canonical_smiles
@@ -225,6 +226,74 @@ def read_reference(path: str | os.PathLike) -> set[str]:
     if path.suffix.lower() == ".sdf":
         return reference_smiles_from_molecules(read_sdf(path))
     return {_smiles(m) for m in read_smiles(path)}
+
+
+def novelty_and_distribution_references(
+    reference: str | os.PathLike | None,
+) -> tuple[set[str] | None, DistributionStats]:
+    """The references of ``molgen benchmark molecules``: (SMILES for novelty or None, geometry
+    distributions). Default: QM9's training split (needs molgen[qm9]; without it novelty is
+    skipped with a warning) and the bundled QM9 molecules. A SMILES reference has no geometry:
+    its distributions fall back to the bundled QM9 molecules."""
+    from molgen.io.sdf import read_sdf
+
+    if reference is not None:
+        is_sdf = Path(reference).suffix.lower() == ".sdf"
+        stats = reference_distributions(read_sdf(reference)) if is_sdf else qm9_subset_distributions()
+        return read_reference(reference), stats
+    try:
+        smiles = qm9_train_reference()
+    except ModuleNotFoundError:
+        logger.warning("novelty skipped: QM9 reference needs molgen[qm9] (or --reference)")
+        smiles = None
+    return smiles, qm9_subset_distributions()
+
+
+def benchmark_sdf(
+    path: str | os.PathLike,
+    reference: str | os.PathLike | None = None,
+    bonds: str = "auto",
+    fcd: bool = False,
+    posebusters: int = 0,
+    progress: bool = False,
+) -> tuple[BenchmarkResult, DistributionStats]:
+    """``molgen benchmark molecules``: score an SDF file against the references of
+    :func:`novelty_and_distribution_references`, with the optional metrics of
+    :func:`add_optional_scores`. Returns the result and the reference distributions. Unreadable
+    records count as failures (and are logged); a missing or empty file is a ValueError."""
+    from molgen.io.sdf import iter_sdf_records
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"SDF file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"SDF file {path} is empty")
+    smiles, stats = novelty_and_distribution_references(reference)
+    result = benchmark_molecules(iter_sdf_records(path), smiles, stats, progress=progress, bonds=bonds)
+    unreadable = [s.index for s in result.scores if s.problem == "unreadable record"]
+    if unreadable:
+        logger.warning("%d unreadable record(s), counted as failures: %s", len(unreadable), unreadable[:20])
+    add_optional_scores(result, iter_sdf_records(path), smiles, fcd, posebusters, bonds)
+    return result, stats
+
+
+def add_optional_scores(
+    result: BenchmarkResult,
+    records: Iterable[Molecule | None],
+    reference: set[str] | None,
+    fcd: bool = False,
+    posebusters: int = 0,
+    bonds: str = "auto",
+) -> None:
+    """Add the optional metrics to ``result``: the Frechet ChemNet Distance to ``reference``
+    (needs molgen[bench]) and PoseBusters' pass rate over the first ``posebusters`` records."""
+    if fcd:
+        if reference is None:
+            raise ValueError("--fcd needs reference SMILES: install molgen[qm9] or pass --reference")
+        result.distances["fcd"] = fcd_score([s.smiles for s in result.scores if s.smiles], sorted(reference))
+    if posebusters:
+        subset = [sanitised(m, bonds) for m in itertools.islice(records, posebusters)]
+        result.metrics["posebusters_pass"] = posebusters_pass_rate(subset)
 
 
 def _sanitises(mol: Chem.Mol) -> tuple[bool, str]:

@@ -127,3 +127,13 @@ def run_problem(
         "clash_free": float(clash_free.mean()),
         "seconds_per_design": seconds / len(designs),
     }
+
+
+def summary(rows: list[dict], num_designs: int, model: str) -> str:
+    """One line: problems solved, with a clash-free design, and the protocol."""
+    solved = sum(r.get("solved", 0) for r in rows)
+    strict = sum(r.get("solved_strict", 0) for r in rows)
+    return (
+        f"solved {solved}/{len(rows)} problems, {strict} with a clash-free design "
+        f"({num_designs} designs each, model {model}; protocol: molgen/benchmark/motifs.py)"
+    )

@@ -65,3 +65,16 @@ def read_backbone_folder(folder: str | os.PathLike, min_length: int = 20) -> lis
     if not pieces:
         raise ValueError(f"no protein chain of >= {min_length} residues in {folder} ({len(files)} files)")
     return pieces
+
+
+def load_backbone_set(path: str | os.PathLike | None = None) -> list[Backbone]:
+    """Backbones from a ``.npz`` (format in data/README.md), a folder of PDB/mmCIF files, or
+    (None) the bundled training set."""
+    if path is None:
+        return load_backbone_npz()
+    path = Path(path)
+    if path.is_dir():
+        return read_backbone_folder(path)
+    if path.suffix == ".npz" and path.is_file():
+        return load_backbone_npz(path)
+    raise ValueError(f"{path}: not a folder of structures or an existing .npz file")

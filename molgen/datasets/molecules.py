@@ -12,6 +12,7 @@ from rdkit.Chem import AllChem
 from tqdm.auto import tqdm
 
 from molgen.datasets.packed import PackedMolecules
+from molgen.datasets.qm9 import load_qm9, load_qm9_subset
 from molgen.io.sdf import read_sdf
 from molgen.io.smiles import read_smiles
 from molgen.structures.molecule import Molecule
@@ -56,3 +57,23 @@ def embed(mol: Chem.Mol, seed: int = 0) -> Chem.Mol | None:
     if AllChem.EmbedMolecule(mol, params) != 0:
         return None
     return mol
+
+
+TRAINING_SETS = (
+    "qm9 (full, needs molgen[qm9]) | qm9-train-a / qm9-train-b (halves of its training split) | qm9-subset"
+)
+
+
+def load_training_molecules(data: str, progress: bool = False) -> PackedMolecules:
+    """A training set by name (see ``TRAINING_SETS``) or from an SDF / SMILES file."""
+    if data == "qm9":
+        return load_qm9("train")
+    if data in ("qm9-train-a", "qm9-train-b"):
+        return load_qm9(data[4:])
+    if data == "qm9-subset":
+        return load_qm9_subset("train")
+    if not os.path.exists(data):
+        raise ValueError(
+            f"--data {data!r}: not qm9, qm9-train-a, qm9-train-b, qm9-subset or an existing file"
+        )
+    return load_molecule_file(data, progress=progress)

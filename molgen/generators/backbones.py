@@ -15,13 +15,15 @@ from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
-from molgen.structures.secondary_structure import SS_UNSPECIFIED, ss_indices
+from molgen.structures.backbone_quality import score_backbone
+from molgen.structures.secondary_structure import SS_UNSPECIFIED, ss_agreement, ss_indices
 from molgen.structures.superpose import rmsd_after_superposition
 
 # Defaults chosen by measurement (docs/benchmarks.md): zero-temperature ancestral steps give
 # far more secondary structure and fewer clashes than the deterministic ODE samplers here.
 DEFAULT_SAMPLER = "ancestral-mean"
 DEFAULT_STEPS = 200
+DEFAULT_BATCH_SIZE = 16
 
 
 class BackboneGenerator(PretrainedGenerator):
@@ -103,7 +105,7 @@ class BackboneGenerator(PretrainedGenerator):
         steps: int = DEFAULT_STEPS,
         sampler: str = DEFAULT_SAMPLER,
         seed: int | None = None,
-        batch_size: int = 16,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         refine: bool = True,
         progress: bool = False,
     ) -> Iterator[list[Backbone]]:
@@ -123,6 +125,8 @@ class BackboneGenerator(PretrainedGenerator):
         """
         options = SamplingOptions(steps, sampler, seed, batch_size, guidance, progress=progress)
         self._check_conditional(plans)
+        if guidance != 1.0 and not any(p.ss is not None or p.ss_fraction is not None for p in plans):
+            raise ValueError("guidance applies to secondary-structure conditions (--ss / --ss-fraction)")
         gen = make_generator(seed, "cpu")
         for done, chunk, samples in self.iter_samples(
             list(plans), self._batch_inputs, options, gen, "backbones"
@@ -207,3 +211,39 @@ class BackboneGenerator(PretrainedGenerator):
             motif=torch.cat(motif),
             motif_xyz=torch.cat(motif_xyz),
         ).to(self.device, torch.get_default_dtype())
+
+
+QUICK_METRICS = ("geometry_ok", "clashes", "chain_breaks", "helix", "strand", "rg", "ss")
+
+
+def manifest_row(design: Backbone, file: str) -> dict:
+    """A design's row of ``manifest.csv``: file, length, how it was sampled, its quick metrics
+    (:func:`molgen.structures.backbone_quality.score_backbone`), and what it was asked for
+    (contig and motif mapping ``label:position`` with the motif RMSD; secondary structure and
+    its agreement with DSSP; guidance)."""
+    meta = design.metadata
+    quick = score_backbone(design)
+    row = {
+        "file": file,
+        "length": len(design),
+        "seed": "" if meta["seed"] is None else meta["seed"],
+        **{k: meta[k] for k in ("steps", "sampler", "model")},
+        "refined": int(meta["refined"]),
+        **{k: quick[k] for k in QUICK_METRICS},
+    }
+    if "motif_index" in meta:
+        mapping = zip(meta["motif_labels"], meta["motif_index"])
+        row |= {
+            "contig": meta["contig"],
+            "motif_mapping": " ".join(f"{label}:{i + 1}" for label, i in mapping),
+            "motif_rmsd": round(meta["motif_rmsd"], 3),
+        }
+    if meta.get("ss_requested") is not None:
+        agreement = ss_agreement(meta["ss_requested"], quick["ss"])["all"]
+        row |= {"ss_requested": meta["ss_requested"], "ss_agreement": agreement}
+    if meta.get("ss_fraction_requested") is not None:
+        helix, strand = meta["ss_fraction_requested"]
+        row |= {"ss_fraction_requested": f"helix={helix},strand={strand}"}
+    if "guidance" in meta:
+        row |= {"guidance": meta["guidance"]}
+    return row

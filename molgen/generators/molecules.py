@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ Properties = dict[str, float | Sequence[float]]
 # (benzene 19 -> 74 %, pyridine 11 -> 44 %; docs/benchmarks.md, "Fragment inpainting").
 DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1}
 FRAGMENT_SAMPLING = {"steps": 20, "sampler": "ancestral", "resample": 10}
+DEFAULT_BATCH_SIZE = 256
 
 
 @dataclass
@@ -113,7 +115,7 @@ class MoleculeGenerator(PretrainedGenerator):
                 (``ancestral`` sampler only; ``steps * resample`` evaluations); None: 1, or 10
                 with ``fixed`` and the ``ancestral`` sampler.
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
-            batch_size: molecules per batch (default 256).
+            batch_size: molecules per batch (default ``DEFAULT_BATCH_SIZE``).
             progress: show a progress bar.
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
@@ -135,7 +137,7 @@ class MoleculeGenerator(PretrainedGenerator):
         sampler: str | None = None,
         resample: int | None = None,
         seed: int | None = None,
-        batch_size: int = 256,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool = False,
     ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` (same options) but yields molecules batch by batch (memory stays flat)."""
@@ -290,3 +292,30 @@ def _per_molecule(name: str, value: float | Sequence[float], num_molecules: int)
     if not np.isfinite(values).all():
         raise ValueError(f"property {name} must be finite numbers")
     return values
+
+
+def parse_num_atoms(text: str | None) -> int | range | None:
+    """``"15"`` -> 15, ``"15-20"`` -> range(15, 21), None -> None (the ``num_atoms`` option)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if match is None:
+        raise ValueError(f"--num-atoms {text!r}: expected N or A-B, e.g. 15 or 15-20")
+    lo, hi = int(match[1]), match[2]
+    if lo < 1 or (hi is not None and int(hi) < lo):
+        raise ValueError(f"--num-atoms {text!r}: need 1 <= A <= B")
+    return lo if hi is None else range(lo, int(hi) + 1)
+
+
+def parse_properties(items: Sequence[str]) -> dict[str, float]:
+    """``["alpha=80", "gap=0.25"]`` -> ``{"alpha": 80.0, "gap": 0.25}`` (the ``properties`` option)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--property {item!r}: expected NAME=VALUE, e.g. alpha=80")
+    return out
