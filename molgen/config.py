@@ -1,4 +1,8 @@
-"""Frozen configuration dataclasses and their JSON/YAML round trip (unknown keys are errors)."""
+"""Frozen configuration dataclasses and their JSON/YAML round trip (unknown keys are errors).
+
+:func:`load_config` reads a run's YAML; :func:`from_stored` reads what a model folder or
+checkpoint stored, earlier versions' legacy keys included.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +21,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    """Size of the equivariant graph denoiser."""
+    """Size of the equivariant graph denoiser. Input and output widths are not sizes: they follow
+    from the model config (e.g. :attr:`ModelConfig.num_types`)."""
 
-    num_types: int = 5
     hidden: int = 192
     edge_hidden: int = 64
     num_layers: int = 8
     num_rbf: int = 16
     rbf_max: float = 5.0  # in units of the coordinate scale (stats.coord_scale)
-    num_conditions: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,7 @@ class ModelConfig:
     # only (trained on skeletons) and RDKit adds hydrogens to the sampled molecules.
     hydrogens: str = "explicit"
     # Molecular properties the model can be conditioned on (names of
-    # molgen.datasets.qm9.PROPERTY_UNITS); the denoiser reads a normalised value and a
-    # given/not-given flag per property, so denoiser.num_conditions = 2 * len(properties).
+    # molgen.datasets.qm9.PROPERTY_UNITS).
     properties: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -58,18 +60,18 @@ class ModelConfig:
             )
         if self.hydrogens == "implicit" and "H" in self.vocab:
             raise ValueError("a model with implicit hydrogens must not have H in its vocabulary")
-        if self.denoiser.num_conditions != 2 * len(self.properties):
-            raise ValueError(
-                f"denoiser.num_conditions ({self.denoiser.num_conditions}) must be twice the number "
-                f"of properties ({len(self.properties)}: {list(self.properties)})"
-            )
         if len(set(self.properties)) != len(self.properties):
             raise ValueError(f"properties must not repeat: {list(self.properties)}")
-        if self.denoiser.num_types != len(self.vocab):
-            raise ValueError(
-                f"denoiser.num_types ({self.denoiser.num_types}) must equal the vocabulary size "
-                f"({len(self.vocab)}: {list(self.vocab)})"
-            )
+
+    @property
+    def num_types(self) -> int:
+        """Atom types the denoiser reads and predicts: the vocabulary size."""
+        return len(self.vocab)
+
+    @property
+    def num_conditions(self) -> int:
+        """Condition inputs of the denoiser: a normalised value and a given/not-given flag per property."""
+        return 2 * len(self.properties)
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,47 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         return cls(**kwargs)
     except TypeError as err:
         raise ValueError(f"{cls.__name__}: {err}") from None
+
+
+#: Keys of ``ModelConfig.denoiser`` that earlier versions stored; now derived properties of ``ModelConfig``.
+_DERIVED_DENOISER_KEYS = ("num_types", "num_conditions")
+
+
+def from_stored(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from a config that a model folder (``config.json``) or a training checkpoint
+    stored, maybe with an earlier version: :func:`from_dict`, except that the keys earlier
+    versions wrote are accepted when they say nothing the current config does not imply.
+
+    - ``ModelConfig``: ``denoiser.num_types`` and ``denoiser.num_conditions`` (now
+      :attr:`ModelConfig.num_types` and :attr:`ModelConfig.num_conditions`) are dropped when they
+      equal the derived value.
+
+    Raises:
+        ValueError: for a legacy key with any other value, and for everything
+            :func:`from_dict` rejects.
+    """
+    if not isinstance(data, dict):
+        return from_dict(cls, data)
+    if issubclass(cls, ModelConfig):
+        return _stored_model_config(cls, data)
+    return from_dict(cls, data)
+
+
+def _stored_model_config(cls: type[T], data: dict[str, Any]) -> T:
+    """:func:`from_stored` of a molecule model config: the legacy denoiser keys checked, then dropped."""
+    denoiser, stored = data.get("denoiser"), {}
+    if isinstance(denoiser, dict):
+        stored = {key: denoiser[key] for key in _DERIVED_DENOISER_KEYS if key in denoiser}
+        data = {**data, "denoiser": {k: v for k, v in denoiser.items() if k not in stored}}
+    config = from_dict(cls, data)
+    for key, value in stored.items():
+        derived = getattr(config, key)
+        if value != derived:
+            raise ValueError(
+                f"{cls.__name__}: the stored denoiser.{key} = {value!r} contradicts the model's {key} = "
+                f"{derived} (derived from vocab {list(config.vocab)}, properties {list(config.properties)})"
+            )
+    return config
 
 
 def _scalar(where: str, hint: Any, value: Any) -> Any:

@@ -119,16 +119,14 @@ def test_config_values_are_checked_against_their_types(tmp_path):
 
 
 def test_unknown_elements_are_rejected(tmp_path, qm9_train):
-    four = dataclasses.replace(
-        TINY_MODEL, vocab=("H", "C", "N", "O"), denoiser=dataclasses.replace(TINY_MODEL.denoiser, num_types=4)
-    )
+    four = dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O"))
     with pytest.raises(ValueError, match="not in the vocabulary"):
         MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, four, TINY_TRAIN)
 
 
 def test_inconsistent_or_non_positive_configs_are_rejected():
-    with pytest.raises(ValueError, match="num_types"):
-        dataclasses.replace(TINY_MODEL, vocab=("H", "C"))
+    with pytest.raises(ValueError, match="implicit hydrogens"):
+        dataclasses.replace(TINY_MODEL, hydrogens="implicit")
     for key in ("batch_size", "log_every", "checkpoint_every"):
         with pytest.raises(ValueError, match=key):
             dataclasses.replace(TINY_TRAIN, **{key: 0})

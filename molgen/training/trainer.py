@@ -156,7 +156,7 @@ class MoleculeTrainer(DiffusionTrainer):
         old, new = list(source.properties), list(target.properties)
         if old == new or not set(new) <= set(old):
             return state, stats  # anything else: the load's or encode's own checks apply
-        state = narrow_conditions(state, old, new, source.denoiser.num_types)
+        state = narrow_conditions(state, old, new, source.num_types)
         return state, dataclasses.replace(stats, properties={k: stats.properties[k] for k in new})
 
     def encode(self, data: PackedMolecules) -> EncodedMolecules:

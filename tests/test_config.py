@@ -1,0 +1,57 @@
+"""Configuration: derived sizes, and legacy keys of stored configs."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from molgen.config import (
+    ModelConfig,
+    RunConfig,
+    from_stored,
+    load_config,
+    to_dict,
+)
+from molgen.testing import TINY_MODEL
+
+
+def test_derived_sizes_are_computed_and_not_config_keys(tmp_path):
+    config = ModelConfig(vocab=("C", "N", "O", "F"), hydrogens="implicit", properties=("alpha", "gap"))
+    assert (config.num_types, config.num_conditions) == (4, 4)
+    assert {"num_types", "num_conditions"}.isdisjoint(to_dict(config)["denoiser"])
+    (tmp_path / "run.yaml").write_text("model:\n  denoiser: {hidden: 32, num_types: 5}\n")
+    with pytest.raises(ValueError, match="unknown keys \\['num_types'\\]"):  # only stored configs have them
+        load_config(RunConfig, tmp_path / "run.yaml")
+
+
+def test_stored_model_configs_accept_the_derived_keys_only_when_consistent():
+    stored = to_dict(ModelConfig(properties=("alpha",)))
+    stored["denoiser"].update(num_types=5, num_conditions=2)
+    assert from_stored(ModelConfig, stored) == ModelConfig(properties=("alpha",))
+    for key, value in (("num_types", 4), ("num_conditions", 0)):
+        bad = json.loads(json.dumps(stored))
+        bad["denoiser"][key] = value
+        with pytest.raises(ValueError, match=f"stored denoiser.{key} = {value} contradicts"):
+            from_stored(ModelConfig, bad)
+    with pytest.raises(ValueError, match="unknown keys"):
+        from_stored(ModelConfig, {**stored, "denoiser": {"num_types": 5, "hiden": 3}})
+
+
+def test_an_old_model_folder_loads_with_the_same_weights(tmp_path, tiny_model_dir):
+    from molgen.models.pretrained import load_pretrained
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_model_dir, old)
+    meta = json.loads((old / "config.json").read_text())
+    meta["model"]["denoiser"].update(num_types=5, num_conditions=0)  # as earlier versions wrote it
+    (old / "config.json").write_text(json.dumps(meta))
+    config, net, _, _ = load_pretrained(old)
+    assert config == TINY_MODEL
+    _, same, _, _ = load_pretrained(tiny_model_dir)
+    for key, value in same.state_dict().items():
+        torch.testing.assert_close(net.state_dict()[key], value, rtol=0, atol=0)
+    meta["model"]["denoiser"]["num_types"] = 4
+    (old / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="num_types = 4 contradicts"):
+        load_pretrained(old)
