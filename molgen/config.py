@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    """Size of the equivariant graph denoiser. Input and output widths are not sizes: they follow
+    """Size of an EGNN trunk: the molecule denoiser's (``ModelConfig.denoiser``) and a property
+    regressor's (``RegressorConfig.network``). Input and output widths are not sizes: they follow
     from the model config (e.g. :attr:`ModelConfig.num_types`)."""
 
     hidden: int = 192
@@ -75,17 +76,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class RegressorNetConfig:
-    """Size of a property regressor's EGNN trunk (same layers as the denoiser)."""
-
-    hidden: int = 128
-    edge_hidden: int = 64
-    num_layers: int = 6
-    num_rbf: int = 16
-    rbf_max: float = 5.0
-
-
-@dataclass(frozen=True)
 class RegressorConfig:
     """A property regressor: predicts molecular properties from atoms and coordinates (used to
     score property-conditioned generators, as in EDM). Stored as config.json like a model."""
@@ -93,7 +83,7 @@ class RegressorConfig:
     properties: tuple[str, ...] = ("alpha", "gap", "homo", "lumo", "mu", "cv")
     vocab: tuple[str, ...] = ("C", "N", "O", "F")
     hydrogens: str = "implicit"  # "implicit": reads heavy atoms only
-    network: RegressorNetConfig = field(default_factory=RegressorNetConfig)
+    network: DenoiserConfig = field(default_factory=lambda: DenoiserConfig(hidden=128, num_layers=6))
 
     def __post_init__(self) -> None:
         if not self.properties:
@@ -204,27 +194,41 @@ class BackboneTrainConfig(TrainConfig):
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build dataclass ``cls`` from a dict; nested dataclasses recurse; unknown keys raise."""
+    """Build dataclass ``cls`` from a dict; unknown keys raise. A nested dataclass is built on top
+    of its field's default: keys left out keep the values of that default (so a partial
+    ``RegressorConfig.network`` keeps the regressor's sizes, not the denoiser's)."""
+    return _build(cls, data, None)
+
+
+def _build(cls: type[T], data: dict[str, Any], base: T | None) -> T:
+    """:func:`from_dict` of ``data`` over ``base`` (an instance of ``cls``; None: the class defaults)."""
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}; allowed: {sorted(fields)}")
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value)
+            inner = getattr(base, key) if base is not None else _field_default(fields[key])
+            kwargs[key] = _build(hint, value, inner if isinstance(inner, hint) else None)
         elif typing.get_origin(hint) is tuple:
             kwargs[key] = tuple(value)
         else:
             kwargs[key] = _scalar(f"{cls.__name__}.{key}", hint, value)
     try:
-        return cls(**kwargs)
+        return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)
     except TypeError as err:
         raise ValueError(f"{cls.__name__}: {err}") from None
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
 
 
 #: Keys of ``ModelConfig.denoiser`` that earlier versions stored; now derived properties of ``ModelConfig``.

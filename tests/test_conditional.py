@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from molgen.benchmark.properties import PropertyPredictor
-from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig, RegressorNetConfig
+from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
@@ -180,7 +180,7 @@ def test_size_control(explicit_gen):
 
 def test_regressor_learns_polarizability_and_is_invariant(tmp_path, qm9_train, qm9_test):
     config = RegressorConfig(
-        properties=("alpha",), network=RegressorNetConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8)
+        properties=("alpha",), network=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8)
     )
     train = dataclasses.replace(
         TINY_TRAIN, batch_size=32, max_steps=150, lr=3e-3, checkpoint_every=1000, log_every=50

@@ -7,8 +7,11 @@ import pytest
 import torch
 
 from molgen.config import (
+    DenoiserConfig,
     ModelConfig,
+    RegressorConfig,
     RunConfig,
+    from_dict,
     from_stored,
     load_config,
     to_dict,
@@ -23,6 +26,12 @@ def test_derived_sizes_are_computed_and_not_config_keys(tmp_path):
     (tmp_path / "run.yaml").write_text("model:\n  denoiser: {hidden: 32, num_types: 5}\n")
     with pytest.raises(ValueError, match="unknown keys \\['num_types'\\]"):  # only stored configs have them
         load_config(RunConfig, tmp_path / "run.yaml")
+
+
+def test_the_regressor_network_keeps_its_own_defaults():
+    assert RegressorConfig().network == DenoiserConfig(hidden=128, num_layers=6)
+    partial = from_dict(RegressorConfig, {"network": {"edge_hidden": 32}})
+    assert partial.network == DenoiserConfig(hidden=128, edge_hidden=32, num_layers=6)
 
 
 def test_stored_model_configs_accept_the_derived_keys_only_when_consistent():
