@@ -101,8 +101,10 @@ def _check_positive(config: object, names: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings of ``molgen train``."""
+class BaseTrainConfig:
+    """Optimisation settings shared by every ``molgen train`` kind (a property regressor's
+    training uses them as they are; :class:`TrainConfig` and :class:`BackboneTrainConfig` add
+    their domain's)."""
 
     batch_size: int = 64
     lr: float = 5e-4
@@ -118,23 +120,33 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     min_snr_gamma: float = 5.0
-    type_loss_weight: float = 1.0
-    # property-conditioned models: share of molecules trained without any property (what
-    # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
-    condition_dropout: float = 0.1
     seed: int = 0
     threads: int = 0  # 0 = leave torch's default
     precision: str = "fp32"  # "bf16": forward pass and loss under bfloat16 autocast
 
     def __post_init__(self) -> None:
+        name = type(self).__name__
         if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"TrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}")
+            raise ValueError(f"{name}.precision must be 'fp32' or 'bf16', got {self.precision!r}")
         _check_positive(
             self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
         )
         if not 0 <= self.cooldown_steps <= self.max_steps:
             bounds = f"[0, max_steps={self.max_steps}]"
-            raise ValueError(f"TrainConfig.cooldown_steps must be in {bounds}, got {self.cooldown_steps}")
+            raise ValueError(f"{name}.cooldown_steps must be in {bounds}, got {self.cooldown_steps}")
+
+
+@dataclass(frozen=True)
+class TrainConfig(BaseTrainConfig):
+    """Optimisation settings of ``molgen train molecules``."""
+
+    type_loss_weight: float = 1.0
+    # property-conditioned models: share of molecules trained without any property (what
+    # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
+    condition_dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.condition_dropout <= 1.0:
             raise ValueError(f"TrainConfig.condition_dropout must be in [0, 1], got {self.condition_dropout}")
 
@@ -173,7 +185,7 @@ class BackboneModelConfig:
 
 
 @dataclass(frozen=True)
-class BackboneTrainConfig(TrainConfig):
+class BackboneTrainConfig(BaseTrainConfig):
     """Optimisation settings of ``molgen train backbones`` (``batch_size`` counts chains)."""
 
     batch_size: int = 8
@@ -233,6 +245,9 @@ def _field_default(f: dataclasses.Field) -> Any:
 
 #: Keys of ``ModelConfig.denoiser`` that earlier versions stored; now derived properties of ``ModelConfig``.
 _DERIVED_DENOISER_KEYS = ("num_types", "num_conditions")
+#: Molecule-only settings that earlier versions stored in every train config (backbone and
+#: regressor runs included, where they had no effect).
+_MOLECULE_TRAIN_KEYS = ("type_loss_weight", "condition_dropout")
 
 
 def from_stored(cls: type[T], data: dict[str, Any]) -> T:
@@ -243,6 +258,9 @@ def from_stored(cls: type[T], data: dict[str, Any]) -> T:
     - ``ModelConfig``: ``denoiser.num_types`` and ``denoiser.num_conditions`` (now
       :attr:`ModelConfig.num_types` and :attr:`ModelConfig.num_conditions`) are dropped when they
       equal the derived value.
+    - Train configs without the molecule-only ``type_loss_weight`` and ``condition_dropout``
+      (:class:`BackboneTrainConfig`, a regressor's :class:`BaseTrainConfig`): those keys are
+      dropped when they hold :class:`TrainConfig`'s default.
 
     Raises:
         ValueError: for a legacy key with any other value, and for everything
@@ -252,6 +270,18 @@ def from_stored(cls: type[T], data: dict[str, Any]) -> T:
         return from_dict(cls, data)
     if issubclass(cls, ModelConfig):
         return _stored_model_config(cls, data)
+    if issubclass(cls, BaseTrainConfig):
+        own = {f.name for f in dataclasses.fields(cls)}
+        legacy = [key for key in _MOLECULE_TRAIN_KEYS if key in data and key not in own]
+        for key in legacy:
+            default = getattr(TrainConfig(), key)
+            if data[key] != default:
+                raise ValueError(
+                    f"{cls.__name__}: the stored {key} = {data[key]!r} is a molecule-only setting this "
+                    f"config does not have; a config stored by an earlier version may carry it only "
+                    f"with its default {default!r}"
+                )
+        data = {key: value for key, value in data.items() if key not in legacy}
     return from_dict(cls, data)
 
 
@@ -325,7 +355,7 @@ class RegressorRunConfig:
     """A property regressor's training YAML: ``model:`` and ``train:`` sections."""
 
     model: RegressorConfig = field(default_factory=RegressorConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: BaseTrainConfig = field(default_factory=BaseTrainConfig)
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,19 @@ import pytest
 import torch
 
 from molgen.config import (
+    BackboneTrainConfig,
+    BaseTrainConfig,
     DenoiserConfig,
     ModelConfig,
     RegressorConfig,
     RunConfig,
+    TrainConfig,
     from_dict,
     from_stored,
     load_config,
     to_dict,
 )
-from molgen.testing import TINY_MODEL
+from molgen.testing import TINY_BACKBONE_TRAIN, TINY_MODEL
 
 
 def test_derived_sizes_are_computed_and_not_config_keys(tmp_path):
@@ -47,6 +50,21 @@ def test_stored_model_configs_accept_the_derived_keys_only_when_consistent():
         from_stored(ModelConfig, {**stored, "denoiser": {"num_types": 5, "hiden": 3}})
 
 
+def test_stored_train_configs_accept_the_molecule_keys_of_earlier_versions_only_with_defaults():
+    legacy = {"type_loss_weight": 1.0, "condition_dropout": 0.1}
+    for cls in (BackboneTrainConfig, BaseTrainConfig):  # backbone and regressor runs
+        stored = {**to_dict(cls(lr=0.01)), **legacy}
+        assert from_stored(cls, stored) == cls(lr=0.01)
+        for key in legacy:
+            with pytest.raises(ValueError, match=f"stored {key} = 0.5 is a molecule-only setting"):
+                from_stored(cls, {**stored, key: 0.5})
+        with pytest.raises(ValueError, match="unknown keys"):
+            from_stored(cls, {**stored, "batch_sise": 3})
+        with pytest.raises(ValueError, match="unknown keys"):  # a run's YAML is not a stored config
+            from_dict(cls, stored)
+    assert from_stored(TrainConfig, {"condition_dropout": 0.5}).condition_dropout == 0.5
+
+
 def test_an_old_model_folder_loads_with_the_same_weights(tmp_path, tiny_model_dir):
     from molgen.models.pretrained import load_pretrained
 
@@ -64,3 +82,21 @@ def test_an_old_model_folder_loads_with_the_same_weights(tmp_path, tiny_model_di
     (old / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="num_types = 4 contradicts"):
         load_pretrained(old)
+
+
+def test_an_old_backbone_checkpoint_resumes(tmp_path, tiny_backbone_model_dir, real_chains):
+    from molgen.training.backbone_trainer import BackboneTrainer
+    from molgen.training.loop import read_checkpoint
+
+    checkpoint = read_checkpoint(tiny_backbone_model_dir.parent / "checkpoints" / "last.pt")
+    for dropout, ok in ((0.1, True), (0.3, False)):
+        train = {**to_dict(TINY_BACKBONE_TRAIN), "type_loss_weight": 1.0, "condition_dropout": dropout}
+        run = tmp_path / str(dropout)
+        (run / "checkpoints").mkdir(parents=True)
+        torch.save({**checkpoint, "train_config": json.dumps(train)}, run / "checkpoints" / "last.pt")
+        if ok:
+            resumed = BackboneTrainer(real_chains[:16], run, resume=True)
+            assert resumed.config == TINY_BACKBONE_TRAIN and resumed.step == checkpoint["step"]
+        else:
+            with pytest.raises(ValueError, match="condition_dropout = 0.3"):
+                BackboneTrainer(real_chains[:16], run, resume=True)

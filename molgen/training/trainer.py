@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from molgen.config import ModelConfig, TrainConfig
+from molgen.config import BaseTrainConfig, ModelConfig, TrainConfig
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
 from molgen.diffusion.sde import VPSDE
@@ -216,6 +216,7 @@ class RegressorTrainer(MoleculeTrainer):
     normalised properties, clean coordinates) on a packed molecule set with properties."""
 
     KIND = "regressor"
+    TRAIN_CONFIG = BaseTrainConfig  # no type loss, no condition dropout
     LOSS_FIELDS = ("mae",)
     adapt_initial = DiffusionTrainer.adapt_initial  # its properties are outputs: nothing to narrow
 
