@@ -1,7 +1,7 @@
 """Frozen configuration dataclasses and their JSON/YAML round trip (unknown keys are errors).
 
-:func:`load_config` reads a run's YAML; :func:`from_stored` reads what a model folder or
-checkpoint stored, earlier versions' legacy keys included.
+:func:`load_config` reads a run's YAML (which may ``extends:`` another); :func:`from_stored` reads
+what a model folder or checkpoint stored, earlier versions' legacy keys included.
 """
 
 from __future__ import annotations
@@ -330,16 +330,55 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def load_config(cls: type[T], path: str | Path) -> T:
-    """Read a YAML or JSON file (safe loader) into ``cls``."""
+    """Read a YAML or JSON file (safe loader) into ``cls``; unknown keys are errors.
+
+    A top-level ``extends: other.yaml`` (a path relative to the file that says it) reads that
+    file first and lays this one over it: mappings merge key by key, recursively, and any other
+    value of this file (a number, a string, a list) replaces the other's. The extended file may
+    extend another in turn; a cycle is an error.
+
+    Raises:
+        ValueError: for a file that cannot be read or parsed (the extending file named), an
+            ``extends`` cycle, and everything :func:`from_dict` rejects.
+    """
+    return from_dict(cls, _read_merged(Path(path), ()))
+
+
+def _read_merged(path: Path, chain: tuple[Path, ...]) -> Any:
+    """The content of ``path`` with what it extends merged in; ``chain``: the (resolved) files
+    that extend ``path``, outermost first."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ValueError(f"config {path}: `extends` cycle: {cycle}")
     try:
-        text = Path(path).read_text()
+        text = path.read_text()
     except OSError as err:
-        raise ValueError(f"cannot read config {path}: {err.strerror}") from None
+        by = f" (extended by {chain[-1]})" if chain else ""
+        raise ValueError(f"cannot read config {path}{by}: {err.strerror}") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"config {path} is not valid YAML/JSON: {err}") from None
-    return from_dict(cls, data)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data  # from_dict rejects what is not a mapping
+    parent = data.pop("extends")
+    if not isinstance(parent, str) or not parent:
+        raise ValueError(f"config {path}: `extends` must be a file name, got {parent!r}")
+    base = _read_merged(path.parent / parent, (*chain, resolved))
+    if not isinstance(base, dict):
+        raise ValueError(f"config {path.parent / parent} (extended by {path}): expected a mapping")
+    return _merge(base, data)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge recursively; any other value of ``override`` wins."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _merge(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)

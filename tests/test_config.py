@@ -1,4 +1,4 @@
-"""Configuration: derived sizes, and legacy keys of stored configs."""
+"""Configuration files: ``extends:`` chains, and legacy keys of stored configs."""
 
 import json
 import shutil
@@ -20,6 +20,56 @@ from molgen.config import (
     to_dict,
 )
 from molgen.testing import TINY_BACKBONE_TRAIN, TINY_MODEL
+
+
+def test_extends_merges_mappings_and_the_including_file_wins(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "root.yaml").write_text(
+        "model:\n  vocab: [C, N, O, F]\n  hydrogens: implicit\n  denoiser: {hidden: 64, num_layers: 3}\n"
+        "train:\n  lr: 0.01\n  seed: 7\n"
+    )
+    (tmp_path / "base" / "cond.yaml").write_text(  # a relative path: next to the file that says it
+        "extends: root.yaml\nmodel:\n  properties: [alpha, gap]\n  denoiser: {num_layers: 4}\n"
+    )
+    (tmp_path / "gpu.yaml").write_text(
+        "extends: base/cond.yaml\nmodel:\n  properties: [gap]\ntrain:\n  lr: 0.001\n  batch_size: 512\n"
+    )
+    run = load_config(RunConfig, tmp_path / "gpu.yaml")
+    assert run.model == ModelConfig(
+        vocab=("C", "N", "O", "F"),
+        hydrogens="implicit",
+        denoiser=DenoiserConfig(hidden=64, num_layers=4),  # merged key by key over two levels
+        properties=("gap",),  # lists are replaced, not merged
+    )
+    assert run.train == TrainConfig(lr=0.001, seed=7, batch_size=512)
+    assert load_config(RunConfig, tmp_path / "base" / "cond.yaml").model.properties == ("alpha", "gap")
+
+
+def test_an_extends_cycle_is_an_error(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\ntrain: {lr: 0.1}\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ValueError, match="extends` cycle: .*a.yaml -> .*b.yaml -> .*a.yaml"):
+        load_config(RunConfig, tmp_path / "a.yaml")
+    (tmp_path / "self.yaml").write_text("extends: self.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_config(RunConfig, tmp_path / "self.yaml")
+
+
+def test_extending_a_missing_or_bad_file_is_a_clear_error(tmp_path):
+    (tmp_path / "run.yaml").write_text("extends: nowhere.yaml\ntrain: {lr: 0.1}\n")
+    with pytest.raises(ValueError, match=r"cannot read config .*nowhere.yaml \(extended by .*run.yaml\)"):
+        load_config(RunConfig, tmp_path / "run.yaml")
+    for value in ("[a.yaml]", "''", "3"):
+        (tmp_path / "run.yaml").write_text(f"extends: {value}\n")
+        with pytest.raises(ValueError, match="`extends` must be a file name"):
+            load_config(RunConfig, tmp_path / "run.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    (tmp_path / "run.yaml").write_text("extends: list.yaml\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        load_config(RunConfig, tmp_path / "run.yaml")
+    (tmp_path / "run.yaml").write_text("model:\n  extends: other.yaml\n")  # only at the top
+    with pytest.raises(ValueError, match="unknown keys \\['extends'\\]"):
+        load_config(RunConfig, tmp_path / "run.yaml")
 
 
 def test_derived_sizes_are_computed_and_not_config_keys(tmp_path):
