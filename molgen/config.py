@@ -1,4 +1,8 @@
-"""Frozen configuration dataclasses and their JSON/YAML round trip (unknown keys are errors)."""
+"""Frozen configuration dataclasses and their JSON/YAML round trip (unknown keys are errors).
+
+:func:`load_config` reads a run's YAML (which may ``extends:`` another); :func:`from_stored` reads
+what a model folder or checkpoint stored, earlier versions' legacy keys included.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +21,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    """Size of the equivariant graph denoiser."""
+    """Size of an EGNN trunk: the molecule denoiser's (``ModelConfig.denoiser``) and a property
+    regressor's (``RegressorConfig.network``). Input and output widths are not sizes: they follow
+    from the model config (e.g. :attr:`ModelConfig.num_types`)."""
 
-    num_types: int = 5
     hidden: int = 192
     edge_hidden: int = 64
     num_layers: int = 8
     num_rbf: int = 16
     rbf_max: float = 5.0  # in units of the coordinate scale (stats.coord_scale)
-    num_conditions: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,7 @@ class ModelConfig:
     # only (trained on skeletons) and RDKit adds hydrogens to the sampled molecules.
     hydrogens: str = "explicit"
     # Molecular properties the model can be conditioned on (names of
-    # molgen.datasets.qm9.PROPERTY_UNITS); the denoiser reads a normalised value and a
-    # given/not-given flag per property, so denoiser.num_conditions = 2 * len(properties).
+    # molgen.datasets.qm9.PROPERTY_UNITS).
     properties: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -58,29 +61,18 @@ class ModelConfig:
             )
         if self.hydrogens == "implicit" and "H" in self.vocab:
             raise ValueError("a model with implicit hydrogens must not have H in its vocabulary")
-        if self.denoiser.num_conditions != 2 * len(self.properties):
-            raise ValueError(
-                f"denoiser.num_conditions ({self.denoiser.num_conditions}) must be twice the number "
-                f"of properties ({len(self.properties)}: {list(self.properties)})"
-            )
         if len(set(self.properties)) != len(self.properties):
             raise ValueError(f"properties must not repeat: {list(self.properties)}")
-        if self.denoiser.num_types != len(self.vocab):
-            raise ValueError(
-                f"denoiser.num_types ({self.denoiser.num_types}) must equal the vocabulary size "
-                f"({len(self.vocab)}: {list(self.vocab)})"
-            )
 
+    @property
+    def num_types(self) -> int:
+        """Atom types the denoiser reads and predicts: the vocabulary size."""
+        return len(self.vocab)
 
-@dataclass(frozen=True)
-class RegressorNetConfig:
-    """Size of a property regressor's EGNN trunk (same layers as the denoiser)."""
-
-    hidden: int = 128
-    edge_hidden: int = 64
-    num_layers: int = 6
-    num_rbf: int = 16
-    rbf_max: float = 5.0
+    @property
+    def num_conditions(self) -> int:
+        """Condition inputs of the denoiser: a normalised value and a given/not-given flag per property."""
+        return 2 * len(self.properties)
 
 
 @dataclass(frozen=True)
@@ -91,7 +83,7 @@ class RegressorConfig:
     properties: tuple[str, ...] = ("alpha", "gap", "homo", "lumo", "mu", "cv")
     vocab: tuple[str, ...] = ("C", "N", "O", "F")
     hydrogens: str = "implicit"  # "implicit": reads heavy atoms only
-    network: RegressorNetConfig = field(default_factory=RegressorNetConfig)
+    network: DenoiserConfig = field(default_factory=lambda: DenoiserConfig(hidden=128, num_layers=6))
 
     def __post_init__(self) -> None:
         if not self.properties:
@@ -109,8 +101,10 @@ def _check_positive(config: object, names: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings of ``molgen train``."""
+class BaseTrainConfig:
+    """Optimisation settings shared by every ``molgen train`` kind (a property regressor's
+    training uses them as they are; :class:`TrainConfig` and :class:`BackboneTrainConfig` add
+    their domain's)."""
 
     batch_size: int = 64
     lr: float = 5e-4
@@ -126,23 +120,33 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     min_snr_gamma: float = 5.0
-    type_loss_weight: float = 1.0
-    # property-conditioned models: share of molecules trained without any property (what
-    # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
-    condition_dropout: float = 0.1
     seed: int = 0
     threads: int = 0  # 0 = leave torch's default
     precision: str = "fp32"  # "bf16": forward pass and loss under bfloat16 autocast
 
     def __post_init__(self) -> None:
+        name = type(self).__name__
         if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"TrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}")
+            raise ValueError(f"{name}.precision must be 'fp32' or 'bf16', got {self.precision!r}")
         _check_positive(
             self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
         )
         if not 0 <= self.cooldown_steps <= self.max_steps:
             bounds = f"[0, max_steps={self.max_steps}]"
-            raise ValueError(f"TrainConfig.cooldown_steps must be in {bounds}, got {self.cooldown_steps}")
+            raise ValueError(f"{name}.cooldown_steps must be in {bounds}, got {self.cooldown_steps}")
+
+
+@dataclass(frozen=True)
+class TrainConfig(BaseTrainConfig):
+    """Optimisation settings of ``molgen train molecules``."""
+
+    type_loss_weight: float = 1.0
+    # property-conditioned models: share of molecules trained without any property (what
+    # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
+    condition_dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.condition_dropout <= 1.0:
             raise ValueError(f"TrainConfig.condition_dropout must be in [0, 1], got {self.condition_dropout}")
 
@@ -181,7 +185,7 @@ class BackboneModelConfig:
 
 
 @dataclass(frozen=True)
-class BackboneTrainConfig(TrainConfig):
+class BackboneTrainConfig(BaseTrainConfig):
     """Optimisation settings of ``molgen train backbones`` (``batch_size`` counts chains)."""
 
     batch_size: int = 8
@@ -202,27 +206,100 @@ class BackboneTrainConfig(TrainConfig):
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build dataclass ``cls`` from a dict; nested dataclasses recurse; unknown keys raise."""
+    """Build dataclass ``cls`` from a dict; unknown keys raise. A nested dataclass is built on top
+    of its field's default: keys left out keep the values of that default (so a partial
+    ``RegressorConfig.network`` keeps the regressor's sizes, not the denoiser's)."""
+    return _build(cls, data, None)
+
+
+def _build(cls: type[T], data: dict[str, Any], base: T | None) -> T:
+    """:func:`from_dict` of ``data`` over ``base`` (an instance of ``cls``; None: the class defaults)."""
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}; allowed: {sorted(fields)}")
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value)
+            inner = getattr(base, key) if base is not None else _field_default(fields[key])
+            kwargs[key] = _build(hint, value, inner if isinstance(inner, hint) else None)
         elif typing.get_origin(hint) is tuple:
             kwargs[key] = tuple(value)
         else:
             kwargs[key] = _scalar(f"{cls.__name__}.{key}", hint, value)
     try:
-        return cls(**kwargs)
+        return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)
     except TypeError as err:
         raise ValueError(f"{cls.__name__}: {err}") from None
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+#: Keys of ``ModelConfig.denoiser`` that earlier versions stored; now derived properties of ``ModelConfig``.
+_DERIVED_DENOISER_KEYS = ("num_types", "num_conditions")
+#: Molecule-only settings that earlier versions stored in every train config (backbone and
+#: regressor runs included, where they had no effect).
+_MOLECULE_TRAIN_KEYS = ("type_loss_weight", "condition_dropout")
+
+
+def from_stored(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from a config that a model folder (``config.json``) or a training checkpoint
+    stored, maybe with an earlier version: :func:`from_dict`, except that the keys earlier
+    versions wrote are accepted when they say nothing the current config does not imply.
+
+    - ``ModelConfig``: ``denoiser.num_types`` and ``denoiser.num_conditions`` (now
+      :attr:`ModelConfig.num_types` and :attr:`ModelConfig.num_conditions`) are dropped when they
+      equal the derived value.
+    - Train configs without the molecule-only ``type_loss_weight`` and ``condition_dropout``
+      (:class:`BackboneTrainConfig`, a regressor's :class:`BaseTrainConfig`): those keys are
+      dropped when they hold :class:`TrainConfig`'s default.
+
+    Raises:
+        ValueError: for a legacy key with any other value, and for everything
+            :func:`from_dict` rejects.
+    """
+    if not isinstance(data, dict):
+        return from_dict(cls, data)
+    if issubclass(cls, ModelConfig):
+        return _stored_model_config(cls, data)
+    if issubclass(cls, BaseTrainConfig):
+        own = {f.name for f in dataclasses.fields(cls)}
+        legacy = [key for key in _MOLECULE_TRAIN_KEYS if key in data and key not in own]
+        for key in legacy:
+            default = getattr(TrainConfig(), key)
+            if data[key] != default:
+                raise ValueError(
+                    f"{cls.__name__}: the stored {key} = {data[key]!r} is a molecule-only setting this "
+                    f"config does not have; a config stored by an earlier version may carry it only "
+                    f"with its default {default!r}"
+                )
+        data = {key: value for key, value in data.items() if key not in legacy}
+    return from_dict(cls, data)
+
+
+def _stored_model_config(cls: type[T], data: dict[str, Any]) -> T:
+    """:func:`from_stored` of a molecule model config: the legacy denoiser keys checked, then dropped."""
+    denoiser, stored = data.get("denoiser"), {}
+    if isinstance(denoiser, dict):
+        stored = {key: denoiser[key] for key in _DERIVED_DENOISER_KEYS if key in denoiser}
+        data = {**data, "denoiser": {k: v for k, v in denoiser.items() if k not in stored}}
+    config = from_dict(cls, data)
+    for key, value in stored.items():
+        derived = getattr(config, key)
+        if value != derived:
+            raise ValueError(
+                f"{cls.__name__}: the stored denoiser.{key} = {value!r} contradicts the model's {key} = "
+                f"{derived} (derived from vocab {list(config.vocab)}, properties {list(config.properties)})"
+            )
+    return config
 
 
 def _scalar(where: str, hint: Any, value: Any) -> Any:
@@ -253,16 +330,55 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def load_config(cls: type[T], path: str | Path) -> T:
-    """Read a YAML or JSON file (safe loader) into ``cls``."""
+    """Read a YAML or JSON file (safe loader) into ``cls``; unknown keys are errors.
+
+    A top-level ``extends: other.yaml`` (a path relative to the file that says it) reads that
+    file first and lays this one over it: mappings merge key by key, recursively, and any other
+    value of this file (a number, a string, a list) replaces the other's. The extended file may
+    extend another in turn; a cycle is an error.
+
+    Raises:
+        ValueError: for a file that cannot be read or parsed (the extending file named), an
+            ``extends`` cycle, and everything :func:`from_dict` rejects.
+    """
+    return from_dict(cls, _read_merged(Path(path), ()))
+
+
+def _read_merged(path: Path, chain: tuple[Path, ...]) -> Any:
+    """The content of ``path`` with what it extends merged in; ``chain``: the (resolved) files
+    that extend ``path``, outermost first."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ValueError(f"config {path}: `extends` cycle: {cycle}")
     try:
-        text = Path(path).read_text()
+        text = path.read_text()
     except OSError as err:
-        raise ValueError(f"cannot read config {path}: {err.strerror}") from None
+        by = f" (extended by {chain[-1]})" if chain else ""
+        raise ValueError(f"cannot read config {path}{by}: {err.strerror}") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"config {path} is not valid YAML/JSON: {err}") from None
-    return from_dict(cls, data)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data  # from_dict rejects what is not a mapping
+    parent = data.pop("extends")
+    if not isinstance(parent, str) or not parent:
+        raise ValueError(f"config {path}: `extends` must be a file name, got {parent!r}")
+    base = _read_merged(path.parent / parent, (*chain, resolved))
+    if not isinstance(base, dict):
+        raise ValueError(f"config {path.parent / parent} (extended by {path}): expected a mapping")
+    return _merge(base, data)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge recursively; any other value of ``override`` wins."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _merge(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)
@@ -278,7 +394,7 @@ class RegressorRunConfig:
     """A property regressor's training YAML: ``model:`` and ``train:`` sections."""
 
     model: RegressorConfig = field(default_factory=RegressorConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: BaseTrainConfig = field(default_factory=BaseTrainConfig)
 
 
 @dataclass(frozen=True)

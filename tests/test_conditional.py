@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from molgen.benchmark.properties import PropertyPredictor
-from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig, RegressorNetConfig
+from molgen.config import DenoiserConfig, ModelConfig, RegressorConfig
 from molgen.core.state import State
 from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.sde import VPSDE
@@ -25,9 +25,7 @@ COND_MODEL = ModelConfig(
     vocab=("C", "N", "O", "F"),
     hydrogens="implicit",
     properties=("alpha", "gap"),
-    denoiser=DenoiserConfig(
-        num_types=4, hidden=32, edge_hidden=16, num_layers=2, num_rbf=8, num_conditions=4
-    ),
+    denoiser=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8),
 )
 
 
@@ -65,9 +63,7 @@ def test_init_from_a_multi_property_model_narrows_it_to_one_property(
     """Fine-tuning the (alpha, gap) model into a gap-only model starts from the same function."""
     from molgen.core.state import State
 
-    gap_only = dataclasses.replace(
-        COND_MODEL, properties=("gap",), denoiser=dataclasses.replace(COND_MODEL.denoiser, num_conditions=2)
-    )
+    gap_only = dataclasses.replace(COND_MODEL, properties=("gap",))
     run = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, gap_only, TINY_TRAIN, init_from=cond_folder)
     assert set(run.stats.properties) == {"gap"}
     assert run.stats.properties["gap"].mean == cond_gen.stats.properties["gap"].mean
@@ -189,7 +185,7 @@ def test_size_control(explicit_gen):
 
 def test_regressor_learns_polarizability_and_is_invariant(tmp_path, qm9_train, qm9_test):
     config = RegressorConfig(
-        properties=("alpha",), network=RegressorNetConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8)
+        properties=("alpha",), network=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=2, num_rbf=8)
     )
     train = dataclasses.replace(
         TINY_TRAIN, batch_size=32, max_steps=150, lr=3e-3, checkpoint_every=1000, log_every=50
@@ -316,9 +312,7 @@ def test_superposition_keeps_handedness_and_batches_like_a_loop():
 
 
 def test_init_from_an_unconditional_model_with_properties_is_a_clear_error(tmp_path, qm9_train):
-    plain = dataclasses.replace(
-        COND_MODEL, properties=(), denoiser=dataclasses.replace(COND_MODEL.denoiser, num_conditions=0)
-    )
+    plain = dataclasses.replace(COND_MODEL, properties=())
     base = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path / "base", plain, TINY_TRAIN).train()
     with pytest.raises(ValueError, match=r"not trained with the properties \['alpha', 'gap'\]"):
         MoleculeTrainer(

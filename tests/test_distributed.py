@@ -24,11 +24,7 @@ def _setup(kind):
     """(trainer class, data, model config, train config) of a tiny run of ``kind``."""
     if kind == "molecules":  # property-conditioned: per-molecule conditions are sliced per rank too
         cfg = dataclasses.replace(TINY_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
-        model = dataclasses.replace(
-            TINY_MODEL,
-            properties=("alpha", "gap"),
-            denoiser=dataclasses.replace(TINY_MODEL.denoiser, num_conditions=4),
-        )
+        model = dataclasses.replace(TINY_MODEL, properties=("alpha", "gap"))
         return MoleculeTrainer, load_qm9_subset("train").subset(range(64)), model, cfg
     # the conditional backbone model: random motifs and secondary structure are sliced per rank
     cfg = dataclasses.replace(

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from molgen.config import DenoiserConfig
+from molgen.config import DenoiserConfig, ModelConfig
 from molgen.core.state import State
 from molgen.models.molecule_denoiser import MoleculeDenoiser
 from molgen.testing import assert_equivariant
@@ -28,7 +28,8 @@ def state(batch, pos=None, feat=None):
 
 def make_net(seed=0):
     torch.manual_seed(seed)
-    net = MoleculeDenoiser(DenoiserConfig(hidden=32, edge_hidden=16, num_layers=3, num_rbf=8)).double()
+    config = ModelConfig(denoiser=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=3, num_rbf=8))
+    net = MoleculeDenoiser(config).double()
     # zero-initialised coordinate gates would make the vector output trivially zero
     for layer in net.layers:
         torch.nn.init.normal_(layer.coord_gate.weight, std=0.5)

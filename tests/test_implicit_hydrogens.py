@@ -54,12 +54,7 @@ def test_adding_hydrogens_to_real_skeletons_recovers_the_molecules(qm9_test):
 
 
 def test_an_implicit_hydrogen_model_trains_and_samples_molecules_with_hydrogens(tmp_path, qm9_train):
-    config = dataclasses.replace(
-        TINY_MODEL,
-        vocab=HEAVY_VOCAB,
-        hydrogens="implicit",
-        denoiser=dataclasses.replace(TINY_MODEL.denoiser, num_types=4),
-    )
+    config = dataclasses.replace(TINY_MODEL, vocab=HEAVY_VOCAB, hydrogens="implicit")
     trainer = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, config, TINY_TRAIN)
     assert max(trainer.stats.num_atoms_hist) <= 9  # QM9 has at most 9 heavy atoms
     gen = MoleculeGenerator.from_pretrained(trainer.train())

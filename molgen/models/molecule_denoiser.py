@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from molgen.config import DenoiserConfig
+from molgen.config import ModelConfig
 from molgen.core.denoiser import Denoiser, DenoiserOutput
 from molgen.core.graph import full_edges, remove_mean
 from molgen.core.state import State
@@ -88,19 +88,23 @@ def narrow_conditions(
 
 
 class MoleculeDenoiser(Denoiser):
-    """Predicts a coordinate displacement and type logits from a noisy molecule batch."""
+    """Predicts a coordinate displacement and type logits from a noisy molecule batch.
 
-    def __init__(self, config: DenoiserConfig) -> None:
+    Built from the whole model config: ``config.denoiser`` sizes the network, the vocabulary and
+    the properties set its input and output widths (``config.num_types``, ``config.num_conditions``).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        net = config.denoiser
         self.time = FourierTime(TIME_FEATURES // 2)
-        self.embed = nn.Linear(config.num_types + TIME_FEATURES + config.num_conditions, config.hidden)
+        self.embed = nn.Linear(config.num_types + TIME_FEATURES + config.num_conditions, net.hidden)
         self.layers = nn.ModuleList(
-            EGNNLayer(config.hidden, config.edge_hidden, config.num_rbf, config.rbf_max)
-            for _ in range(config.num_layers)
+            EGNNLayer(net.hidden, net.edge_hidden, net.num_rbf, net.rbf_max) for _ in range(net.num_layers)
         )
-        self.out_norm = nn.LayerNorm(config.hidden)
-        self.type_head = nn.Linear(config.hidden, config.num_types)
+        self.out_norm = nn.LayerNorm(net.hidden)
+        self.type_head = nn.Linear(net.hidden, config.num_types)
 
     def forward(
         self,
@@ -121,7 +125,7 @@ class MoleculeDenoiser(Denoiser):
         inputs = [noisy.feat, self.time(logsnr)[batch]]
         if self.config.num_conditions:
             if cond is None:
-                cond = PropertyConditions.none(num_graphs, self.config.num_conditions // 2, pos.device)
+                cond = PropertyConditions.none(num_graphs, len(self.config.properties), pos.device)
             inputs.append(cond.network_input().to(pos.dtype)[batch])
         h, x = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs)
         disp = remove_mean(x - pos, batch, num_graphs)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from molgen.config import BackboneModelConfig, ModelConfig, RegressorConfig, from_dict, to_dict
+from molgen.config import BackboneModelConfig, ModelConfig, RegressorConfig, from_stored, to_dict
 from molgen.models.backbone_denoiser import BackboneDenoiser
 from molgen.models.molecule_denoiser import MoleculeDenoiser
 from molgen.models.property_regressor import PropertyRegressor
@@ -24,7 +24,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
 # model kind -> (config class, network factory); config.json's "kind" (default "molecules")
 MODEL_KINDS = {
-    "molecules": (ModelConfig, lambda config: MoleculeDenoiser(config.denoiser)),
+    "molecules": (ModelConfig, MoleculeDenoiser),
     "backbones": (BackboneModelConfig, lambda config: BackboneDenoiser(config.denoiser)),
     "regressor": (RegressorConfig, PropertyRegressor),
 }
@@ -171,7 +171,7 @@ def load_pretrained(
     found = meta.get("kind", "molecules")
     if found != kind:
         raise ValueError(f"model {str(name_or_path)!r} is a {found} model, not a {kind} model")
-    config = from_dict(MODEL_KINDS[kind][0], meta["model"])
+    config = from_stored(MODEL_KINDS[kind][0], meta["model"])
     net = build_denoiser(config)
     net.load_state_dict(load_file(str(folder / "model.safetensors")))
     net.eval()

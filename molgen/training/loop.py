@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from molgen.config import from_dict, to_dict
+from molgen.config import from_stored, to_dict
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.models.pretrained import (
@@ -91,8 +91,8 @@ class DiffusionTrainer:
             )
             train_config = train_config or self.TRAIN_CONFIG()
         elif checkpoint is not None:
-            model_config = from_dict(model_cls, json.loads(checkpoint["model_config"]))
-            train_config = from_dict(self.TRAIN_CONFIG, json.loads(checkpoint["train_config"]))
+            model_config = from_stored(model_cls, json.loads(checkpoint["model_config"]))
+            train_config = from_stored(self.TRAIN_CONFIG, json.loads(checkpoint["train_config"]))
             self.stats = DataStats.from_json(json.loads(checkpoint["stats"]))
         else:
             model_config = model_config or model_cls()
@@ -418,7 +418,7 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
     """Write the EMA weights of a training checkpoint (any kind) as a ``save_pretrained`` folder."""
     state = read_checkpoint(checkpoint)
     kind = state.get("kind", "molecules")
-    config = from_dict(MODEL_KINDS[kind][0], json.loads(state["model_config"]))
+    config = from_stored(MODEL_KINDS[kind][0], json.loads(state["model_config"]))
     net = build_denoiser(config)
     net.load_state_dict(state["ema"])
     info = _training_info(_prior(state), state["step"], state["elapsed"], json.loads(state["train_config"]))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from molgen.config import ModelConfig, TrainConfig
+from molgen.config import BaseTrainConfig, ModelConfig, TrainConfig
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
 from molgen.models.molecule_denoiser import narrow_conditions
@@ -119,7 +119,7 @@ class MoleculeTrainer(DiffusionTrainer):
         old, new = list(source.properties), list(target.properties)
         if old == new or not set(new) <= set(old):
             return state, stats  # anything else: the load's or encode's own checks apply
-        state = narrow_conditions(state, old, new, source.denoiser.num_types)
+        state = narrow_conditions(state, old, new, source.num_types)
         return state, dataclasses.replace(stats, properties={k: stats.properties[k] for k in new})
 
     def encode(self, data: PackedMolecules) -> EncodedMolecules:
@@ -181,6 +181,7 @@ class RegressorTrainer(MoleculeTrainer):
     normalised properties, clean coordinates) on a packed molecule set with properties."""
 
     KIND = "regressor"
+    TRAIN_CONFIG = BaseTrainConfig  # no type loss, no condition dropout
     LOSS_FIELDS = ("mae",)
     adapt_initial = DiffusionTrainer.adapt_initial  # its properties are outputs: nothing to narrow
 
