@@ -110,7 +110,7 @@ def opt(text: str, *names: str) -> typer.models.OptionInfo:
     return typer.Option(*names, help=text)
 
 
-Device = Annotated[str, opt("auto | cpu | cuda | cuda:N", "--verbose", "-v")]
+Device = Annotated[str, opt("auto | cpu | cuda | cuda:N")]
 Seed = Annotated[int | None, opt("Random seed (same seed, same output).")]
 Precision = Annotated[str, opt("fp32 | bf16 (denoiser under bfloat16 autocast)")]
 JsonOut = Annotated[Path | None, opt("Write the results as JSON.", "--json")]
@@ -265,6 +265,8 @@ def sample_backbones(
         raise ValueError("--motif and --contig go together")
     if length is None and contig is None and ss is None:
         raise ValueError("say how long the designs are: --length (or --contig / --ss)")
+    if guidance != 1.0 and ss is None and ss_fraction is None:
+        raise ValueError("--guidance applies to --ss / --ss-fraction; give one of them")
     conditioners = [Length(length)] if length is not None else []
     if ss is not None or ss_fraction is not None:
         fraction = parse_ss_fraction(ss_fraction) if ss_fraction is not None else None

@@ -335,10 +335,10 @@ def test_property_statistics_edge_cases(qm9_train):
 
 @pytest.mark.parametrize("text", ["5-", "3--5", "a", "-4", "0", "7-3"])
 def test_bad_num_atoms_text(text):
-    from molgen.cli import _parse_num_atoms
+    from molgen.generators.molecules import parse_num_atoms
 
     with pytest.raises(ValueError, match="--num-atoms"):
-        _parse_num_atoms(text)
+        parse_num_atoms(text)
 
 
 @pytest.mark.parametrize(

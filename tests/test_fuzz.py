@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from molgen.cli import _parse_num_atoms, _parse_properties
 from molgen.config import RunConfig, load_config
 from molgen.generators.conditioners import SecondaryStructure, parse_range, parse_ss_fraction
 from molgen.generators.contig import parse_contig
+from molgen.generators.molecules import parse_num_atoms, parse_properties
 from molgen.io.pdb import read_chains
 from molgen.io.sdf import iter_sdf_records, read_sdf
 from molgen.io.smiles import read_smiles
@@ -60,8 +60,8 @@ def test_secondary_structure_strings(text):
 @FUZZ
 @given(st.text(alphabet="0123456789-=.e+ alphagp", max_size=20) | st.text(max_size=20))
 def test_cli_value_parsers(text):
-    only_clear_errors(_parse_num_atoms, text)
-    only_clear_errors(_parse_properties, [text])
+    only_clear_errors(parse_num_atoms, text)
+    only_clear_errors(parse_properties, [text])
 
 
 YAML_VALUES = st.recursive(

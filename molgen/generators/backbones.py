@@ -125,8 +125,6 @@ class BackboneGenerator(PretrainedGenerator):
         """
         options = SamplingOptions(steps, sampler, seed, batch_size, guidance, progress=progress)
         self._check_conditional(plans)
-        if guidance != 1.0 and not any(p.ss is not None or p.ss_fraction is not None for p in plans):
-            raise ValueError("guidance applies to secondary-structure conditions (--ss / --ss-fraction)")
         gen = make_generator(seed, "cpu")
         for done, chunk, samples in self.iter_samples(
             list(plans), self._batch_inputs, options, gen, "backbones"
@@ -157,7 +155,8 @@ class BackboneGenerator(PretrainedGenerator):
             / self.stats.coord_scale
             for p in plans
         ]
-        return BatchInputs(lengths * ATOMS_PER_RESIDUE, 0, cond, group_rigid(atoms, pos))
+        guided = cond is not None and cond.has_secondary_structure  # guidance acts on nothing else
+        return BatchInputs(lengths * ATOMS_PER_RESIDUE, 0, cond, group_rigid(atoms, pos), guided)
 
     @staticmethod
     def _finish(coords: np.ndarray, plan: DesignPlan, meta: dict, guidance: float) -> Backbone:
