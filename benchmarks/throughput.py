@@ -27,7 +27,7 @@ from molgen.datasets.qm9 import load_qm9_subset
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.structures.vocab import AtomVocab
-from molgen.training.losses import molecule_loss
+from molgen.training.losses import TrainingBatch, molecule_loss
 from molgen.training.trainer import EncodedMolecules, model_atoms
 
 WARMUP = 3
@@ -78,7 +78,7 @@ def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tupl
                 eps_pos, eps_feat = net(z.pos, z.feat, t, z.batch, z.num_graphs)
                 loss = F.mse_loss(eps_pos, noise.pos) + F.mse_loss(eps_feat, noise.feat)
             else:
-                loss = molecule_loss(net, sde, x0, types, t, noise, scale, 5.0, 1.0)[0]
+                loss = molecule_loss(net, sde, TrainingBatch(x0, t, noise, types=types), scale, 5.0, 1.0)[0]
             opt.zero_grad()
             loss.backward()
             opt.step()

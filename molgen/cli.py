@@ -155,18 +155,17 @@ def sample_molecules(
     targets = molecule_api.parse_properties(prop or [])
     gen = molecule_api.MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
     gen.conditions(targets)  # bad requests fail before the output file is opened
+    fixed = read_first_molecule(fragment) if fragment is not None else None
+    options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
+    sizes = molecule_api.parse_num_atoms(num_atoms)
     batches = gen.iter_batches(
         num_molecules,
-        num_atoms=molecule_api.parse_num_atoms(num_atoms),
+        num_atoms=sizes,
         properties=targets,
         guidance=guidance,
-        fixed=read_first_molecule(fragment) if fragment is not None else None,
-        steps=steps,
-        sampler=sampler,
+        fixed=fixed,
         resample=resample,
-        seed=seed,
-        batch_size=batch_size,
-        progress=True,
+        **options,
     )
     start = time.perf_counter()
     valid, smiles = 0, set()
@@ -275,16 +274,8 @@ def sample_backbones(
         conditioners.append(Motif.from_contig(motif, contig))
     gen = backbone_api.BackboneGenerator.from_pretrained(model, device=device, precision=precision)
     plans = gen.plan_designs(num_samples, conditioners, seed)
-    batches = gen.iter_designs(
-        plans,
-        guidance=guidance,
-        steps=steps,
-        sampler=sampler,
-        seed=seed,
-        batch_size=batch_size,
-        refine=refine,
-        progress=True,
-    )
+    options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
+    batches = gen.iter_designs(plans, guidance=guidance, refine=refine, **options)
     start = time.perf_counter()
     rows = []
     with atomic_dir(out, overwrite=overwrite) as tmp:

@@ -179,7 +179,8 @@ def test_a_molecule_checkpoint_is_not_resumed_as_a_backbone_run(tmp_path, real_c
 
 def test_crops_are_contiguous_windows_of_real_chains(tmp_path, real_chains):
     trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN)
-    x0, t, noise, _, conditions = trainer.local_inputs(0)
+    batch = trainer.local_inputs(0)
+    x0, t, conditions = batch.x0, batch.t, batch.cond
     assert len(conditions.ss) == len(x0.pos) // 3 == len(conditions.motif)  # TINY model is conditional
     counts = torch.bincount(x0.batch) // 3
     assert (counts <= TINY_BACKBONE_TRAIN.crop_length).all() and len(t) == 4
@@ -272,7 +273,8 @@ def test_random_training_conditions_are_contiguous_motifs_and_true_secondary_str
     assert set(np.unique(trainer.encoded.ss)) <= {0, 1, 2}
     seen_motif = seen_ss = 0
     for step in range(4):
-        x0, _, _, _, cond = trainer.local_inputs(step)
+        batch = trainer.local_inputs(step)
+        x0, cond = batch.x0, batch.cond
         rbatch = x0.batch[::3]
         starts = torch.rand(8, generator=trainer.step_generator(step), dtype=torch.float64).numpy()
         _, _, truth = trainer.encoded.batch(trainer.global_batch(step), starts, train.crop_length)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from rdkit import Chem, rdBase
 
-logger = logging.getLogger("molgen")
+from molgen.io.sdf import readable
 
 
 def read_smiles(path: str | os.PathLike) -> Iterator[Chem.Mol]:
@@ -17,7 +16,11 @@ def read_smiles(path: str | os.PathLike) -> Iterator[Chem.Mol]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"SMILES file {path} does not exist")
-    skipped = good = 0
+    return readable(_parse_lines(path), path, "SMILES line(s)")
+
+
+def _parse_lines(path: Path) -> Iterator[Chem.Mol | None]:
+    """One Mol (None if invalid) per SMILES line; comments, blank lines and headers skipped."""
     with open(path, errors="replace") as handle:
         for line in handle:
             fields = line.split()
@@ -25,12 +28,4 @@ def read_smiles(path: str | os.PathLike) -> Iterator[Chem.Mol]:
                 continue
             with rdBase.BlockLogs():
                 mol = Chem.MolFromSmiles(fields[0])
-            if mol is None or mol.GetNumAtoms() == 0:
-                skipped += 1
-                continue
-            good += 1
-            yield mol
-    if skipped:
-        logger.warning("%s: skipped %d invalid SMILES, read %d", path, skipped, good)
-    if good == 0:
-        raise ValueError(f"no valid SMILES in {path} ({skipped} bad lines)")
+            yield mol if mol is not None and mol.GetNumAtoms() else None

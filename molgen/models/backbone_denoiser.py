@@ -154,13 +154,7 @@ class BackboneDenoiser(Denoiser):
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
 
-    def forward(
-        self,
-        noisy: State,
-        logsnr: torch.Tensor,
-        cond: BackboneConditions | None = None,
-        self_cond: State | None = None,
-    ) -> DenoiserOutput:
+    def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`.
 
         Args:

@@ -106,13 +106,7 @@ class MoleculeDenoiser(Denoiser):
         self.out_norm = nn.LayerNorm(net.hidden)
         self.type_head = nn.Linear(net.hidden, config.num_types)
 
-    def forward(
-        self,
-        noisy: State,
-        logsnr: torch.Tensor,
-        cond: PropertyConditions | None = None,
-        self_cond: State | None = None,
-    ) -> DenoiserOutput:
+    def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`: ``noisy.pos`` ``[N, 3]`` (normalised units),
         ``noisy.feat`` ``[N, num_types]``; ``cond``: property targets of a property-conditioned
         model (None: none given). No self-conditioning (``self_cond`` must be None).

@@ -16,7 +16,7 @@ from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
 from molgen.structures.secondary_structure import SS_CLASSES, SS_UNSPECIFIED, secondary_structure
 from molgen.training.loop import DiffusionTrainer
-from molgen.training.losses import backbone_loss, stratified_times
+from molgen.training.losses import TrainingBatch, backbone_loss, stratified_times
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
 LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) draws t from [0, 0.25)
@@ -137,9 +137,8 @@ class BackboneTrainer(DiffusionTrainer):
             data, self.model_config.min_length, self.stats.coord_scale, with_ss=conditioning
         )
 
-    def local_inputs(self, step: int) -> tuple[State, torch.Tensor, State, bool, BackboneConditions | None]:
-        """This rank's share of the global batch: (x0, t, noise, whether to self-condition,
-        conditions or None)."""
+    def local_inputs(self, step: int) -> TrainingBatch:
+        """This rank's share of the global batch of ``step``."""
         b = self.config.batch_size
         gen = self.step_generator(step)
         starts = torch.rand(b, generator=gen, dtype=torch.float64).numpy()
@@ -153,33 +152,21 @@ class BackboneTrainer(DiffusionTrainer):
             torch.rand((), generator=gen) < SELF_CONDITION_PROBABILITY
         )
         lo, hi = self.rank_slice()
-        conditions = None
+        cond = None
         if self.model_config.denoiser.conditioning:
-            conditions = random_conditions(x0, ss, self.config, gen)
+            cond = random_conditions(x0, ss, self.config, gen)
             residues = (batch[::ATOMS_PER_RESIDUE] >= lo) & (batch[::ATOMS_PER_RESIDUE] < hi)
-            conditions = BackboneConditions(
-                ss=conditions.ss[residues],
-                ss_fraction=conditions.ss_fraction[lo:hi],
-                ss_fraction_given=conditions.ss_fraction_given[lo:hi],
-                motif=conditions.motif[residues],
-                motif_xyz=conditions.motif_xyz[residues],
+            cond = BackboneConditions(
+                ss=cond.ss[residues],
+                ss_fraction=cond.ss_fraction[lo:hi],
+                ss_fraction_given=cond.ss_fraction_given[lo:hi],
+                motif=cond.motif[residues],
+                motif_xyz=cond.motif_xyz[residues],
             ).to(self.device)
-        x0, noise = self.to_local(x0), self.to_local(noise)
-        return x0, t[lo:hi].to(self.device), noise, self_condition, conditions
+        return self.local_batch(x0, t, noise, cond=cond, self_condition=self_condition)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        x0, t, noise, self_condition, conditions = self.local_inputs(step)
-        loss, loss_pos, loss_geo = backbone_loss(
-            self.model,
-            self.sde,
-            x0,
-            t,
-            noise,
-            self.config.min_snr_gamma,
-            self.config.geometry_loss_weight,
-            self.stats.coord_scale,
-            self_condition,
-            self.config.geometry_span,
-            conditions,
-        )
-        return loss, {"loss_pos": float(loss_pos), "loss_geometry": float(loss_geo)}
+        cfg = self.config
+        weights = (cfg.min_snr_gamma, cfg.geometry_loss_weight, self.stats.coord_scale, cfg.geometry_span)
+        loss, pos, geometry = backbone_loss(self.model, self.sde, self.local_inputs(step), *weights)
+        return loss, {"loss_pos": float(pos), "loss_geometry": float(geometry)}

@@ -37,6 +37,7 @@ from molgen.models.pretrained import (
     save_pretrained,
 )
 from molgen.runtime import atomic_path, autocast, is_main_process, rank, world_size
+from molgen.training.losses import TrainingBatch
 
 logger = logging.getLogger("molgen")
 
@@ -195,6 +196,12 @@ class DiffusionTrainer:
             (state.batch[nodes] - lo).to(self.device),
             hi - lo,
         )
+
+    def local_batch(self, x0: State, t: torch.Tensor, noise: State, **extra) -> TrainingBatch:
+        """This rank's share of a global batch on the device (``extra``: the other fields of
+        :class:`TrainingBatch`, already this rank's)."""
+        lo, hi = self.rank_slice()
+        return TrainingBatch(self.to_local(x0), t[lo:hi].to(self.device), self.to_local(noise), **extra)
 
     # ------------------------------------------------------------------ loop
     def lr_at(self, step: int) -> float:

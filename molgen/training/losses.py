@@ -3,6 +3,9 @@ min-SNR weights, the self-conditioning pass) and the two domain losses built fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch.nn import functional as F
 
@@ -11,6 +14,27 @@ from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
+
+
+@dataclass
+class TrainingBatch:
+    """One rank's share of a training step, on its device.
+
+    Attributes:
+        x0: the clean graphs (``pos`` ``[N, 3]``, ``feat`` ``[N, F]``).
+        t: ``[G]`` diffusion times.
+        noise: the Gaussian noise of ``z_t = alpha x0 + sigma noise`` (same shapes as ``x0``).
+        cond: the conditioning the network sees (after dropout), or None.
+        types: ``[N]`` type indices (molecules: the cross-entropy targets), or None.
+        self_condition: whether this step trains with a first estimate.
+    """
+
+    x0: State
+    t: torch.Tensor
+    noise: State
+    cond: Conditioning | None = None
+    types: torch.Tensor | None = None
+    self_condition: bool = False
 
 
 def stratified_times(num: int, gen: torch.Generator) -> torch.Tensor:
@@ -33,52 +57,41 @@ def min_snr_weight(sde: VPSDE, t: torch.Tensor, gamma: float) -> torch.Tensor:
     return (1 + sde.snr(t)).clamp(max=gamma)
 
 
-def training_x0(
-    net: Denoiser,
-    sde: VPSDE,
-    z: State,
-    t: torch.Tensor,
-    type_scale: float,
-    cond: Conditioning | None = None,
-    self_condition: bool = False,
-):
-    """``predict_x0`` as trained: with ``self_condition`` the network first estimates x0
-    without help (no gradient) and is then trained on the same input given that estimate
-    (Chen et al. 2022). Returns ``(x0, network output)``."""
+def self_conditioned(predict: Callable[[State | None], tuple], self_condition: bool) -> tuple:
+    """``predict(previous_estimate)`` as trained: with ``self_condition`` the network first
+    estimates x0 without help (no gradient) and is then trained on the same input given that
+    estimate (Chen et al. 2022)."""
     previous = None
     if self_condition:
         with torch.no_grad():
-            previous = predict_x0(net, sde, z, t, type_scale, cond)[0]
-    return predict_x0(net, sde, z, t, type_scale, cond, previous)
+            previous = predict(None)[0]
+    return predict(previous)
 
 
 def molecule_loss(
     net: Denoiser,
     sde: VPSDE,
-    x0: State,
-    types: torch.Tensor,
-    t: torch.Tensor,
-    noise: State,
+    batch: TrainingBatch,
     type_scale: float,
     min_snr_gamma: float,
-    type_loss_weight: float,
-    cond: Conditioning | None = None,
+    type_weight: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Min-SNR-weighted x0 loss on coordinates plus cross-entropy on types (``types`` ``[N]``),
+    """Min-SNR-weighted x0 loss on coordinates plus ``type_weight`` x cross-entropy on types,
     each a per-graph mean, averaged over graphs.
 
     Returns:
         (total, coordinate part, type part), each a scalar.
     """
-    z = sde.add_noise(x0, t, noise)
-    pred, out = training_x0(net, sde, z, t, type_scale, cond)
+    x0, t = batch.x0, batch.t
+    z = sde.add_noise(x0, t, batch.noise)
+    pred, out = predict_x0(net, sde, z, t, type_scale, batch.cond)
     node_terms = torch.stack(
-        [(pred.pos - x0.pos).square().sum(-1), F.cross_entropy(out.logits, types, reduction="none")], -1
+        [(pred.pos - x0.pos).square().sum(-1), F.cross_entropy(out.logits, batch.types, reduction="none")], -1
     )
     per_graph = graph_mean(node_terms, x0.batch, x0.num_graphs)
     loss_pos = (min_snr_weight(sde, t, min_snr_gamma) * per_graph[:, 0]).mean()
     loss_type = per_graph[:, 1].mean()
-    return loss_pos + type_loss_weight * loss_type, loss_pos.detach(), loss_type.detach()
+    return loss_pos + type_weight * loss_type, loss_pos.detach(), loss_type.detach()
 
 
 def local_distances(
@@ -104,15 +117,11 @@ def local_distances(
 def backbone_loss(
     net: Denoiser,
     sde: VPSDE,
-    x0: State,
-    t: torch.Tensor,
-    noise: State,
+    batch: TrainingBatch,
     min_snr_gamma: float,
     geometry_weight: float,
     coord_scale: float,
-    self_condition: bool = False,
     geometry_span: int = 4,
-    cond: Conditioning | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss.
 
@@ -123,8 +132,11 @@ def backbone_loss(
     Returns:
         (total, coordinate part, geometry part), each a scalar.
     """
-    z = sde.add_noise(x0, t, noise)
-    pred, _ = training_x0(net, sde, z, t, 1.0, cond, self_condition)
+    x0, t = batch.x0, batch.t
+    z = sde.add_noise(x0, t, batch.noise)
+    pred, _ = self_conditioned(
+        lambda prev: predict_x0(net, sde, z, t, 1.0, batch.cond, prev), batch.self_condition
+    )
     graphs = x0.num_graphs
     per_graph = graph_mean((pred.pos - x0.pos).square().sum(-1), x0.batch, graphs)
     loss_pos = (min_snr_weight(sde, t, min_snr_gamma) * per_graph).mean()

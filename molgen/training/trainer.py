@@ -16,7 +16,7 @@ from molgen.models.pretrained import DataStats, PropertyStats
 from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.vocab import AtomVocab
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
-from molgen.training.losses import molecule_loss, stratified_times
+from molgen.training.losses import TrainingBatch, molecule_loss, stratified_times
 
 __all__ = ["MoleculeTrainer", "export_checkpoint", "read_checkpoint"]
 
@@ -135,10 +135,8 @@ class MoleculeTrainer(DiffusionTrainer):
             model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale, properties
         )
 
-    def local_inputs(
-        self, step: int
-    ) -> tuple[State, torch.Tensor, torch.Tensor, State, PropertyConditions | None]:
-        """This rank's share of the global batch: (x0, types, t, noise, conditions or None)."""
+    def local_inputs(self, step: int) -> TrainingBatch:
+        """This rank's share of the global batch of ``step``."""
         b = self.config.batch_size
         indices = self.global_batch(step)
         pos, types, batch = self.encoded.batch(indices)
@@ -149,31 +147,21 @@ class MoleculeTrainer(DiffusionTrainer):
         )
         noise = self.sde.noise_like(x0, gen)
         lo, hi = self.rank_slice()
-        atoms = (batch >= lo) & (batch < hi)
         cond = None
         if self.model_config.properties:
             values = self.encoded.properties[torch.from_numpy(indices)]
             mask = condition_mask(b, values.shape[1], self.config.condition_dropout, gen)
             cond = PropertyConditions(values[lo:hi], mask[lo:hi]).to(self.device)
-        local = (self.to_local(x0), types[atoms].to(self.device), t[lo:hi].to(self.device))
-        return *local, self.to_local(noise), cond
+        local_types = types[(batch >= lo) & (batch < hi)].to(self.device)
+        return self.local_batch(x0, t, noise, cond=cond, types=local_types)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg = self.config
-        x0, types, t, noise, cond = self.local_inputs(step)
-        loss, loss_pos, loss_type = molecule_loss(
-            self.model,
-            self.sde,
-            x0,
-            types,
-            t,
-            noise,
-            self.model_config.sde.type_scale,
-            cfg.min_snr_gamma,
-            cfg.type_loss_weight,
-            cond,
+        cfg, type_scale = self.config, self.model_config.sde.type_scale
+        batch = self.local_inputs(step)
+        loss, pos, types = molecule_loss(
+            self.model, self.sde, batch, type_scale, cfg.min_snr_gamma, cfg.type_loss_weight
         )
-        return loss, {"loss_pos": float(loss_pos), "loss_type": float(loss_type)}
+        return loss, {"loss_pos": float(pos), "loss_type": float(types)}
 
 
 class RegressorTrainer(MoleculeTrainer):
