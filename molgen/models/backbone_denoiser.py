@@ -42,6 +42,17 @@ from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
 ATOMS_PER_RESIDUE = 3  # N, CA, C
+TIME_FEATURES = 16  # Fourier features of the noise level (FourierTime's default 8 frequencies)
+RESIDUE_COORDS = 3 * ATOMS_PER_RESIDUE  # a residue's N, CA, C in some frame: 9 numbers
+FRAME_ROTATION = 9  # a 3 x 3 rotation between two residue frames
+# node inputs: noise level, own atoms; edge inputs: CA distance (RBF), the neighbour's atoms and axes
+NODE_INPUTS = TIME_FEATURES + RESIDUE_COORDS
+# self-conditioning: the previous estimate's own atoms plus a has-estimate flag (nodes), its
+# CA distance and the neighbour's atoms (edges)
+PREVIOUS_NODE_INPUTS = RESIDUE_COORDS + 1
+# motif edges: a both-in-motif flag, the motif's relative rotation and CA offset, and its distance
+MOTIF_EDGE_FIXED_INPUTS = 1 + FRAME_ROTATION + 3
+DISTANCE_SOFTENING = 0.1  # model units (1 A): neighbour atoms are scaled by 1 / (CA distance + this)
 NUM_END_BUCKETS = 8  # residues this close to a chain end get their own embedding
 
 
@@ -135,18 +146,19 @@ class BackboneDenoiser(Denoiser):
         super().__init__()
         self.config = config
         c = config
-        self.time = FourierTime()
+        self.time = FourierTime(TIME_FEATURES // 2)
         self.rbf = GaussianRBF(c.num_rbf, c.rbf_max)
         self.end_embed = nn.Embedding(2 * NUM_END_BUCKETS, c.hidden)
         extra = 1 if c.self_condition else 0  # the previous estimate: node and edge features
-        self.node_in = nn.Linear(16 + 9 + extra * 10, c.hidden)
+        self.node_in = nn.Linear(NODE_INPUTS + extra * PREVIOUS_NODE_INPUTS, c.hidden)
         self.relpos = nn.Embedding(2 * c.max_relpos + 1, c.edge_hidden)
-        self.edge_in = nn.Linear(c.num_rbf + 9 + 9 + extra * (c.num_rbf + 9), c.edge_hidden)
+        edge_inputs = c.num_rbf + RESIDUE_COORDS + FRAME_ROTATION
+        self.edge_in = nn.Linear(edge_inputs + extra * (c.num_rbf + RESIDUE_COORDS), c.edge_hidden)
         if c.conditioning:
             self.ss_embed = nn.Embedding(SS_UNSPECIFIED + 1, c.hidden)
             self.fraction_in = nn.Linear(3, c.hidden)
             self.motif_embed = nn.Embedding(2, c.hidden)
-            self.motif_edge_in = nn.Linear(1 + 9 + 3 + c.num_rbf, c.edge_hidden)
+            self.motif_edge_in = nn.Linear(MOTIF_EDGE_FIXED_INPUTS + c.num_rbf, c.edge_hidden)
             for module in (self.ss_embed, self.fraction_in, self.motif_embed, self.motif_edge_in):
                 for param in module.parameters():
                     nn.init.zeros_(param)  # starts as the unconditional model (warm starts)
@@ -187,7 +199,7 @@ class BackboneDenoiser(Denoiser):
         src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, motif_pairs)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
-        local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, 9)
+        local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, RESIDUE_COORDS)
         from_start = index.clamp(max=NUM_END_BUCKETS - 1)
         from_end = (length - 1 - index).clamp(max=NUM_END_BUCKETS - 1) + NUM_END_BUCKETS
         node_inputs = [self.time(logsnr)[rbatch], local_atoms]
@@ -195,10 +207,16 @@ class BackboneDenoiser(Denoiser):
         # edge inputs: CA distance, neighbour's atoms and axes in the receiver's frame, sequence offset
         rel = xyz[src] - ca[dst][:, None]  # [E, 3, 3]
         dist = rel[:, 1].norm(dim=-1)
-        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (dist[:, None, None] + 0.1)
+        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (
+            dist[:, None, None] + DISTANCE_SOFTENING
+        )
         axes = torch.einsum("ekd,eld->ekl", frames[dst], frames[src])
         offset = (index[src] - index[dst]).clamp(-c.max_relpos, c.max_relpos) + c.max_relpos
-        edge_inputs = [self.rbf(dist), rel_local.reshape(-1, 9), axes.reshape(-1, 9)]
+        edge_inputs = [
+            self.rbf(dist),
+            rel_local.reshape(-1, RESIDUE_COORDS),
+            axes.reshape(-1, FRAME_ROTATION),
+        ]
         if c.self_condition:
             previous = None if self_cond is None else self_cond.pos
             prev_node, prev_edge = self._previous_estimate(previous, xyz, frames, src, dst)
@@ -237,7 +255,7 @@ class BackboneDenoiser(Denoiser):
         both = (cond.motif[src] & cond.motif[dst]).to(self.motif_edge_in.weight.dtype)[:, None]
         frames = residue_frames(cond.motif_xyz)
         ca = cond.motif_xyz[:, 1]
-        rotation = torch.einsum("ekd,eld->ekl", frames[dst], frames[src]).reshape(-1, 9)
+        rotation = torch.einsum("ekd,eld->ekl", frames[dst], frames[src]).reshape(-1, FRAME_ROTATION)
         offset = torch.einsum("ekd,ed->ek", frames[dst], ca[src] - ca[dst])
         features = torch.cat([both, rotation, offset, self.rbf(offset.norm(dim=-1))], -1)
         return features * both
@@ -250,16 +268,21 @@ class BackboneDenoiser(Denoiser):
         src: torch.Tensor,
         dst: torch.Tensor,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Node ``[R, 10]`` and edge ``[E, num_rbf + 9]`` features of the previous x0 estimate
-        (its atoms in the current residue frames; all zero, flag 0, when there is none)."""
+        """Node ``[R, PREVIOUS_NODE_INPUTS]`` and edge ``[E, num_rbf + RESIDUE_COORDS]`` features of
+        the previous x0 estimate (its atoms in the current residue frames; all zero, flag 0, when
+        there is none)."""
         num_res, num_edges = len(xyz), len(src)
         if self_cond is None:
             zeros = xyz.new_zeros
-            return [zeros(num_res, 10)], [zeros(num_edges, self.config.num_rbf + 9)]
+            return [zeros(num_res, PREVIOUS_NODE_INPUTS)], [
+                zeros(num_edges, self.config.num_rbf + RESIDUE_COORDS)
+            ]
         prev = self_cond.reshape(-1, ATOMS_PER_RESIDUE, 3)
-        own = torch.einsum("rkd,rad->rak", frames, prev - xyz[:, 1:2]).reshape(-1, 9)
+        own = torch.einsum("rkd,rad->rak", frames, prev - xyz[:, 1:2]).reshape(-1, RESIDUE_COORDS)
         rel = prev[src] - prev[dst][:, 1:2]
         dist = rel[:, 1].norm(dim=-1)
-        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (dist[:, None, None] + 0.1)
+        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (
+            dist[:, None, None] + DISTANCE_SOFTENING
+        )
         flag = xyz.new_ones(num_res, 1)
-        return [own, flag], [self.rbf(dist), rel_local.reshape(-1, 9)]
+        return [own, flag], [self.rbf(dist), rel_local.reshape(-1, RESIDUE_COORDS)]
