@@ -154,7 +154,6 @@ def sample_molecules(
     target_NAME and guidance with --property; fixed_atoms and resample with --fragment)."""
     targets = molecule_api.parse_properties(prop or [])
     gen = molecule_api.MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
-    gen.conditions(targets)  # bad requests fail before the output file is opened
     fixed = read_first_molecule(fragment) if fragment is not None else None
     options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
     sizes = molecule_api.parse_num_atoms(num_atoms)
@@ -217,15 +216,16 @@ def _train_command(
         typer.echo(f"trained {run_trainer.step} steps; model saved to {folder}")
 
 
+_molecules_with_progress = functools.partial(load_training_molecules, progress=True)
 for _kind, _run, _trainer, _load, _help in (
     (
         "molecules",
         RunConfig,
         MoleculeTrainer,
-        load_training_molecules,
+        _molecules_with_progress,
         f"{TRAINING_SETS} | FILE.sdf | FILE.smi",
     ),
-    ("regressor", RegressorRunConfig, RegressorTrainer, load_training_molecules, TRAINING_SETS),
+    ("regressor", RegressorRunConfig, RegressorTrainer, _molecules_with_progress, TRAINING_SETS),
     (
         "backbones",
         BackboneRunConfig,

@@ -78,7 +78,12 @@ class ModelConfig:
 @dataclass(frozen=True)
 class RegressorConfig:
     """A property regressor: predicts molecular properties from atoms and coordinates (used to
-    score property-conditioned generators, as in EDM). Stored as config.json like a model."""
+    score property-conditioned generators, as in EDM). Stored as config.json like a model.
+
+    ``network`` defaults to a smaller trunk than a denoiser's (128 wide, 6 layers); in Python,
+    change it with ``dataclasses.replace(RegressorConfig().network, ...)`` to keep those sizes
+    (a bare ``DenoiserConfig(...)`` starts from the denoiser's defaults; a YAML ``network:``
+    block is laid over the regressor's)."""
 
     properties: tuple[str, ...] = ("alpha", "gap", "homo", "lumo", "mu", "cv")
     vocab: tuple[str, ...] = ("C", "N", "O", "F")

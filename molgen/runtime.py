@@ -55,7 +55,8 @@ class AutocastNet(torch.nn.Module):
     def forward(self, *args, **kwargs) -> tuple:
         with autocast(self.device, "bf16"):
             out = self.net(*args, **kwargs)
-        return type(out)(*(None if o is None else o.float() for o in out))
+        values = [None if o is None else o.float() for o in out]
+        return out._make(values) if hasattr(out, "_make") else tuple(values)
 
 
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:

@@ -91,7 +91,7 @@ def test_corrupt_sdf_records_are_skipped_with_a_warning(tmp_path, caplog):
 def test_sdf_with_nothing_usable_is_an_error(tmp_path):
     path = tmp_path / "bad.sdf"
     path.write_text("garbage\n$$$$\n")
-    with pytest.raises(ValueError, match="no readable records"):
+    with pytest.raises(ValueError, match="no readable molecules"):
         list(read_sdf(path))
     with pytest.raises(ValueError, match="does not exist"):
         list(read_sdf(tmp_path / "missing.sdf"))

@@ -1,4 +1,5 @@
-"""Edges built in plain torch (no torch-cluster): fully connected within each graph."""
+"""Graph helpers in plain torch (no torch-cluster): fully connected edges within each graph, the
+graph index of every node, per-graph centring."""
 
 from __future__ import annotations
 

@@ -51,11 +51,14 @@ class BackboneGenerator(PretrainedGenerator):
     def sample(self, lengths: int | Sequence[int], **options) -> list[Backbone]:
         """One backbone per entry of ``lengths`` (an int means one backbone of that length).
 
-        Keyword-only options: those of :meth:`iter_designs` except ``guidance``.
+        Keyword-only options: those of :meth:`iter_designs` except ``guidance`` (there is
+        nothing to guide towards: use :meth:`design` with a SecondaryStructure conditioner).
 
         Each backbone is poly-glycine chain A numbered from 1; ``metadata`` holds ``index``,
         ``seed``, ``model``, ``steps``, ``sampler`` and ``refined``.
         """
+        if "guidance" in options:
+            raise TypeError("sample() takes no guidance (nothing to guide towards); use design()")
         plans = [DesignPlan(self.length_range, length=int(n)) for n in self.check_lengths(lengths)]
         return [b for batch in self.iter_designs(plans, **options) for b in batch]
 
@@ -109,12 +112,13 @@ class BackboneGenerator(PretrainedGenerator):
         refine: bool = True,
         progress: bool = False,
     ) -> Iterator[list[Backbone]]:
-        """Sample ``plans`` (from :meth:`plan_designs`) batch by batch.
+        """Sample ``plans`` (from :meth:`plan_designs`) batch by batch (the request is checked
+        before the first batch is asked for).
 
         Args:
             guidance: classifier-free guidance weight on the secondary-structure conditions
-                (1 = plain conditional sampling; > 1 obeys them more strictly; costs a second
-                denoiser evaluation per step).
+                (1 = plain conditional sampling; > 1 obeys them more strictly; each step then
+                runs the denoiser once over twice the batch).
             steps: denoiser evaluations per backbone.
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
                 (see :func:`molgen.diffusion.samplers.sample`).
@@ -123,14 +127,26 @@ class BackboneGenerator(PretrainedGenerator):
                 minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the
                 network's raw output.
         """
-        options = SamplingOptions(steps, sampler, seed, batch_size, guidance, progress=progress)
+        options = SamplingOptions(
+            steps=steps,
+            sampler=sampler,
+            seed=seed,
+            batch_size=batch_size,
+            guidance=guidance,
+            progress=progress,
+        )
         self._check_conditional(plans)
         gen = make_generator(seed, "cpu")
-        for done, chunk, samples in self.iter_samples(
-            list(plans), self._batch_inputs, options, gen, "backbones"
-        ):
+        samples = self.iter_samples(list(plans), self._batch_inputs, options, gen, "backbones")
+        return self._backbones(samples, options, refine)
+
+    def _backbones(
+        self, samples: Iterator, options: SamplingOptions, refine: bool
+    ) -> Iterator[list[Backbone]]:
+        """Refined backbones with their metadata, batch by batch, from :meth:`iter_samples`."""
+        for done, chunk, samples_of_batch in samples:
             out = []
-            for i, (plan, sampled) in enumerate(zip(chunk, samples)):
+            for i, (plan, sampled) in enumerate(zip(chunk, samples_of_batch)):
                 xyz = sampled.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
                 if refine:
                     motif = np.zeros(len(xyz), dtype=bool)
@@ -138,7 +154,8 @@ class BackboneGenerator(PretrainedGenerator):
                     xyz = idealize(xyz, fixed=motif)
                 o = ideal_oxygens(xyz[:, 0], xyz[:, 1], xyz[:, 2])
                 meta = options.metadata(done + i, self.name) | {"refined": refine}
-                out.append(self._finish(np.concatenate([xyz, o[:, None]], axis=1), plan, meta, guidance))
+                coords = np.concatenate([xyz, o[:, None]], axis=1)
+                out.append(self._finish(coords, plan, meta, options.guidance))
             yield out
 
     def _batch_inputs(self, plans: Sequence[DesignPlan]) -> BatchInputs:
@@ -146,8 +163,9 @@ class BackboneGenerator(PretrainedGenerator):
         lengths = np.array([p.length for p in plans])
         cond = self._conditions(plans) if self.config.denoiser.conditioning else None
         starts = np.cumsum(lengths) - lengths
+        per_residue = np.arange(ATOMS_PER_RESIDUE)
         atoms = [
-            torch.as_tensor(((start + p.motif_index[:, None]) * ATOMS_PER_RESIDUE + np.arange(3)).reshape(-1))
+            torch.as_tensor(((start + p.motif_index[:, None]) * ATOMS_PER_RESIDUE + per_residue).reshape(-1))
             for start, p in zip(starts, plans)
         ]
         pos = [

@@ -33,16 +33,16 @@ logger = logging.getLogger("molgen")
 MAX_REDRAWS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SamplingOptions:
     """How to sample, checked on construction.
 
     Attributes:
         steps: denoiser evaluations per sample (twice the network batch with guidance).
         sampler: one of :data:`molgen.diffusion.samplers.SAMPLERS`.
+        batch_size: samples per batch.
         seed: makes the output reproducible (same seed and batch_size, same samples); None
             draws fresh entropy.
-        batch_size: samples per batch.
         guidance: classifier-free guidance weight (1: plain conditional sampling).
         resample: RePaint resamplings per step (``ancestral`` only).
         progress: show a progress bar on stderr.
@@ -50,8 +50,8 @@ class SamplingOptions:
 
     steps: int
     sampler: str
+    batch_size: int
     seed: int | None = None
-    batch_size: int = 16
     guidance: float = 1.0
     resample: int = 1
     progress: bool = False

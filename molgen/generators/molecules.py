@@ -105,7 +105,7 @@ class MoleculeGenerator(PretrainedGenerator):
                 around it. Hydrogens of the fragment are dropped for implicit-hydrogen models;
                 those models also keep the fragment's bonds from its file (the other bonds
                 come from distances).
-            steps: denoiser evaluations per molecule (twice as many network passes with guidance);
+            steps: denoiser evaluations per molecule (with guidance each is one pass over twice the batch);
                 None: 50, or 20 with ``fixed``.
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
                 (see :func:`molgen.diffusion.samplers.sample`); None: ``dpm2m``, or
@@ -140,11 +140,20 @@ class MoleculeGenerator(PretrainedGenerator):
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool = False,
     ) -> Iterator[list[Chem.Mol]]:
-        """Like :meth:`sample` (same options) but yields molecules batch by batch (memory stays flat)."""
+        """Like :meth:`sample` (same options) but yields molecules batch by batch (memory stays
+        flat). The request is checked before the first batch is asked for."""
         if num_molecules < 1:
             raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
         steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
-        options = SamplingOptions(steps, sampler, seed, batch_size, guidance, resample, progress)
+        options = SamplingOptions(
+            steps=steps,
+            sampler=sampler,
+            seed=seed,
+            batch_size=batch_size,
+            guidance=guidance,
+            resample=resample,
+            progress=progress,
+        )
         cond = self.conditions(properties, num_molecules)
         if guidance != 1.0 and not properties:
             raise ValueError("guidance needs property targets (properties={...} / --property NAME=VALUE)")
@@ -167,15 +176,25 @@ class MoleculeGenerator(PretrainedGenerator):
             return BatchInputs(sizes[indices], len(self.symbols), part, rigid)
 
         samples = self.iter_samples(np.arange(num_molecules), batch_inputs, options, gen, "molecules")
+        return self._molecules(samples, options, targets, fragment)
+
+    def _molecules(
+        self,
+        samples: Iterator,
+        options: SamplingOptions,
+        targets: dict[str, np.ndarray],
+        fragment: Fragment | None,
+    ) -> Iterator[list[Chem.Mol]]:
+        """RDKit molecules with their SD tags, batch by batch, from :meth:`iter_samples`."""
         for done, _, batch in samples:
             mols = []
             for i, sampled in enumerate(batch):
                 props = options.metadata(done + i, self.name)
                 if targets:
                     props.update({f"target_{k}": float(v[done + i]) for k, v in targets.items()})
-                    props["guidance"] = float(guidance)
+                    props["guidance"] = float(options.guidance)
                 if fragment is not None:
-                    props["resample"] = resample
+                    props["resample"] = options.resample
                     props["fixed_atoms"] = len(fragment.symbols)
                 symbols = [self.symbols[t] for t in sampled.types]
                 if self.config.hydrogens == "implicit":

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 from rdkit import Chem, rdBase
 
+from molgen.io.records import readable
 from molgen.runtime import atomic_path
 from molgen.structures.molecule import Molecule
 
 logger = logging.getLogger("molgen")
-
-T = TypeVar("T")
 
 
 class SDFWriter:
@@ -82,23 +80,13 @@ def read_sdf(path: str | os.PathLike, remove_hs: bool = False) -> Iterator[Molec
     Unreadable records are skipped; the count is logged as a warning at the end. Raises
     ValueError when the file is missing or yields nothing.
     """
-    return readable(iter_sdf_records(path, remove_hs), path, "SDF record(s)")
-
-
-def readable(records: Iterable[T | None], path: str | os.PathLike, what: str) -> Iterator[T]:
-    """The records that are not None; at the end, a warning with the number skipped, and a
-    ValueError when none was readable (``what`` names the records in both)."""
-    skipped = good = 0
-    for record in records:
-        if record is None:
-            skipped += 1
-            continue
-        good += 1
-        yield record
-    if skipped:
-        logger.warning("%s: skipped %d unreadable %s, read %d", path, skipped, what, good)
-    if good == 0:
-        raise ValueError(f"no readable records in {path} ({skipped} unreadable {what})")
+    return readable(
+        iter_sdf_records(path, remove_hs),
+        path,
+        skipped="unreadable SDF record(s)",
+        nothing=f"no readable molecules in {path}",
+        bad="bad records",
+    )
 
 
 def read_first_molecule(path: str | os.PathLike) -> Molecule:

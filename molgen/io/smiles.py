@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rdkit import Chem, rdBase
 
-from molgen.io.sdf import readable
+from molgen.io.records import readable
 
 
 def read_smiles(path: str | os.PathLike) -> Iterator[Chem.Mol]:
@@ -16,7 +16,13 @@ def read_smiles(path: str | os.PathLike) -> Iterator[Chem.Mol]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"SMILES file {path} does not exist")
-    return readable(_parse_lines(path), path, "SMILES line(s)")
+    return readable(
+        _parse_lines(path),
+        path,
+        skipped="invalid SMILES",
+        nothing=f"no valid SMILES in {path}",
+        bad="bad lines",
+    )
 
 
 def _parse_lines(path: Path) -> Iterator[Chem.Mol | None]:
