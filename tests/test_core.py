@@ -162,7 +162,7 @@ def test_sampling_options_are_checked_and_both_domains_record_the_same_metadata(
         ({"resample": 2, "sampler": "ddim"}, "resample"),
     ):
         with pytest.raises(ValueError, match=match):
-            SamplingOptions(**({"steps": 2, "sampler": "ancestral"} | bad))
+            SamplingOptions(**({"steps": 2, "sampler": "ancestral", "batch_size": 4} | bad))
     mol = MoleculeGenerator.from_pretrained(tiny_model_dir).sample(1, steps=2)[0]
     tags = [k for k in mol.GetPropsAsDict() if k not in ("valid", "smiles")]  # from the validity check
     assert tags[: len(SAMPLE_METADATA)] == SAMPLE_METADATA
@@ -176,7 +176,11 @@ def test_sampling_options_are_keyword_only(tiny_backbone_model_dir):
     gen = BackboneGenerator.from_pretrained(tiny_backbone_model_dir)
     plans = gen.plan_designs(1, [Length("25"), SecondaryStructure("H" * 25)], seed=0)
     with pytest.raises(TypeError):
-        next(gen.iter_designs(plans, 2.0, 3))  # positional options would be read silently otherwise
+        gen.iter_designs(plans, 2.0, 3)  # positional options would be read silently otherwise
+    with pytest.raises(ValueError, match="steps"):
+        gen.iter_designs(plans, steps=0)  # checked before the first batch is asked for
+    with pytest.raises(TypeError, match="design"):
+        gen.sample([25], guidance=2.0)  # nothing to guide towards
 
 
 def test_stratified_times_put_one_time_in_each_stratum_and_graph_mean_averages_per_graph():
