@@ -28,7 +28,7 @@ import numpy as np
 from rdkit import Chem, rdBase
 from tqdm.auto import tqdm
 
-from molgen.benchmark import edm
+from molgen.benchmark import edm, own_bonds
 from molgen.benchmark.distributions import DistributionStats, count_clashes
 from molgen.benchmark.extras import fcd_score, internal_diversity, posebusters_pass_rate
 from molgen.runtime import atomic_path
@@ -54,18 +54,28 @@ class MoleculeScore:
     bonds_from: str = ""
     smiles: str = ""
     problem: str = ""
+    has_file_bonds: bool = False
+    strict_valid: bool = False  # the strict own-bond protocol (molgen.benchmark.own_bonds)
+    bonds_match_rule: bool = False  # the file's bonds equal EDM's distance-rule bonds
+    rings_known: bool = False  # valid, and every ring system occurs in the reference
 
 
 BOND_SOURCES = ("auto", "file", "coordinates")
 
 
 def score_molecule(
-    index: int, molecule: Molecule | None, stats: DistributionStats | None = None, bonds: str = "auto"
+    index: int,
+    molecule: Molecule | None,
+    stats: DistributionStats | None = None,
+    bonds: str = "auto",
+    ring_reference: set[str] | None = None,
 ) -> MoleculeScore:
     """Score one molecule (``None`` = an unreadable record); accumulate it into ``stats``.
 
     ``bonds`` chooses the bonds for validity: ``"auto"`` (the file's when it has any, else
-    coordinates), ``"file"`` or ``"coordinates"`` (EDM's distance rule, no formal charges).
+    coordinates), ``"file"`` or ``"coordinates"`` (EDM's distance rule, no formal charges). The
+    file's own bonds are also put through the strict protocol and compared with the distance rule;
+    ``ring_reference``: ring systems of the training set (:func:`own_bonds.ring_systems`).
     """
     if molecule is None or molecule.num_atoms == 0:
         return MoleculeScore(index, problem="unreadable record")
@@ -83,10 +93,16 @@ def score_molecule(
     if not score.stable:
         bad = [f"{symbols[i]}{i}" for i in np.flatnonzero(~stable_atoms)[:5]]
         problems.append(f"unstable atoms {','.join(bad)}")
+    score.has_file_bonds = molecule.bonds is not None and len(molecule.bonds) > 0
+    if score.has_file_bonds:
+        score.strict_valid = not own_bonds.strict_problem(molecule)
+        score.bonds_match_rule = own_bonds.bonds_match(molecule, orders)
     mol, score.bonds_from = with_bonds(molecule, bonds, orders)
     fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     score.fragments = len(fragments)
     score.valid, error = _sanitises(mol)
+    if score.valid and ring_reference is not None:
+        score.rings_known = own_bonds.ring_systems(sanitised_copy(mol)) <= ring_reference
     largest = max(fragments, key=lambda f: f.GetNumAtoms())
     score.valid_largest, _ = _sanitises(largest)
     score.connected = score.valid and score.fragments == 1
@@ -128,8 +144,12 @@ def sanitised(molecule: Molecule | None, bonds: str = "auto") -> Chem.Mol | None
     return mol
 
 
-def aggregate(scores: list[MoleculeScore], reference: set[str] | None) -> dict[str, dict]:
-    """Aggregate metrics, each as ``{"value": fraction, "numerator": n, "denominator": d}``."""
+def aggregate(
+    scores: list[MoleculeScore], reference: set[str] | None, ring_reference: set[str] | None = None
+) -> dict[str, dict]:
+    """Aggregate metrics, each as ``{"value": fraction, "numerator": n, "denominator": d}``.
+    The own-bond metrics appear when some record has bonds in its file; ring-system
+    plausibility when ``ring_reference`` is given."""
     n = len(scores)
     atoms = sum(s.num_atoms for s in scores)
     valid_smiles = [s.smiles for s in scores if s.valid_largest]
@@ -148,6 +168,14 @@ def aggregate(scores: list[MoleculeScore], reference: set[str] | None) -> dict[s
     }
     if reference is not None:
         out["novelty"] = metric(len(unique - reference), len(unique))
+    with_bonds_in_file = [s for s in scores if s.has_file_bonds]
+    if with_bonds_in_file:
+        out["strict_validity"] = metric(sum(s.strict_valid for s in scores), n)
+        out["bonds_match_distance_rule"] = metric(
+            sum(s.bonds_match_rule for s in with_bonds_in_file), len(with_bonds_in_file)
+        )
+    if ring_reference is not None:
+        out["ring_systems_known"] = metric(sum(s.rings_known for s in scores), sum(s.valid for s in scores))
     return out
 
 
@@ -169,19 +197,20 @@ def benchmark_molecules(
     reference_stats: DistributionStats | None = None,
     progress: bool = False,
     bonds: str = "auto",
+    ring_reference: set[str] | None = None,
 ) -> BenchmarkResult:
-    """Score a stream of molecules against optional reference SMILES and distributions
-    (``bonds``: see :func:`score_molecule`)."""
+    """Score a stream of molecules against optional reference SMILES, distributions and ring
+    systems (``bonds``, ``ring_reference``: see :func:`score_molecule`)."""
     stats = DistributionStats()
     scores = [
-        score_molecule(i, m, stats, bonds)
+        score_molecule(i, m, stats, bonds, ring_reference)
         for i, m in enumerate(tqdm(molecules, disable=not progress, desc="scoring", unit="mol"))
     ]
     if not scores:
         raise ValueError("nothing to score: the input holds no records")
     distances = stats.compare(reference_stats) if reference_stats is not None else {}
     distances["internal_diversity"] = internal_diversity(sorted({s.smiles for s in scores if s.smiles}))
-    return BenchmarkResult(aggregate(scores, reference), distances, scores, stats)
+    return BenchmarkResult(aggregate(scores, reference, ring_reference), distances, scores, stats)
 
 
 def reference_distributions(molecules: Iterable[Molecule]) -> DistributionStats:
@@ -217,6 +246,19 @@ def qm9_train_reference() -> set[str]:
     return set(path.read_text().split())
 
 
+def qm9_train_ring_systems() -> set[str]:
+    """Ring systems of QM9's training split (from the dataset's SMILES, i.e. its true bonds);
+    cached in molgen's cache folder."""
+    from molgen.datasets.qm9 import cache_dir, load_qm9
+
+    path = cache_dir() / "qm9_train_ring_systems_v2.txt"
+    if not path.exists():
+        rings = own_bonds.ring_systems_of_smiles(load_qm9("train").smiles)
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(sorted(rings)) + "\n")
+    return set(path.read_text().split())
+
+
 def read_reference(path: str | os.PathLike) -> set[str]:
     """A reference set from a SMILES file (canonicalised) or an SDF (through this pipeline)."""
     from molgen.io.sdf import read_sdf
@@ -228,25 +270,29 @@ def read_reference(path: str | os.PathLike) -> set[str]:
     return {_smiles(m) for m in read_smiles(path)}
 
 
-def novelty_and_distribution_references(
+def reference_sets(
     reference: str | os.PathLike | None,
-) -> tuple[set[str] | None, DistributionStats]:
-    """The references of ``molgen benchmark molecules``: (SMILES for novelty or None, geometry
-    distributions). Default: QM9's training split (needs molgen[qm9]; without it novelty is
-    skipped with a warning) and the bundled QM9 molecules. A SMILES reference has no geometry:
-    its distributions fall back to the bundled QM9 molecules."""
+) -> tuple[set[str] | None, DistributionStats, set[str] | None]:
+    """The references of ``molgen benchmark molecules``: (SMILES for novelty, geometry
+    distributions, ring systems), the sets None when unavailable. Default: QM9's training split
+    (needs molgen[qm9]; without it novelty and ring systems are skipped with a warning) and the
+    bundled QM9 molecules. A SMILES reference has no geometry: its distributions fall back to the
+    bundled QM9 molecules."""
     from molgen.io.sdf import read_sdf
 
     if reference is not None:
         is_sdf = Path(reference).suffix.lower() == ".sdf"
         stats = reference_distributions(read_sdf(reference)) if is_sdf else qm9_subset_distributions()
-        return read_reference(reference), stats
+        smiles = read_reference(reference)
+        return smiles, stats, own_bonds.ring_systems_of_smiles(smiles)
     try:
-        smiles = qm9_train_reference()
+        smiles, rings = qm9_train_reference(), qm9_train_ring_systems()
     except ModuleNotFoundError:
-        logger.warning("novelty skipped: QM9 reference needs molgen[qm9] (or --reference)")
-        smiles = None
-    return smiles, qm9_subset_distributions()
+        logger.warning(
+            "novelty and ring systems skipped: the QM9 reference needs molgen[qm9] (or --reference)"
+        )
+        smiles = rings = None
+    return smiles, qm9_subset_distributions(), rings
 
 
 def benchmark_sdf(
@@ -258,7 +304,7 @@ def benchmark_sdf(
     progress: bool = False,
 ) -> tuple[BenchmarkResult, DistributionStats]:
     """``molgen benchmark molecules``: score an SDF file against the references of
-    :func:`novelty_and_distribution_references`, with the optional metrics of
+    :func:`reference_sets`, with the optional metrics of
     :func:`add_optional_scores`. Returns the result and the reference distributions. Unreadable
     records count as failures (and are logged); a missing or empty file is a ValueError."""
     from molgen.io.sdf import iter_sdf_records
@@ -268,8 +314,9 @@ def benchmark_sdf(
         raise ValueError(f"SDF file {path} does not exist")
     if path.stat().st_size == 0:
         raise ValueError(f"SDF file {path} is empty")
-    smiles, stats = novelty_and_distribution_references(reference)
-    result = benchmark_molecules(iter_sdf_records(path), smiles, stats, progress=progress, bonds=bonds)
+    smiles, stats, rings = reference_sets(reference)
+    records = iter_sdf_records(path)
+    result = benchmark_molecules(records, smiles, stats, progress=progress, bonds=bonds, ring_reference=rings)
     unreadable = [s.index for s in result.scores if s.problem == "unreadable record"]
     if unreadable:
         logger.warning("%d unreadable record(s), counted as failures: %s", len(unreadable), unreadable[:20])
@@ -294,6 +341,14 @@ def add_optional_scores(
     if posebusters:
         subset = [sanitised(m, bonds) for m in itertools.islice(records, posebusters)]
         result.metrics["posebusters_pass"] = posebusters_pass_rate(subset)
+
+
+def sanitised_copy(mol: Chem.Mol) -> Chem.Mol:
+    """A sanitised copy of a molecule known to sanitise."""
+    copy = Chem.Mol(mol)
+    with rdBase.BlockLogs():
+        Chem.SanitizeMol(copy)
+    return copy
 
 
 def _sanitises(mol: Chem.Mol) -> tuple[bool, str]:

@@ -21,6 +21,9 @@ LABELS = {
     "connected_validity": "connected validity",
     "uniqueness": "uniqueness (of valid)",
     "novelty": "novelty (of unique)",
+    "strict_validity": "strict own-bond validity",
+    "bonds_match_distance_rule": "own bonds = distance-rule bonds",
+    "ring_systems_known": "ring systems all seen in training (of valid)",
     "posebusters_pass": "PoseBusters (mol) pass",
 }
 
