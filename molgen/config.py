@@ -44,7 +44,9 @@ class SDEConfig:
 class ModelConfig:
     """Everything needed to rebuild a molecule model (stored as config.json)."""
 
-    vocab: tuple[str, ...] = ("H", "C", "N", "O", "F")
+    # element symbols, one per atom type; empty: the elements of the training data (the trainer
+    # fills them in, in order of atomic number, and stores them with the model)
+    vocab: tuple[str, ...] = ()
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     sde: SDEConfig = field(default_factory=SDEConfig)
     # "explicit": hydrogens are atoms of the model; "implicit": the model generates heavy atoms

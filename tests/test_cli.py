@@ -105,3 +105,50 @@ def test_console_script_help_documents_commands():
         "--batch-size",
     ):
         assert option in out
+
+
+DRUGS = {  # drug-like molecules with S, Cl and Br (ChEMBL-style SMILES written by hand)
+    "aspirin": "CC(=O)Oc1ccccc1C(=O)O",
+    "cetirizine": "OC(=O)COCCN1CCN(CC1)C(c1ccccc1)c1ccc(Cl)cc1",
+    "rofecoxib": "CS(=O)(=O)c1ccc(cc1)C1=C(C(=O)OC1)c1ccccc1",
+    "bromazepam": "Brc1ccc2NC(=O)CN=C(c2c1)c1ccccn1",
+    "chlorpromazine": "CN(C)CCCN1c2ccccc2Sc2ccc(Cl)cc21",
+    "ibuprofen": "CC(C)Cc1ccc(cc1)C(C)C(O)=O",
+    "paracetamol": "CC(=O)Nc1ccc(O)cc1",
+    "caffeine": "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+}
+
+
+def test_training_on_your_own_molecules_takes_their_elements(tmp_path):
+    """No vocabulary in the config: the model's elements come from the data (S, Cl, Br here), and
+    sampling around a chlorobenzene fragment makes molecules that use them."""
+    from rdkit.Chem import AllChem
+
+    from molgen.io.sdf import write_sdf
+    from molgen.models.pretrained import load_pretrained
+    from molgen.structures.molecule import Molecule
+
+    smi = tmp_path / "drugs.smi"
+    smi.write_text("".join(f"{s} {name}\n" for name, s in DRUGS.items()))
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
+        "train: {batch_size: 8, max_steps: 2, log_every: 1, checkpoint_every: 2, warmup_steps: 1}\n"
+    )
+    result = run("train", "molecules", "--data", smi, "--out", tmp_path / "run", "--config", config)
+    assert result.exit_code == 0, result.output
+    model_config = load_pretrained(tmp_path / "run" / "model")[0]
+    assert model_config.vocab == ("H", "C", "N", "O", "S", "Cl", "Br")
+    ring = Chem.AddHs(Chem.MolFromSmiles("Clc1ccccc1"))
+    AllChem.EmbedMolecule(ring, randomSeed=0)
+    write_sdf([Molecule.from_rdkit(ring).to_rdkit()], tmp_path / "fragment.sdf")
+    out = tmp_path / "s.sdf"
+    args = ("-n", 2, "-o", out, "--model", tmp_path / "run" / "model", "--steps", 2, "--resample", 1)
+    result = run("sample", "molecules", *args, "--fragment", tmp_path / "fragment.sdf", "--num-atoms", 14)
+    assert result.exit_code == 0, result.output
+    for mol in Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False):
+        assert "Cl" in {a.GetSymbol() for a in mol.GetAtoms()}
+    explicit = tmp_path / "qm9_vocab.yaml"
+    explicit.write_text(config.read_text().replace("model:\n", "model:\n  vocab: [H, C, N, O, F]\n"))
+    result = run("train", "molecules", "--data", smi, "--out", tmp_path / "r2", "--config", explicit)
+    assert result.exit_code == 2 and "leave model.vocab out" in result.stderr

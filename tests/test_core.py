@@ -24,9 +24,11 @@ from molgen.models.backbone_denoiser import BackboneDenoiser
 from molgen.models.molecule_denoiser import MoleculeDenoiser
 from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.secondary_structure import ss_indices
+from molgen.structures.vocab import QM9_VOCAB
 from molgen.testing import random_rotation
 from molgen.training.losses import graph_mean, stratified_times
 
+TINY_MOLECULES = ModelConfig(QM9_VOCAB.symbols, DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1))
 SAMPLE_METADATA = ["index", "seed", "model", "steps", "sampler"]
 
 
@@ -46,7 +48,9 @@ def backbone_batch(gen: torch.Generator, lengths=(12, 9)) -> State:
 def test_both_denoisers_implement_the_interface(domain):
     gen = torch.Generator().manual_seed(0)
     if domain == "molecules":
-        net = MoleculeDenoiser(ModelConfig(denoiser=DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1)))
+        net = MoleculeDenoiser(
+            ModelConfig(QM9_VOCAB.symbols, DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1))
+        )
         z = molecule_batch(gen)
     else:
         net = BackboneDenoiser(
@@ -61,7 +65,9 @@ def test_both_denoisers_implement_the_interface(domain):
 
 
 def test_the_molecule_denoiser_refuses_a_self_conditioning_input():
-    net = MoleculeDenoiser(ModelConfig(denoiser=DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1)))
+    net = MoleculeDenoiser(
+        ModelConfig(QM9_VOCAB.symbols, DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1))
+    )
     z = molecule_batch(torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="self-conditioning"):
         net(z, torch.zeros(2), None, z)

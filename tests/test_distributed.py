@@ -70,13 +70,14 @@ def test_two_gloo_ranks_match_single_process_training(tmp_path, kind):
                 proc.kill()
             pytest.fail("DDP ranks did not finish within 180 s")
     trainer_cls, data, model, cfg = _setup(kind)
-    trainer_cls(data, tmp_path / "single", model, cfg).train()
+    single = trainer_cls(data, tmp_path / "single", model, cfg)
+    single.train()
     a = load_file(str(tmp_path / "ddp" / "model" / "model.safetensors"))
     b = load_file(str(tmp_path / "single" / "model" / "model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
     torch.manual_seed(cfg.seed)
-    initial = build_denoiser(model).state_dict()
+    initial = build_denoiser(single.model_config).state_dict()  # its vocabulary from the data
     assert any(not torch.allclose(a[k], initial[k]) for k in a), "training must have moved the weights"
     # rank 0 alone wrote outputs
     assert (tmp_path / "ddp" / "metrics.csv").read_text().count("\n") == STEPS + 1

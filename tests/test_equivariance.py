@@ -28,7 +28,9 @@ def state(batch, pos=None, feat=None):
 
 def make_net(seed=0):
     torch.manual_seed(seed)
-    config = ModelConfig(denoiser=DenoiserConfig(hidden=32, edge_hidden=16, num_layers=3, num_rbf=8))
+    config = ModelConfig(
+        ("H", "C", "N", "O", "F"), DenoiserConfig(hidden=32, edge_hidden=16, num_layers=3, num_rbf=8)
+    )
     net = MoleculeDenoiser(config).double()
     # zero-initialised coordinate gates would make the vector output trivially zero
     for layer in net.layers:

@@ -121,13 +121,15 @@ def test_config_values_are_checked_against_their_types(tmp_path):
 
 def test_unknown_elements_are_rejected(tmp_path, qm9_train):
     four = dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O"))
-    with pytest.raises(ValueError, match="not in the vocabulary"):
+    with pytest.raises(
+        ValueError, match=r"elements \['F'\] .* not in the model's vocabulary .* leave model.vocab"
+    ):
         MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, four, TINY_TRAIN)
 
 
 def test_inconsistent_or_non_positive_configs_are_rejected():
     with pytest.raises(ValueError, match="implicit hydrogens"):
-        dataclasses.replace(TINY_MODEL, hydrogens="implicit")
+        dataclasses.replace(TINY_MODEL, vocab=("H", "C"), hydrogens="implicit")
     for key in ("batch_size", "log_every", "checkpoint_every"):
         with pytest.raises(ValueError, match=key):
             dataclasses.replace(TINY_TRAIN, **{key: 0})

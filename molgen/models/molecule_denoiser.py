@@ -96,6 +96,8 @@ class MoleculeDenoiser(Denoiser):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        if not config.vocab:
+            raise ValueError("the model config has no vocabulary (training fills it in from the data)")
         self.config = config
         net = config.denoiser
         self.time = FourierTime(TIME_FEATURES // 2)

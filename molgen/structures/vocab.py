@@ -26,6 +26,10 @@ class AtomVocab:
     def atomic_numbers(self) -> tuple[int, ...]:
         return tuple(_PERIODIC.GetAtomicNumber(s) for s in self.symbols)
 
+    @staticmethod
+    def symbol_of(atomic_number: int) -> str:
+        return _PERIODIC.GetElementSymbol(atomic_number)
+
     def index(self, symbol: str) -> int:
         """Type index of an element symbol; ValueError names the unknown element."""
         try:

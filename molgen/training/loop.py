@@ -96,7 +96,7 @@ class DiffusionTrainer:
             train_config = from_stored(self.TRAIN_CONFIG, json.loads(checkpoint["train_config"]))
             self.stats = DataStats.from_json(json.loads(checkpoint["stats"]))
         else:
-            model_config = model_config or model_cls()
+            model_config = self.complete_config(data, model_config or model_cls())
             train_config = train_config or self.TRAIN_CONFIG()
             self.stats = self.make_stats(data, model_config)
         self.model_config, self.config = model_config, train_config
@@ -150,6 +150,10 @@ class DiffusionTrainer:
         """Weights and statistics of an ``init_from`` folder (model config ``source``) made to fit
         this run's model config ``target``; by default unchanged."""
         return state, stats
+
+    def complete_config(self, data, model_config: AnyModelConfig) -> AnyModelConfig:
+        """A fresh run's model config with what the data decides filled in; by default unchanged."""
+        return model_config
 
     def make_stats(self, data, model_config: AnyModelConfig) -> DataStats:
         raise NotImplementedError

@@ -37,8 +37,12 @@ class EncodedMolecules:
             lookup[z] = i
         types = lookup[data.atomic_numbers]
         if (types < 0).any():
-            bad = sorted({int(z) for z in data.atomic_numbers[types < 0]})
-            raise ValueError(f"atomic numbers {bad} are not in the vocabulary {list(vocab.symbols)}")
+            bad = sorted({AtomVocab.symbol_of(int(z)) for z in data.atomic_numbers[types < 0]})
+            raise ValueError(
+                f"elements {bad} of the training data are not in the model's vocabulary "
+                f"{list(vocab.symbols)}: add them to model.vocab in the config, or leave model.vocab "
+                "out to take the elements from the data"
+            )
         self.data = data
         self.types = torch.from_numpy(types)
         self.pos = torch.from_numpy(centred_positions(data) / coord_scale).float()
@@ -105,6 +109,14 @@ class MoleculeTrainer(DiffusionTrainer):
     TRAIN_CONFIG = TrainConfig
     LOSS_FIELDS = ("loss_pos", "loss_type")
     RATE_FIELD = "mol_per_s"
+
+    def complete_config(self, data: PackedMolecules, model_config: ModelConfig) -> ModelConfig:
+        """Without a vocabulary in the config, the elements of the training data (those the model
+        sees: heavy atoms only for implicit hydrogens), in order of atomic number."""
+        if model_config.vocab:
+            return model_config
+        numbers = np.unique(model_atoms(data, model_config).atomic_numbers)
+        return dataclasses.replace(model_config, vocab=tuple(AtomVocab.symbol_of(int(z)) for z in numbers))
 
     def make_stats(self, data: PackedMolecules, model_config: ModelConfig) -> DataStats:
         data = model_atoms(data, model_config)
