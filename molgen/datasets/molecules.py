@@ -60,7 +60,7 @@ def embed(mol: Chem.Mol, seed: int = 0) -> Chem.Mol | None:
 
 
 TRAINING_SETS = (
-    "qm9 (full, needs molgen[qm9]) | qm9-train-a / qm9-train-b (halves of its training split) | qm9-subset"
+    "qm9 (full; needs the qm9 extra) | qm9-train-a / qm9-train-b (halves of its training split) | qm9-subset"
 )
 
 
