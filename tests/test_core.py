@@ -169,6 +169,8 @@ def test_sampling_options_are_checked_and_both_domains_record_the_same_metadata(
     ):
         with pytest.raises(ValueError, match=match):
             SamplingOptions(**({"steps": 2, "sampler": "ancestral", "batch_size": 4} | bad))
+    with pytest.raises(TypeError):
+        SamplingOptions(2, "ancestral", 4, None)  # only steps, sampler and batch size by position
     mol = MoleculeGenerator.from_pretrained(tiny_model_dir).sample(1, steps=2)[0]
     tags = [k for k in mol.GetPropsAsDict() if k not in ("valid", "smiles")]  # from the validity check
     assert tags[: len(SAMPLE_METADATA)] == SAMPLE_METADATA

@@ -127,14 +127,7 @@ class BackboneGenerator(PretrainedGenerator):
                 minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the
                 network's raw output.
         """
-        options = SamplingOptions(
-            steps=steps,
-            sampler=sampler,
-            seed=seed,
-            batch_size=batch_size,
-            guidance=guidance,
-            progress=progress,
-        )
+        options = SamplingOptions(steps, sampler, batch_size, seed=seed, guidance=guidance, progress=progress)
         self._check_conditional(plans)
         gen = make_generator(seed, "cpu")
         samples = self.iter_samples(list(plans), self._batch_inputs, options, gen, "backbones")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ logger = logging.getLogger("molgen")
 MAX_REDRAWS = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class SamplingOptions:
     """How to sample, checked on construction.
 
@@ -51,6 +51,7 @@ class SamplingOptions:
     steps: int
     sampler: str
     batch_size: int
+    _: KW_ONLY
     seed: int | None = None
     guidance: float = 1.0
     resample: int = 1

@@ -146,13 +146,7 @@ class MoleculeGenerator(PretrainedGenerator):
             raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
         steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
         options = SamplingOptions(
-            steps=steps,
-            sampler=sampler,
-            seed=seed,
-            batch_size=batch_size,
-            guidance=guidance,
-            resample=resample,
-            progress=progress,
+            steps, sampler, batch_size, seed=seed, guidance=guidance, resample=resample, progress=progress
         )
         cond = self.conditions(properties, num_molecules)
         if guidance != 1.0 and not properties:
