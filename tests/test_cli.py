@@ -54,6 +54,17 @@ def test_unwritable_output_path_exits_2(tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
+def tiny_run_config(folder, max_steps):
+    """A YAML config of a tiny molecule model trained for ``max_steps`` steps of 8 molecules."""
+    config = folder / "run.yaml"
+    config.write_text(
+        "model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
+        f"train: {{batch_size: 8, max_steps: {max_steps}, log_every: 1, checkpoint_every: 2,"
+        " warmup_steps: 1}\n"
+    )
+    return config
+
+
 def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tiny_model_dir):
     from molgen.io.sdf import SDFWriter
 
@@ -61,11 +72,7 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
     with SDFWriter(data) as writer:
         for i in range(16):
             writer.write(qm9_test.molecule(i).to_rdkit())
-    config = tmp_path / "run.yaml"
-    config.write_text(
-        "model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
-        "train: {batch_size: 8, max_steps: 3, log_every: 1, checkpoint_every: 2, warmup_steps: 1}\n"
-    )
+    config = tiny_run_config(tmp_path, max_steps=3)
     result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--config", config)
     assert result.exit_code == 0, result.output
     model = tmp_path / "run" / "model"
@@ -130,11 +137,7 @@ def test_training_on_your_own_molecules_takes_their_elements(tmp_path):
 
     smi = tmp_path / "drugs.smi"
     smi.write_text("".join(f"{s} {name}\n" for name, s in DRUGS.items()))
-    config = tmp_path / "run.yaml"
-    config.write_text(
-        "model:\n  denoiser: {hidden: 16, edge_hidden: 8, num_layers: 1, num_rbf: 4}\n"
-        "train: {batch_size: 8, max_steps: 2, log_every: 1, checkpoint_every: 2, warmup_steps: 1}\n"
-    )
+    config = tiny_run_config(tmp_path, max_steps=2)
     result = run("train", "molecules", "--data", smi, "--out", tmp_path / "run", "--config", config)
     assert result.exit_code == 0, result.output
     model_config = load_pretrained(tmp_path / "run" / "model")[0]

@@ -84,6 +84,7 @@ def test_conditioning_objects_give_their_guidance_reference_and_concatenate():
     props = PropertyConditions(torch.tensor([[0.3, 2.0]]), torch.tensor([[1.0, 0.0]]))
     torch.testing.assert_close(props.network_input(), torch.tensor([[0.3, 0.0, 1.0, 0.0]]))
     assert not props.unconditional().network_input().any()
+    assert props.has_guided_parts and not props.unconditional().has_guided_parts
     assert props.cat(props.unconditional()).values.shape == (2, 2)
 
     cond = dataclasses.replace(
@@ -92,7 +93,7 @@ def test_conditioning_objects_give_their_guidance_reference_and_concatenate():
         motif=torch.tensor([True, True, False, False, False, False]),
     )
     reference = cond.unconditional()
-    assert cond.has_secondary_structure and not reference.has_secondary_structure
+    assert cond.has_guided_parts and not reference.has_guided_parts
     assert torch.equal(reference.motif, cond.motif)  # the motif is inpainted, not guided
     both = cond.cat(reference)
     assert len(both.ss) == 12 and len(both.ss_fraction) == 2
@@ -117,8 +118,10 @@ def test_guidance_mixes_the_outputs_of_both_branches_for_backbones():
         with_c = predict_x0(net, sde, z, t, 1.0, cond)[0]
         without = predict_x0(net, sde, z, t, 1.0, cond.unconditional())[0]
         plain = guided_x0(net, sde, z, t, 1.0, cond, guidance=1.0)
+        nothing_to_guide = guided_x0(net, sde, z, t, 1.0, cond.unconditional(), guidance=2.5)
     torch.testing.assert_close(guided.pos, without.pos + 2.5 * (with_c.pos - without.pos))
     torch.testing.assert_close(plain.pos, with_c.pos)
+    torch.testing.assert_close(nothing_to_guide.pos, without.pos)  # one plain pass
     assert not torch.allclose(with_c.pos, without.pos)
 
 

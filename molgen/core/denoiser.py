@@ -33,6 +33,12 @@ class Conditioning(Protocol):
         unspecified."""
         ...
 
+    @property
+    def has_guided_parts(self) -> bool:
+        """Whether anything guidance pushes towards is given (otherwise both branches agree and
+        one plain pass suffices)."""
+        ...
+
     def cat(self: C, other: C) -> C:
         """This batch's graphs followed by ``other``'s (both guidance branches in one pass)."""
         ...

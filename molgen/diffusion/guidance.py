@@ -26,9 +26,9 @@ def guided_x0(
     self_cond: State | None = None,
 ) -> State:
     """Clean-data estimate of ``z`` at per-graph times ``t`` ``[num_graphs]`` under guidance
-    weight ``guidance`` (1: plain conditional estimate, one network pass; otherwise two
-    branches in one pass of twice the batch)."""
-    if cond is None or guidance == 1.0:
+    weight ``guidance`` (1, or nothing to guide towards: plain conditional estimate, one network
+    pass; otherwise two branches in one pass of twice the batch)."""
+    if cond is None or guidance == 1.0 or not cond.has_guided_parts:
         return predict_x0(net, sde, z, t, type_scale, cond, self_cond)[0]
     logsnr = sde.schedule.logsnr(t.to(z.pos.dtype))
     both = net(

@@ -166,8 +166,7 @@ class BackboneGenerator(PretrainedGenerator):
             / self.stats.coord_scale
             for p in plans
         ]
-        guided = cond is not None and cond.has_secondary_structure  # guidance acts on nothing else
-        return BatchInputs(lengths * ATOMS_PER_RESIDUE, 0, cond, group_rigid(atoms, pos), guided)
+        return BatchInputs(lengths * ATOMS_PER_RESIDUE, 0, cond, group_rigid(atoms, pos))
 
     @staticmethod
     def _finish(coords: np.ndarray, plan: DesignPlan, meta: dict, guidance: float) -> Backbone:

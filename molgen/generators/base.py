@@ -88,15 +88,12 @@ class BatchInputs:
         num_features: type features per node (0 for backbones).
         cond: the batch's conditioning, or None.
         rigid: parts given up to a rigid motion (node indices within this batch).
-        guided: whether classifier-free guidance acts on this batch's conditioning (False: it
-            holds nothing guidance pushes towards, so one plain pass per step).
     """
 
     sizes: np.ndarray
     num_features: int
     cond: Conditioning | None = None
     rigid: list[RigidParts] = field(default_factory=list)
-    guided: bool = True
 
 
 @dataclass
@@ -198,13 +195,12 @@ class PretrainedGenerator:
             for p in inputs.rigid
         ]
         type_scale = self.config.sde.type_scale
-        guidance = options.guidance if inputs.guided else 1.0
         previous: State | None = None  # the last estimate, for self-conditioning
 
         def denoise(state: State, t: float) -> State:
             nonlocal previous
             tt = torch.full((state.num_graphs,), t, device=self.device)
-            x0 = guided_x0(self.runner, self.sde, state, tt, type_scale, cond, guidance, previous)
+            x0 = guided_x0(self.runner, self.sde, state, tt, type_scale, cond, options.guidance, previous)
             x0 = impose_rigid(x0, rigid)
             if self.self_conditioning:
                 previous = x0

@@ -63,7 +63,8 @@ class BackboneConditions:
         )
 
     @property
-    def has_secondary_structure(self) -> bool:
+    def has_guided_parts(self) -> bool:
+        """Whether secondary structure (per residue or as fractions) is given."""
         return bool((self.ss != SS_UNSPECIFIED).any() or self.ss_fraction_given.any())
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> BackboneConditions:

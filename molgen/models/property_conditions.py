@@ -31,6 +31,11 @@ class PropertyConditions:
         """``[G, 2 P]``: the values where given (0 elsewhere), then the flags."""
         return torch.cat([self.values * self.given, self.given], -1)
 
+    @property
+    def has_guided_parts(self) -> bool:
+        """Whether any property is given."""
+        return bool(self.given.any())
+
     def unconditional(self) -> PropertyConditions:
         """No property given (the reference of classifier-free guidance)."""
         return PropertyConditions(torch.zeros_like(self.values), torch.zeros_like(self.given))
