@@ -40,6 +40,12 @@ class SDEConfig:
     type_scale: float = 0.25
 
 
+#: The pair states of a model with bonds: Kekulé bond orders, index = order. Aromaticity is left
+#: to RDKit's perception (a property of the molecule, not a state of one bond), so every valence
+#: check on generated bonds is local and exact.
+BOND_STATES = ("none", "single", "double", "triple")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a molecule model (stored as config.json)."""
@@ -55,6 +61,9 @@ class ModelConfig:
     # Molecular properties the model can be conditioned on (names of
     # molgen.datasets.qm9.PROPERTY_UNITS).
     properties: tuple[str, ...] = ()
+    # generate bond orders (BOND_STATES) for every atom pair jointly with atoms; False: bonds
+    # are inferred from distances after sampling
+    bonds: bool = False
 
     def __post_init__(self) -> None:
         if self.hydrogens not in ("explicit", "implicit"):
@@ -70,6 +79,11 @@ class ModelConfig:
     def num_types(self) -> int:
         """Atom types the denoiser reads and predicts: the vocabulary size."""
         return len(self.vocab)
+
+    @property
+    def num_pair_states(self) -> int:
+        """States per atom pair the denoiser reads and predicts (0 without bonds)."""
+        return len(BOND_STATES) if self.bonds else 0
 
     @property
     def num_conditions(self) -> int:
@@ -148,6 +162,7 @@ class TrainConfig(BaseTrainConfig):
     """Optimisation settings of ``molgen train molecules``."""
 
     type_loss_weight: float = 1.0
+    bond_loss_weight: float = 1.0  # models with bonds: weight of the cross-entropy on bond orders
     # property-conditioned models: share of molecules trained without any property (what
     # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
     condition_dropout: float = 0.1
@@ -254,7 +269,7 @@ def _field_default(f: dataclasses.Field) -> Any:
 _DERIVED_DENOISER_KEYS = ("num_types", "num_conditions")
 #: Molecule-only settings that earlier versions stored in every train config (backbone and
 #: regressor runs included, where they had no effect).
-_MOLECULE_TRAIN_KEYS = ("type_loss_weight", "condition_dropout")
+_MOLECULE_TRAIN_KEYS = ("type_loss_weight", "bond_loss_weight", "condition_dropout")
 
 
 def from_stored(cls: type[T], data: dict[str, Any]) -> T:

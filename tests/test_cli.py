@@ -123,12 +123,14 @@ DRUGS = {  # drug-like molecules with S, Cl and Br (ChEMBL-style SMILES written 
     "ibuprofen": "CC(C)Cc1ccc(cc1)C(C)C(O)=O",
     "paracetamol": "CC(=O)Nc1ccc(O)cc1",
     "caffeine": "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+    "nitrofurantoin": "O=C1CN(N=Cc2ccc(o2)[N+](=O)[O-])C(=O)N1",  # a charged group
 }
 
 
-def test_training_on_your_own_molecules_takes_their_elements(tmp_path):
-    """No vocabulary in the config: the model's elements come from the data (S, Cl, Br here), and
-    sampling around a chlorobenzene fragment makes molecules that use them."""
+def test_training_on_your_own_molecules_takes_their_atom_types(tmp_path):
+    """No vocabulary in the config: the model's atom types come from the data (S, Cl, Br and the
+    nitro group's N+ and O- here), and a model with bonds sampling around a chloronitrobenzene
+    fragment makes molecules that use them, formal charges written to the SDF."""
     from rdkit.Chem import AllChem
 
     from molgen.io.sdf import write_sdf
@@ -138,19 +140,22 @@ def test_training_on_your_own_molecules_takes_their_elements(tmp_path):
     smi = tmp_path / "drugs.smi"
     smi.write_text("".join(f"{s} {name}\n" for name, s in DRUGS.items()))
     config = tiny_run_config(tmp_path, max_steps=2)
-    result = run("train", "molecules", "--data", smi, "--out", tmp_path / "run", "--config", config)
+    with_bonds = tmp_path / "bonds.yaml"
+    with_bonds.write_text(config.read_text().replace("model:\n", "model:\n  bonds: true\n"))
+    result = run("train", "molecules", "--data", smi, "--out", tmp_path / "run", "--config", with_bonds)
     assert result.exit_code == 0, result.output
     model_config = load_pretrained(tmp_path / "run" / "model")[0]
-    assert model_config.vocab == ("H", "C", "N", "O", "S", "Cl", "Br")
-    ring = Chem.AddHs(Chem.MolFromSmiles("Clc1ccccc1"))
+    assert model_config.vocab == ("H", "C", "N", "N+", "O-", "O", "S", "Cl", "Br")
+    ring = Chem.AddHs(Chem.MolFromSmiles("Clc1ccc(cc1)[N+](=O)[O-]"))
     AllChem.EmbedMolecule(ring, randomSeed=0)
     write_sdf([Molecule.from_rdkit(ring).to_rdkit()], tmp_path / "fragment.sdf")
     out = tmp_path / "s.sdf"
     args = ("-n", 2, "-o", out, "--model", tmp_path / "run" / "model", "--steps", 2, "--resample", 1)
-    result = run("sample", "molecules", *args, "--fragment", tmp_path / "fragment.sdf", "--num-atoms", 14)
+    result = run("sample", "molecules", *args, "--fragment", tmp_path / "fragment.sdf", "--num-atoms", 18)
     assert result.exit_code == 0, result.output
     for mol in Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False):
-        assert "Cl" in {a.GetSymbol() for a in mol.GetAtoms()}
+        kinds = {(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms()}
+        assert {("Cl", 0), ("N", 1), ("O", -1)} <= kinds
     explicit = tmp_path / "qm9_vocab.yaml"
     explicit.write_text(config.read_text().replace("model:\n", "model:\n  vocab: [H, C, N, O, F]\n"))
     result = run("train", "molecules", "--data", smi, "--out", tmp_path / "r2", "--config", explicit)

@@ -122,7 +122,7 @@ def test_config_values_are_checked_against_their_types(tmp_path):
 def test_unknown_elements_are_rejected(tmp_path, qm9_train):
     four = dataclasses.replace(TINY_MODEL, vocab=("H", "C", "N", "O"))
     with pytest.raises(
-        ValueError, match=r"elements \['F'\] .* not in the model's vocabulary .* leave model.vocab"
+        ValueError, match=r"atom types \['F'\] .* not in the model's vocabulary .* leave model.vocab"
     ):
         MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, four, TINY_TRAIN)
 

@@ -1,5 +1,5 @@
-"""Graph helpers in plain torch (no torch-cluster): fully connected edges within each graph, the
-graph index of every node, per-graph centring."""
+"""Graph helpers in plain torch (no torch-cluster): fully connected edges and unordered pairs
+within each graph, the graph index of every node, per-graph centring."""
 
 from __future__ import annotations
 
@@ -26,6 +26,29 @@ def full_edges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     keep = i != j
     base = starts[graph]
     return (base + j)[keep], (base + i)[keep]
+
+
+def full_pairs(counts: torch.Tensor) -> torch.Tensor:
+    """``[2, num_pairs]`` all unordered pairs ``i < j`` within each graph, graph by graph and
+    within a graph ordered by ``j`` then ``i`` (so pair ``(i, j)`` of a graph is its row
+    ``j (j - 1) / 2 + i``, counted in local node numbers); ``num_pairs = sum(n (n - 1) / 2)``."""
+    src, dst = full_edges(counts)
+    keep = src < dst
+    return torch.stack([src[keep], dst[keep]])
+
+
+def pair_of_edge(src: torch.Tensor, dst: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """``[E]`` row in :func:`full_pairs` of the unordered pair of every ordered edge
+    ``(src, dst)`` ``[E]`` (both directions of a pair map to the same row)."""
+    counts = counts.long()
+    batch = batch_vector(counts)
+    starts = torch.cumsum(counts, 0) - counts
+    pair_counts = counts * (counts - 1) // 2
+    pair_starts = torch.cumsum(pair_counts, 0) - pair_counts
+    graph = batch[src]
+    lo = torch.minimum(src, dst) - starts[graph]
+    hi = torch.maximum(src, dst) - starts[graph]
+    return pair_starts[graph] + hi * (hi - 1) // 2 + lo
 
 
 def batch_vector(counts: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,8 @@
 At every step the generator replaces the given atoms of the clean-data estimate by the given
 coordinates, superposed (rotation and translation only) onto where the estimate put them, so
 the network decides where the part goes and the part itself stays exact (fragments of
-molecules, motifs of backbones). Fixed atom types, when given, are substituted as well.
+molecules, motifs of backbones). Fixed atom types and pair states (bonds within the part), when
+given, are substituted as well.
 """
 
 from __future__ import annotations
@@ -26,11 +27,19 @@ class RigidParts:
         atoms: ``[B, k]`` node indices (in the batch) of the ``B`` bodies' ``k`` atoms.
         pos: ``[B, k, 3]`` their given coordinates (model units, any placement).
         feat: ``[B, k, F]`` their given type features, or None (types are not fixed).
+        pair_rows: ``[B, q]`` rows of the state's pair channel among the bodies' atoms, or None.
+        pair: ``[B, q, S]`` their given pair features (bond orders), or None.
     """
 
     atoms: torch.Tensor
     pos: torch.Tensor
     feat: torch.Tensor | None = None
+    pair_rows: torch.Tensor | None = None
+    pair: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> RigidParts:
+        return RigidParts(*(None if x is None else x.to(device) for x in
+                            (self.atoms, self.pos, self.feat, self.pair_rows, self.pair)))
 
 
 def impose_rigid(x0: State, parts: Sequence[RigidParts]) -> State:
@@ -40,13 +49,16 @@ def impose_rigid(x0: State, parts: Sequence[RigidParts]) -> State:
     if not parts:
         return x0
     pos, feat = x0.pos.clone(), x0.feat.clone()
+    pair = None if x0.pair is None else x0.pair.clone()
     for part in parts:
         atoms = part.atoms.reshape(-1)
         placed = superpose(part.pos.double(), x0.pos[part.atoms].double())
         pos[atoms] = placed.reshape(-1, 3).to(pos.dtype)
         if part.feat is not None:
             feat[atoms] = part.feat.reshape(-1, feat.shape[1]).to(feat.dtype)
-    return x0.replace(remove_mean(pos, x0.batch, x0.num_graphs), feat)
+        if part.pair is not None and pair is not None:
+            pair[part.pair_rows.reshape(-1)] = part.pair.reshape(-1, pair.shape[1]).to(pair.dtype)
+    return x0.replace(remove_mean(pos, x0.batch, x0.num_graphs), feat, pair)
 
 
 def group_rigid(

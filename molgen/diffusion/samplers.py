@@ -103,9 +103,9 @@ def _dpm2m_step(sde: VPSDE, z: State, x0: State, prev_x0: State, t: float, s: fl
     h = 0.5 * (sde.logsnr(s) - sde.logsnr(t))
     r = prev_h / h
     c_new, c_old = 1 + 1 / (2 * r), -1 / (2 * r)
-    d = x0.replace(c_new * x0.pos + c_old * prev_x0.pos, c_new * x0.feat + c_old * prev_x0.feat)
+    d = x0.combine([(c_new, x0), (c_old, prev_x0)])
     _, st = sde.alpha_sigma(torch.tensor(t, dtype=torch.float64))
     as_, ss = sde.alpha_sigma(torch.tensor(s, dtype=torch.float64))
     coef = -as_ * math.expm1(-h)
     ratio = ss / st
-    return z.replace(ratio * z.pos + coef * d.pos, ratio * z.feat + coef * d.feat)
+    return z.combine([(ratio, z), (coef, d)])

@@ -1,7 +1,8 @@
 """The variance-preserving SDE: forward noising, prior and one reverse step.
 
-A state is a pair of node tensors: coordinates ``pos`` ``[N, 3]`` (kept at zero centre per
-graph) and continuous type features ``feat`` ``[N, F]``. ``z_t = alpha_t x + sigma_t eps``.
+A :class:`~molgen.core.state.State` holds coordinates ``pos`` ``[N, 3]`` (kept at zero centre per
+graph), continuous type features ``feat`` ``[N, F]`` and optionally continuous pair features
+``pair`` ``[P, B]`` (one-hot bond orders); every channel is noised the same way. ``z_t = alpha_t x + sigma_t eps``.
 The SDE never sees a network: reverse steps take the network's clean-data (x0) prediction.
 """
 
@@ -28,13 +29,13 @@ class VPSDE:
 
     def noise_like(self, state: State, generator: torch.Generator | None = None) -> State:
         """Standard Gaussian noise; zero mean per graph on coordinates."""
-        eps_pos = torch.randn(
-            state.pos.shape, generator=generator, device=state.pos.device, dtype=state.pos.dtype
-        )
-        eps_feat = torch.randn(
-            state.feat.shape, generator=generator, device=state.feat.device, dtype=state.feat.dtype
-        )
-        return state.replace(remove_mean(eps_pos, state.batch, state.num_graphs), eps_feat)
+
+        def randn_like(x: torch.Tensor) -> torch.Tensor:
+            return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+        eps_pos, eps_feat = randn_like(state.pos), randn_like(state.feat)
+        eps_pair = None if state.pair is None else randn_like(state.pair)
+        return state.replace(remove_mean(eps_pos, state.batch, state.num_graphs), eps_feat, eps_pair)
 
     def prior(self, state_like: State, generator: torch.Generator | None = None) -> State:
         """A sample of ``z_1`` with the shapes of ``state_like``."""
@@ -43,8 +44,7 @@ class VPSDE:
     def add_noise(self, x0: State, t: torch.Tensor, noise: State) -> State:
         """``z_t = alpha_t x0 + sigma_t eps`` with per-graph times ``t`` ``[num_graphs]``."""
         alpha, sigma = self.alpha_sigma(t)
-        a, s = alpha[x0.batch, None], sigma[x0.batch, None]
-        return x0.replace(a * x0.pos + s * noise.pos, a * x0.feat + s * noise.feat)
+        return x0.combine([(alpha, x0), (sigma, noise)])
 
     def ancestral_step(
         self,
@@ -64,14 +64,11 @@ class VPSDE:
         var_ts = st**2 - alpha_ts**2 * ss**2
         mean_coef_z = alpha_ts * ss**2 / st**2
         mean_coef_x = as_ * var_ts / st**2
-        mean = z_t.replace(
-            mean_coef_z * z_t.pos + mean_coef_x * x0.pos, mean_coef_z * z_t.feat + mean_coef_x * x0.feat
-        )
+        mean = z_t.combine([(mean_coef_z, z_t), (mean_coef_x, x0)])
         if not noise:
             return mean
         std = (var_ts * ss**2 / st**2).sqrt()
-        eps = self.noise_like(z_t, generator)
-        return mean.replace(mean.pos + std * eps.pos, mean.feat + std * eps.feat)
+        return mean.combine([(1.0, mean), (std, self.noise_like(z_t, generator))])
 
     def renoise(self, z_s: State, s: float, t: float, generator: torch.Generator | None = None) -> State:
         """Sample ``z_t ~ q(z_t | z_s)`` for ``t > s``: the forward process from ``s`` back to ``t``."""
@@ -80,17 +77,13 @@ class VPSDE:
         (at, st), (as_, ss) = self._scales(t), self._scales(s)
         alpha_ts = at / as_
         std = (st**2 - alpha_ts**2 * ss**2).clamp(min=0).sqrt()
-        eps = self.noise_like(z_s, generator)
-        return z_s.replace(alpha_ts * z_s.pos + std * eps.pos, alpha_ts * z_s.feat + std * eps.feat)
+        return z_s.combine([(alpha_ts, z_s), (std, self.noise_like(z_s, generator))])
 
     def ddim_step(self, z_t: State, x0: State, t: float, s: float) -> State:
         """Deterministic DDIM step (first-order probability-flow ODE solver)."""
         (at, st), (as_, ss) = self._scales(t), self._scales(s)
         ratio = ss / st
-        return z_t.replace(
-            ratio * z_t.pos + (as_ - ratio * at) * x0.pos,
-            ratio * z_t.feat + (as_ - ratio * at) * x0.feat,
-        )
+        return z_t.combine([(ratio, z_t), (as_ - ratio * at, x0)])
 
     def _scales(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         return self.alpha_sigma(torch.tensor(float(t), dtype=torch.float64))

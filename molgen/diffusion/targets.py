@@ -2,8 +2,9 @@
 
 With ``z = alpha x0 + sigma eps`` and unit-variance data, the network output ``D`` is read as
 ``x0_hat = alpha z + sigma D`` (so ``D`` targets ``sigma x0 - alpha eps``, i.e. minus the
-v-target): well scaled at every noise level, and exact in the high-noise limit. Types are
-predicted as logits; their x0 estimate is ``softmax(logits) * type_scale``.
+v-target): well scaled at every noise level, and exact in the high-noise limit. Types (and
+pair states, e.g. bond orders) are predicted as logits; their x0 estimate is
+``softmax(logits) * type_scale``.
 """
 
 from __future__ import annotations
@@ -40,4 +41,5 @@ def x0_from_output(sde: VPSDE, z: State, t: torch.Tensor, out: DenoiserOutput, t
     alpha, sigma = sde.alpha_sigma(t.to(z.pos.dtype))
     pos = alpha[z.batch, None] * z.pos + sigma[z.batch, None] * out.disp
     pos = remove_mean(pos, z.batch, z.num_graphs)
-    return z.replace(pos, torch.softmax(out.logits, -1) * type_scale)
+    pair = None if out.pair_logits is None else torch.softmax(out.pair_logits, -1) * type_scale
+    return z.replace(pos, torch.softmax(out.logits, -1) * type_scale, pair)

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from molgen.core.denoiser import Conditioning
-from molgen.core.graph import batch_vector
+from molgen.core.graph import batch_vector, full_pairs
 from molgen.core.state import State
 from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.inpainting import RigidParts, impose_rigid
@@ -88,20 +88,25 @@ class BatchInputs:
         num_features: type features per node (0 for backbones).
         cond: the batch's conditioning, or None.
         rigid: parts given up to a rigid motion (node indices within this batch).
+        num_pair_states: states per node pair (bond orders) the model generates; 0: none.
     """
 
     sizes: np.ndarray
     num_features: int
     cond: Conditioning | None = None
     rigid: list[RigidParts] = field(default_factory=list)
+    num_pair_states: int = 0
 
 
 @dataclass
 class Sampled:
-    """One sample: ``pos`` ``[n, 3]`` in Angstrom and ``types`` ``[n]`` type indices."""
+    """One sample: ``pos`` ``[n, 3]`` in Angstrom, ``types`` ``[n]`` type indices and, from a
+    model with pair states, ``pairs`` ``[m, 3]`` ``(i, j, state)`` of every pair whose state is
+    not 0 (bonds and their orders), ``i < j``."""
 
     pos: np.ndarray
     types: np.ndarray
+    pairs: np.ndarray | None = None
 
 
 class PretrainedGenerator:
@@ -180,20 +185,27 @@ class PretrainedGenerator:
         """One batch from the prior to clean samples (coordinates in Angstrom)."""
         counts = torch.as_tensor(inputs.sizes, dtype=torch.long)
         batch = batch_vector(counts)
+        pair_index = full_pairs(counts) if inputs.num_pair_states else None
+        pair = None if pair_index is None else torch.zeros(pair_index.shape[1], inputs.num_pair_states)
         shape = State(
-            torch.zeros(len(batch), 3), torch.zeros(len(batch), inputs.num_features), batch, len(counts)
+            torch.zeros(len(batch), 3),
+            torch.zeros(len(batch), inputs.num_features),
+            batch,
+            len(counts),
+            pair,
+            pair_index,
         )
         z = self.sde.prior(shape, gen)
-        z = State(z.pos.to(self.device), z.feat.to(self.device), batch.to(self.device), len(counts))
+        z = State(
+            z.pos.to(self.device),
+            z.feat.to(self.device),
+            batch.to(self.device),
+            len(counts),
+            None if pair is None else z.pair.to(self.device),
+            None if pair is None else pair_index.to(self.device),
+        )
         cond = None if inputs.cond is None else inputs.cond.to(self.device, torch.get_default_dtype())
-        rigid = [
-            RigidParts(
-                p.atoms.to(self.device),
-                p.pos.to(self.device),
-                None if p.feat is None else p.feat.to(self.device),
-            )
-            for p in inputs.rigid
-        ]
+        rigid = [p.to(self.device) for p in inputs.rigid]
         type_scale = self.config.sde.type_scale
         previous: State | None = None  # the last estimate, for self-conditioning
 
@@ -221,7 +233,23 @@ class PretrainedGenerator:
             x0.feat.argmax(-1).cpu().numpy() if inputs.num_features else np.zeros(len(pos), dtype=np.int64)
         )
         splits = np.cumsum(inputs.sizes)[:-1]
-        return [Sampled(p, ty) for p, ty in zip(np.split(pos, splits), np.split(types, splits))]
+        samples = [Sampled(p, ty) for p, ty in zip(np.split(pos, splits), np.split(types, splits))]
+        if pair is not None:
+            for sampled, pairs in zip(samples, sampled_pairs(x0, inputs.sizes)):
+                sampled.pairs = pairs
+        return samples
+
+
+def sampled_pairs(x0: State, sizes: np.ndarray) -> list[np.ndarray]:
+    """Per graph, ``[m, 3]`` ``(i, j, state)`` (local node numbers) of the pairs of ``x0`` whose
+    most likely state is not 0."""
+    states = x0.pair.argmax(-1).cpu().numpy()
+    index = x0.pair_index.cpu().numpy()
+    graph = x0.batch.cpu().numpy()[index[0]]
+    first = np.cumsum(sizes) - sizes
+    keep = states > 0
+    rows = np.stack([index[0] - first[graph], index[1] - first[graph], states], 1)[keep]
+    return np.split(rows, np.cumsum(np.bincount(graph[keep], minlength=len(sizes)))[:-1])
 
 
 def sample_finite(

@@ -11,12 +11,15 @@ import numpy as np
 import torch
 from rdkit import Chem
 
+from molgen.config import BOND_STATES
+from molgen.core.graph import full_pairs
 from molgen.diffusion.inpainting import RigidParts
-from molgen.generators.base import BatchInputs, PretrainedGenerator, SamplingOptions
+from molgen.generators.base import BatchInputs, PretrainedGenerator, Sampled, SamplingOptions
 from molgen.models.property_conditions import PropertyConditions
 from molgen.runtime import make_generator
 from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule
+from molgen.structures.vocab import AtomVocab, type_token
 
 logger = logging.getLogger("molgen")
 
@@ -41,12 +44,15 @@ class Fragment:
         feat: ``[k, num_types]`` clean type features (one-hot x type_scale).
         orders: ``[k, k]`` bond orders among the fixed atoms from the fragment's file (None:
             the file has no bonds).
+        pair: ``[k (k - 1) / 2, S]`` clean pair features of the fixed atoms' pairs, in
+            :func:`~molgen.core.graph.full_pairs` order (models with bonds), or None.
     """
 
     symbols: list[str]
     pos: torch.Tensor
     feat: torch.Tensor
     orders: np.ndarray | None = None
+    pair: torch.Tensor | None = None
 
     def bonds_within(self, symbols: list[str], pos: np.ndarray) -> np.ndarray | None:
         """``[num_bonds, 3]`` ``(i, j, order)`` bonds of a heavy-atom sample (``symbols``, ``pos``
@@ -67,7 +73,15 @@ class Fragment:
         k, g = len(self.symbols), len(sizes)
         first = np.cumsum(sizes) - sizes
         atoms = torch.as_tensor(first[:, None] + np.arange(k), device=self.pos.device)
-        return RigidParts(atoms, self.pos.expand(g, k, 3), self.feat.expand(g, k, self.feat.shape[1]))
+        feat = self.feat.expand(g, k, self.feat.shape[1])
+        if self.pair is None:
+            return RigidParts(atoms, self.pos.expand(g, k, 3), feat)
+        # the fragment's pairs are the first k (k - 1) / 2 pair rows of each molecule
+        pair_counts = sizes * (sizes - 1) // 2
+        rows = (np.cumsum(pair_counts) - pair_counts)[:, None] + np.arange(len(self.pair))
+        pair_rows = torch.as_tensor(rows, device=self.pos.device)
+        pair = self.pair.expand(g, *self.pair.shape)
+        return RigidParts(atoms, self.pos.expand(g, k, 3), feat, pair_rows, pair)
 
 
 class MoleculeGenerator(PretrainedGenerator):
@@ -83,6 +97,8 @@ class MoleculeGenerator(PretrainedGenerator):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.symbols = list(self.config.vocab)
+        vocab = AtomVocab(self.config.vocab)
+        self.elements, self.charges = vocab.elements, vocab.charges
 
     # -------------------------------------------------------------- sampling
     def sample(self, num_molecules: int, **options) -> list[Chem.Mol]:
@@ -167,7 +183,7 @@ class MoleculeGenerator(PretrainedGenerator):
             rows = torch.as_tensor(np.asarray(indices))
             part = None if cond is None else PropertyConditions(cond.values[rows], cond.given[rows])
             rigid = [] if fragment is None else [fragment.rigid(sizes[indices])]
-            return BatchInputs(sizes[indices], len(self.symbols), part, rigid)
+            return BatchInputs(sizes[indices], len(self.symbols), part, rigid, self.config.num_pair_states)
 
         samples = self.iter_samples(np.arange(num_molecules), batch_inputs, options, gen, "molecules")
         return self._molecules(samples, options, targets, fragment)
@@ -190,13 +206,24 @@ class MoleculeGenerator(PretrainedGenerator):
                 if fragment is not None:
                     props["resample"] = options.resample
                     props["fixed_atoms"] = len(fragment.symbols)
-                symbols = [self.symbols[t] for t in sampled.types]
-                if self.config.hydrogens == "implicit":
-                    bonds = None if fragment is None else fragment.bonds_within(symbols, sampled.pos)
-                    mols.append(Molecule(symbols, sampled.pos, bonds, props).to_rdkit_adding_hydrogens())
-                else:
-                    mols.append(Molecule(symbols, sampled.pos, props=props).to_rdkit())
+                mols.append(self._molecule(sampled, props, fragment))
             yield mols
+
+    def _molecule(self, sampled: Sampled, props: dict, fragment: Fragment | None) -> Chem.Mol:
+        """One sample as an RDKit Mol: with the generated bonds (models with bonds; the SD tag
+        ``bonds_vs_geometry`` counts the atom pairs where they and the coordinates disagree, see
+        :func:`bond_disagreements`), else with bonds from the geometry."""
+        symbols = [self.elements[t] for t in sampled.types]
+        charges = np.array([self.charges[t] for t in sampled.types])
+        bonds = sampled.pairs
+        if bonds is not None:
+            props["bonds_vs_geometry"] = bond_disagreements(symbols, sampled.pos, bonds)
+        elif fragment is not None and self.config.hydrogens == "implicit":
+            bonds = fragment.bonds_within(symbols, sampled.pos)
+        molecule = Molecule(symbols, sampled.pos, bonds, props, charges if charges.any() else None)
+        if self.config.hydrogens == "implicit":
+            return molecule.to_rdkit_adding_hydrogens()
+        return molecule.to_rdkit()
 
     # ------------------------------------------------------------ conditions
     def conditions(self, properties: Properties | None, num_molecules: int = 1) -> PropertyConditions | None:
@@ -236,13 +263,17 @@ class MoleculeGenerator(PretrainedGenerator):
         if not keep:
             raise ValueError("the fragment has no atoms this model generates")
         symbols = [fixed.symbols[i] for i in keep]
-        unknown = sorted(set(symbols) - set(self.symbols))
+        charged = fixed.charges is not None and any(self.charges)  # element-only vocabularies ignore charges
+        charges = [int(fixed.charges[i]) for i in keep] if charged else [0] * len(keep)
+        tokens = [type_token(s, q) for s, q in zip(symbols, charges)]
+        unknown = sorted(set(tokens) - set(self.symbols))
         if unknown:
-            raise ValueError(f"fragment elements {unknown} are not in the model's vocabulary {self.symbols}")
+            raise ValueError(f"fragment atom types {unknown} are not in the model's vocabulary {self.symbols}")
         pos = torch.as_tensor(fixed.pos[keep], dtype=torch.float32)
         pos = (pos - pos.mean(0)) / self.stats.coord_scale
-        types = torch.tensor([self.symbols.index(s) for s in symbols])
-        feat = torch.nn.functional.one_hot(types, len(self.symbols)).float() * self.config.sde.type_scale
+        types = torch.tensor([self.symbols.index(t) for t in tokens])
+        scale = self.config.sde.type_scale
+        feat = torch.nn.functional.one_hot(types, len(self.symbols)).float() * scale
         orders = None
         if fixed.bonds is not None and len(fixed.bonds):
             index = {old: new for new, old in enumerate(keep)}
@@ -250,7 +281,14 @@ class MoleculeGenerator(PretrainedGenerator):
             for i, j, order in fixed.bonds.tolist():
                 if i in index and j in index:
                     orders[index[i], index[j]] = orders[index[j], index[i]] = order
-        return Fragment(symbols, pos.to(self.device), feat.to(self.device), orders)
+        pair = None
+        if self.config.bonds:
+            if orders is None or (orders > len(BOND_STATES) - 1).any():
+                raise ValueError("a model with bonds needs the fragment's bonds in Kekulé form (an SDF bond block)")
+            i, j = full_pairs(torch.tensor([len(keep)]))
+            states = torch.as_tensor(orders[i.numpy(), j.numpy()])
+            pair = (torch.nn.functional.one_hot(states, len(BOND_STATES)).float() * scale).to(self.device)
+        return Fragment(symbols, pos.to(self.device), feat.to(self.device), orders, pair)
 
     # -------------------------------------------------------------- internals
     @staticmethod
@@ -282,6 +320,16 @@ class MoleculeGenerator(PretrainedGenerator):
         if (sizes < minimum).any():
             raise ValueError(f"num_atoms {int(sizes.min())} is smaller than the fragment ({minimum} atoms)")
         return sizes
+
+
+def bond_disagreements(symbols: list[str], pos: np.ndarray, bonds: np.ndarray) -> int:
+    """Atom pairs bonded by the generated bonds (``bonds`` ``[m, 3]`` ``(i, j, order)``) but not
+    by EDM's distance rule on the coordinates, or the other way round (0: the bonds and the
+    geometry agree on which atoms are bonded; orders are not compared, since a Kekulé structure
+    alternates where aromatic geometry does not)."""
+    generated = np.zeros((len(symbols), len(symbols)), dtype=bool)
+    generated[bonds[:, 0], bonds[:, 1]] = True
+    return int((np.triu(bond_orders(symbols, pos) > 0, 1) != generated).sum())
 
 
 def sampling_settings(

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from molgen.config import ModelConfig
 from molgen.core.denoiser import Denoiser, DenoiserOutput
-from molgen.core.graph import full_edges, remove_mean
+from molgen.core.graph import full_edges, pair_of_edge, remove_mean
 from molgen.core.state import State
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 from molgen.models.property_conditions import PropertyConditions
@@ -23,14 +23,19 @@ TIME_FEATURES = 16  # Fourier features of the noise level in the input layer
 
 
 class EGNNLayer(nn.Module):
-    """One message-passing layer updating features ``h`` and coordinates ``pos``."""
+    """One message-passing layer updating features ``h``, coordinates ``pos`` and, with
+    ``edge_track``, a per-edge state ``e`` (the pair channel: its messages read ``e`` and are
+    added to it)."""
 
-    def __init__(self, hidden: int, edge_hidden: int, num_rbf: int, rbf_max: float) -> None:
+    def __init__(
+        self, hidden: int, edge_hidden: int, num_rbf: int, rbf_max: float, edge_track: bool = False
+    ) -> None:
         super().__init__()
         self.rbf = GaussianRBF(num_rbf, rbf_max)
         self.proj_src = nn.Linear(hidden, edge_hidden)
         self.proj_dst = nn.Linear(hidden, edge_hidden, bias=False)
         self.proj_rbf = nn.Linear(num_rbf, edge_hidden, bias=False)
+        self.proj_edge = nn.Linear(edge_hidden, edge_hidden, bias=False) if edge_track else None
         self.edge_out = nn.Linear(edge_hidden, edge_hidden)
         self.coord_gate = nn.Linear(edge_hidden, 1)
         nn.init.zeros_(self.coord_gate.weight)
@@ -47,28 +52,45 @@ class EGNNLayer(nn.Module):
         src: torch.Tensor,
         dst: torch.Tensor,
         inv_count: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """h ``[N, hidden]``, pos ``[N, 3]``, src/dst ``[E]``, inv_count ``[N, 1]``."""
+        e: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """h ``[N, hidden]``, pos ``[N, 3]``, src/dst ``[E]``, inv_count ``[N, 1]``, e
+        ``[E, edge_hidden]`` (edge-track layers only) -> updated (h, pos, e)."""
         rel = pos[dst] - pos[src]
         dist = torch.sqrt((rel * rel).sum(-1) + 1e-8)
-        m = F.silu(self.proj_src(h)[src] + self.proj_dst(h)[dst] + self.proj_rbf(self.rbf(dist)))
-        m = F.silu(self.edge_out(m))
+        m = self.proj_src(h)[src] + self.proj_dst(h)[dst] + self.proj_rbf(self.rbf(dist))
+        if self.proj_edge is not None:
+            m = m + self.proj_edge(e)
+        m = F.silu(self.edge_out(F.silu(m)))
         h = h + self.node_mlp(torch.cat([self.node_norm(h), scatter_mean(m, dst, inv_count)], -1))
         shift = rel * (self.coord_gate(m) / (dist[:, None] + 1.0))
-        return h, pos + scatter_mean(shift, dst, inv_count)
+        return h, pos + scatter_mean(shift, dst, inv_count), None if e is None else e + m
 
 
 def run_layers(
-    layers: nn.ModuleList, h: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor, num_graphs: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+    layers: nn.ModuleList,
+    h: torch.Tensor,
+    pos: torch.Tensor,
+    batch: torch.Tensor,
+    num_graphs: int,
+    pair: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Run EGNN ``layers`` over fully connected molecules: h ``[N, hidden]``, pos ``[N, 3]``,
-    batch ``[N]`` (nodes stored graph by graph) -> updated (h, pos)."""
+    batch ``[N]`` (nodes stored graph by graph), for edge-track layers ``pair``
+    ``[P, edge_hidden]`` initial pair states (rows of :func:`~molgen.core.graph.full_pairs`)
+    -> updated (h, pos, pair states ``[P, edge_hidden]`` summed over both directions, or None)."""
     counts = torch.bincount(batch, minlength=num_graphs)
     src, dst = full_edges(counts)
     inv_count = (1.0 / (counts - 1).clamp(min=1).to(pos.dtype))[batch, None]
+    edge_pair = e = None
+    if pair is not None:
+        edge_pair = pair_of_edge(src, dst, counts)
+        e = pair[edge_pair]
     for layer in layers:
-        h, pos = layer(h, pos, src, dst, inv_count)
-    return h, pos
+        h, pos, e = layer(h, pos, src, dst, inv_count, e)
+    if e is None:
+        return h, pos, None
+    return h, pos, torch.zeros_like(pair).index_add_(0, edge_pair, e)
 
 
 def narrow_conditions(
@@ -88,10 +110,14 @@ def narrow_conditions(
 
 
 class MoleculeDenoiser(Denoiser):
-    """Predicts a coordinate displacement and type logits from a noisy molecule batch.
+    """Predicts a coordinate displacement, type logits and (``config.bonds``) bond-order logits
+    from a noisy molecule batch.
 
-    Built from the whole model config: ``config.denoiser`` sizes the network, the vocabulary and
-    the properties set its input and output widths (``config.num_types``, ``config.num_conditions``).
+    Built from the whole model config: ``config.denoiser`` sizes the network, the vocabulary,
+    the properties and the bonds set its input and output widths (``config.num_types``,
+    ``config.num_conditions``, ``config.num_pair_states``). With bonds, every layer keeps and
+    updates a state per atom pair (read from the noisy bond orders); the bond logits come from
+    it and from the distances of the final coordinates.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -102,18 +128,31 @@ class MoleculeDenoiser(Denoiser):
         net = config.denoiser
         self.time = FourierTime(TIME_FEATURES // 2)
         self.embed = nn.Linear(config.num_types + TIME_FEATURES + config.num_conditions, net.hidden)
+        bonds = config.num_pair_states
         self.layers = nn.ModuleList(
-            EGNNLayer(net.hidden, net.edge_hidden, net.num_rbf, net.rbf_max) for _ in range(net.num_layers)
+            EGNNLayer(net.hidden, net.edge_hidden, net.num_rbf, net.rbf_max, edge_track=bonds > 0)
+            for _ in range(net.num_layers)
         )
         self.out_norm = nn.LayerNorm(net.hidden)
         self.type_head = nn.Linear(net.hidden, config.num_types)
+        if bonds:
+            self.pair_embed = nn.Linear(bonds, net.edge_hidden)
+            self.pair_rbf = nn.Sequential(
+                GaussianRBF(net.num_rbf, net.rbf_max), nn.Linear(net.num_rbf, net.edge_hidden, bias=False)
+            )
+            self.pair_head = nn.Sequential(
+                nn.LayerNorm(net.edge_hidden), nn.Linear(net.edge_hidden, net.edge_hidden), nn.SiLU(),
+                nn.Linear(net.edge_hidden, bonds),
+            )
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`: ``noisy.pos`` ``[N, 3]`` (normalised units),
-        ``noisy.feat`` ``[N, num_types]``; ``cond``: property targets of a property-conditioned
-        model (None: none given). No self-conditioning (``self_cond`` must be None).
+        ``noisy.feat`` ``[N, num_types]``, with bonds ``noisy.pair`` ``[P, num_pair_states]``;
+        ``cond``: property targets of a property-conditioned model (None: none given). No
+        self-conditioning (``self_cond`` must be None).
 
-        Returns ``disp`` ``[N, 3]`` (zero mean per graph) and type ``logits`` ``[N, num_types]``.
+        Returns ``disp`` ``[N, 3]`` (zero mean per graph), type ``logits`` ``[N, num_types]`` and
+        with bonds ``pair_logits`` ``[P, num_pair_states]``.
         """
         if self_cond is not None:
             raise ValueError("MoleculeDenoiser does not read a self-conditioning estimate")
@@ -123,6 +162,16 @@ class MoleculeDenoiser(Denoiser):
             if cond is None:
                 cond = PropertyConditions.none(num_graphs, len(self.config.properties), pos.device)
             inputs.append(cond.network_input().to(pos.dtype)[batch])
-        h, x = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs)
+        pair = None
+        if self.config.num_pair_states:
+            if noisy.pair is None:
+                raise ValueError("this model generates bonds: the noisy state needs its pair channel")
+            pair = self.pair_embed(noisy.pair)
+        h, x, pair = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs, pair)
         disp = remove_mean(x - pos, batch, num_graphs)
-        return DenoiserOutput(disp, self.type_head(self.out_norm(h)))
+        logits = self.type_head(self.out_norm(h))
+        if pair is None:
+            return DenoiserOutput(disp, logits)
+        i, j = noisy.pair_index
+        dist = (x[i] - x[j]).norm(dim=-1)
+        return DenoiserOutput(disp, logits, self.pair_head(pair + self.pair_rbf(dist)))

@@ -35,6 +35,6 @@ class PropertyRegressor(nn.Module):
     ) -> torch.Tensor:
         """pos ``[N, 3]`` (model units), feat ``[N, num_types]`` one-hot types, batch ``[N]``
         -> ``[num_graphs, num_properties]`` (sum of per-atom contributions)."""
-        h, _ = run_layers(self.layers, self.embed(feat), pos, batch, num_graphs)
+        h, _, _ = run_layers(self.layers, self.embed(feat), pos, batch, num_graphs)
         out = torch.zeros(num_graphs, self.head[-1].out_features, dtype=h.dtype, device=h.device)
         return out.index_add_(0, batch, self.head(h))

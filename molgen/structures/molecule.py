@@ -96,14 +96,19 @@ class Molecule:
     def to_rdkit(self) -> Chem.Mol:
         """RDKit Mol with one 3D conformer.
 
-        Bonds come from ``self.bonds`` when present; otherwise they are perceived from
+        Bonds come from ``self.bonds`` when present (then the atoms are all the molecule has:
+        RDKit adds no implicit hydrogens, so an atom short of its valence is a radical and
+        invalid); otherwise they are perceived from
         coordinates with ``rdDetermineBonds.DetermineBonds`` (neutral total charge). If
         bond orders cannot be assigned, only connectivity is kept and the returned
         molecule carries the property ``valid = 0``; otherwise ``valid`` is 1 when RDKit
         sanitisation succeeds. The canonical SMILES is stored as ``smiles``.
         """
         mol, perceived_ok = self.to_rdkit_raw(), True
-        if self.bonds is None:
+        if self.bonds is not None:
+            for atom in mol.GetAtoms():
+                atom.SetNoImplicit(True)
+        else:
             if _plausible_for_bond_perception(self.symbols, self.pos):
                 mol, perceived_ok = _perceive_bonds(mol)
             else:

@@ -26,6 +26,7 @@ class TrainingBatch:
         noise: the Gaussian noise of ``z_t = alpha x0 + sigma noise`` (same shapes as ``x0``).
         cond: the conditioning the network sees (after dropout), or None.
         types: ``[N]`` type indices (molecules: the cross-entropy targets), or None.
+        bond_orders: ``[P]`` pair-state targets of the pairs of ``x0`` (models with bonds), or None.
         self_condition: whether this step trains with a first estimate.
     """
 
@@ -34,6 +35,7 @@ class TrainingBatch:
     noise: State
     cond: Conditioning | None = None
     types: torch.Tensor | None = None
+    bond_orders: torch.Tensor | None = None
     self_condition: bool = False
 
 
@@ -75,12 +77,14 @@ def molecule_loss(
     type_scale: float,
     min_snr_gamma: float,
     type_weight: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Min-SNR-weighted x0 loss on coordinates plus ``type_weight`` x cross-entropy on types,
-    each a per-graph mean, averaged over graphs.
+    bond_weight: float = 1.0,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Min-SNR-weighted x0 loss on coordinates plus ``type_weight`` x cross-entropy on types
+    plus (models with bonds) ``bond_weight`` x cross-entropy on the pair states, each a
+    per-graph mean (over atoms, over atom pairs), averaged over graphs.
 
     Returns:
-        (total, coordinate part, type part), each a scalar.
+        total, and its (coordinate, type, bond) parts (the bond part 0 without bonds), scalars.
     """
     x0, t = batch.x0, batch.t
     z = sde.add_noise(x0, t, batch.noise)
@@ -91,7 +95,12 @@ def molecule_loss(
     per_graph = graph_mean(node_terms, x0.batch, x0.num_graphs)
     loss_pos = (min_snr_weight(sde, t, min_snr_gamma) * per_graph[:, 0]).mean()
     loss_type = per_graph[:, 1].mean()
-    return loss_pos + type_weight * loss_type, loss_pos.detach(), loss_type.detach()
+    loss_bond = torch.zeros((), device=loss_pos.device)
+    if batch.bond_orders is not None:
+        pair_ce = F.cross_entropy(out.pair_logits, batch.bond_orders, reduction="none")
+        loss_bond = graph_mean(pair_ce, x0.pair_batch, x0.num_graphs).mean()
+    total = loss_pos + type_weight * loss_type + bond_weight * loss_bond
+    return total, (loss_pos.detach(), loss_type.detach(), loss_bond.detach())
 
 
 def local_distances(

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from molgen.config import BaseTrainConfig, ModelConfig, TrainConfig
+from molgen.core.graph import full_pairs
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
 from molgen.models.molecule_denoiser import narrow_conditions
 from molgen.models.pretrained import DataStats, PropertyStats
 from molgen.models.property_conditions import PropertyConditions
-from molgen.structures.vocab import AtomVocab
+from molgen.structures.vocab import AtomVocab, type_token
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
 from molgen.training.losses import TrainingBatch, molecule_loss, stratified_times
 
 __all__ = ["MoleculeTrainer", "export_checkpoint", "read_checkpoint"]
 
+logger = logging.getLogger("molgen")
+
+
+MAX_CHARGE = 8  # formal charges of training atoms lie in [-MAX_CHARGE, MAX_CHARGE]
+
 
 class EncodedMolecules:
-    """Training tensors: centred, scaled coordinates and type indices of every atom, and the
-    normalised values of the conditioning properties of every molecule."""
+    """Training tensors: centred, scaled coordinates and type indices of every atom, the
+    normalised values of the conditioning properties of every molecule and, with ``bonds``, the
+    bond orders of every molecule (Kekulé, from the data)."""
 
     def __init__(
         self,
@@ -31,19 +39,26 @@ class EncodedMolecules:
         vocab: AtomVocab,
         coord_scale: float,
         properties: dict[str, PropertyStats] | None = None,
+        bonds: bool = False,
     ) -> None:
-        lookup = np.full(256, -1, dtype=np.int64)
-        for i, z in enumerate(vocab.atomic_numbers):
-            lookup[z] = i
-        types = lookup[data.atomic_numbers]
+        lookup = np.full((256, 2 * MAX_CHARGE + 1), -1, dtype=np.int64)
+        for i, (z, q) in enumerate(zip(vocab.atomic_numbers, vocab.charges)):
+            lookup[z, q + MAX_CHARGE] = i
+        # a vocabulary of elements only (no charged type) types atoms by element
+        charges = data_charges(data) if any(vocab.charges) else np.zeros(len(data.atomic_numbers), np.int64)
+        types = lookup[data.atomic_numbers, charges + MAX_CHARGE]
         if (types < 0).any():
-            bad = sorted({AtomVocab.symbol_of(int(z)) for z in data.atomic_numbers[types < 0]})
+            bad = sorted({type_token(AtomVocab.symbol_of(int(z)), int(q))
+                          for z, q in zip(data.atomic_numbers[types < 0], charges[types < 0])})
             raise ValueError(
-                f"elements {bad} of the training data are not in the model's vocabulary "
+                f"atom types {bad} of the training data are not in the model's vocabulary "
                 f"{list(vocab.symbols)}: add them to model.vocab in the config, or leave model.vocab "
-                "out to take the elements from the data"
+                "out to take the atom types from the data"
             )
+        if bonds:
+            data = usable_for_bonds(data)
         self.data = data
+        self.bonds = bonds
         self.types = torch.from_numpy(types)
         self.pos = torch.from_numpy(centred_positions(data) / coord_scale).float()
         # [num_molecules, num_properties] normalised conditioning values
@@ -60,6 +75,48 @@ class EncodedMolecules:
         rows, batch = self.data.atom_rows(indices)
         rows = torch.from_numpy(rows)
         return self.pos[rows], self.types[rows], torch.from_numpy(batch)
+
+    def bond_orders(self, indices: np.ndarray, pair_index: torch.Tensor) -> torch.Tensor:
+        """``[P]`` bond order (0 = no bond) of every pair ``pair_index`` ``[2, P]``
+        (:func:`~molgen.core.graph.full_pairs` of the batch of ``indices``)."""
+        bonds = self.data.bonds[self.data.bond_rows(indices)]
+        molecule = np.repeat(np.arange(len(indices)), np.diff(self.data.bond_offsets)[indices])
+        sizes = self.data.num_atoms[indices]
+        # atom rows -> local indices in the molecule -> row of the pair in the batch
+        local = bonds[:, :2] - self.data.offsets[indices][molecule, None]
+        pair_counts = sizes * (sizes - 1) // 2
+        pair_start = np.cumsum(pair_counts) - pair_counts
+        lo, hi = local.min(1), local.max(1)
+        rows = pair_start[molecule] + hi * (hi - 1) // 2 + lo
+        orders = torch.zeros(pair_index.shape[1], dtype=torch.long)
+        orders[torch.from_numpy(rows)] = torch.from_numpy(bonds[:, 2])
+        return orders
+
+
+def data_charges(data: PackedMolecules) -> np.ndarray:
+    """``[total_atoms]`` int64 formal charges (zeros when the data has none); ValueError beyond
+    ``MAX_CHARGE``."""
+    if data.charges is None:
+        return np.zeros(len(data.atomic_numbers), dtype=np.int64)
+    charges = data.charges.astype(np.int64)
+    if np.abs(charges).max(initial=0) > MAX_CHARGE:
+        raise ValueError(f"formal charges beyond +-{MAX_CHARGE} in the training data")
+    return charges
+
+
+def usable_for_bonds(data: PackedMolecules) -> PackedMolecules:
+    """The molecules of ``data`` with known bonds (those flagged ``bonds_ok = 0`` dropped); a
+    clear error when the data has no bonds at all."""
+    if data.bonds is None:
+        raise ValueError(
+            "the model generates bonds (model.bonds) but the training data has none: use QM9, an "
+            "SDF with bonds or SMILES"
+        )
+    if "bonds_ok" in data.props and not data.props["bonds_ok"].all():
+        keep = np.flatnonzero(data.props["bonds_ok"] > 0)
+        logger.info("%d of %d molecules without perceived bonds left out", len(data) - len(keep), len(data))
+        data = data.subset(keep)
+    return data
 
 
 def model_atoms(data: PackedMolecules, config: ModelConfig) -> PackedMolecules:
@@ -107,7 +164,7 @@ class MoleculeTrainer(DiffusionTrainer):
 
     KIND = "molecules"
     TRAIN_CONFIG = TrainConfig
-    LOSS_FIELDS = ("loss_pos", "loss_type")
+    LOSS_FIELDS = ("loss_pos", "loss_type", "loss_bond")
     RATE_FIELD = "mol_per_s"
 
     def complete_config(self, data: PackedMolecules, model_config: ModelConfig) -> ModelConfig:
@@ -115,8 +172,10 @@ class MoleculeTrainer(DiffusionTrainer):
         sees: heavy atoms only for implicit hydrogens), in order of atomic number."""
         if model_config.vocab:
             return model_config
-        numbers = np.unique(model_atoms(data, model_config).atomic_numbers)
-        return dataclasses.replace(model_config, vocab=tuple(AtomVocab.symbol_of(int(z)) for z in numbers))
+        atoms = model_atoms(data, model_config)
+        kinds = np.unique(np.stack([atoms.atomic_numbers.astype(np.int64), data_charges(atoms)], 1), axis=0)
+        vocab = tuple(type_token(AtomVocab.symbol_of(int(z)), int(q)) for z, q in kinds)
+        return dataclasses.replace(model_config, vocab=vocab)
 
     def make_stats(self, data: PackedMolecules, model_config: ModelConfig) -> DataStats:
         data = model_atoms(data, model_config)
@@ -144,7 +203,11 @@ class MoleculeTrainer(DiffusionTrainer):
             )
         properties = {k: self.stats.properties[k] for k in self.model_config.properties}
         return EncodedMolecules(
-            model_atoms(data, self.model_config), self.vocab, self.stats.coord_scale, properties
+            model_atoms(data, self.model_config),
+            self.vocab,
+            self.stats.coord_scale,
+            properties,
+            getattr(self.model_config, "bonds", False),  # a regressor reads no bonds
         )
 
     def local_inputs(self, step: int) -> TrainingBatch:
@@ -154,9 +217,14 @@ class MoleculeTrainer(DiffusionTrainer):
         pos, types, batch = self.encoded.batch(indices)
         gen = self.step_generator(step)
         t = stratified_times(b, gen)
-        x0 = State(
-            pos, F.one_hot(types, len(self.vocab)).float() * self.model_config.sde.type_scale, batch, b
-        )
+        type_scale = self.model_config.sde.type_scale
+        x0 = State(pos, F.one_hot(types, len(self.vocab)).float() * type_scale, batch, b)
+        orders = None
+        if self.model_config.bonds:
+            pair_index = full_pairs(torch.bincount(batch, minlength=b))
+            orders = self.encoded.bond_orders(indices, pair_index)
+            pair = F.one_hot(orders, self.model_config.num_pair_states).float() * type_scale
+            x0 = State(x0.pos, x0.feat, batch, b, pair, pair_index)
         noise = self.sde.noise_like(x0, gen)
         lo, hi = self.rank_slice()
         cond = None
@@ -165,15 +233,19 @@ class MoleculeTrainer(DiffusionTrainer):
             mask = condition_mask(b, values.shape[1], self.config.condition_dropout, gen)
             cond = PropertyConditions(values[lo:hi], mask[lo:hi]).to(self.device)
         local_types = types[(batch >= lo) & (batch < hi)].to(self.device)
-        return self.local_batch(x0, t, noise, cond=cond, types=local_types)
+        local_orders = None
+        if orders is not None:
+            pair_batch = batch[x0.pair_index[0]]
+            local_orders = orders[(pair_batch >= lo) & (pair_batch < hi)].to(self.device)
+        return self.local_batch(x0, t, noise, cond=cond, types=local_types, bond_orders=local_orders)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, type_scale = self.config, self.model_config.sde.type_scale
         batch = self.local_inputs(step)
-        loss, pos, types = molecule_loss(
-            self.model, self.sde, batch, type_scale, cfg.min_snr_gamma, cfg.type_loss_weight
+        loss, parts = molecule_loss(
+            self.model, self.sde, batch, type_scale, cfg.min_snr_gamma, cfg.type_loss_weight, cfg.bond_loss_weight
         )
-        return loss, {"loss_pos": float(pos), "loss_type": float(types)}
+        return loss, {name: float(v) for name, v in zip(self.LOSS_FIELDS, parts)}
 
 
 class RegressorTrainer(MoleculeTrainer):

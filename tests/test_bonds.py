@@ -1,0 +1,133 @@
+"""Bond orders generated jointly with atoms: pair bookkeeping, the pair-track denoiser's
+symmetries (float64), bond data, training targets and generated bonds in the output."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from molgen.config import BOND_STATES
+from molgen.core.graph import batch_vector, full_edges, full_pairs, pair_of_edge
+from molgen.core.state import State
+from molgen.generators.base import BatchInputs, SamplingOptions
+from molgen.generators.molecules import MoleculeGenerator
+from molgen.structures.vocab import AtomVocab
+from molgen.models.molecule_denoiser import MoleculeDenoiser
+from molgen.testing import TINY_MODEL, TINY_TRAIN, assert_equivariant
+from molgen.training.trainer import EncodedMolecules, MoleculeTrainer
+
+BOND_MODEL = dataclasses.replace(TINY_MODEL, vocab=("C", "N", "O"), bonds=True)
+
+
+def noisy_state(counts, dtype=torch.float64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    counts = torch.tensor(counts)
+    pairs = full_pairs(counts)
+    n = int(counts.sum())
+    return State(
+        torch.randn(n, 3, generator=gen, dtype=dtype),
+        torch.randn(n, 3, generator=gen, dtype=dtype),
+        batch_vector(counts),
+        len(counts),
+        torch.randn(pairs.shape[1], len(BOND_STATES), generator=gen, dtype=dtype),
+        pairs,
+    )
+
+
+def test_pairs_are_unordered_graph_by_graph_and_every_edge_finds_its_pair():
+    counts = torch.tensor([3, 1, 4, 2])
+    pairs = full_pairs(counts)
+    assert pairs.shape[1] == 3 + 0 + 6 + 1
+    batch = batch_vector(counts)
+    assert (pairs[0] < pairs[1]).all() and (batch[pairs[0]] == batch[pairs[1]]).all()
+    src, dst = full_edges(counts)
+    rows = pair_of_edge(src, dst, counts)
+    assert torch.equal(pairs[:, rows], torch.stack([torch.minimum(src, dst), torch.maximum(src, dst)]))
+    assert torch.equal(torch.bincount(rows), torch.full((pairs.shape[1],), 2))  # both directions
+
+
+def test_the_bond_denoiser_is_e3_equivariant_and_its_bond_logits_invariant():
+    torch.manual_seed(0)
+    net = MoleculeDenoiser(BOND_MODEL).double()
+    state, logsnr = noisy_state([5, 3]), torch.tensor([0.5, -1.0], dtype=torch.float64)
+    out = net(state, logsnr)
+    assert out.pair_logits.shape == (10 + 3, len(BOND_STATES))
+
+    def outputs(pos):
+        return net(state.replace(pos, state.feat), logsnr)
+
+    assert_equivariant(outputs, state.pos)
+    mirrored = outputs(state.pos * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))  # reflections too
+    assert torch.allclose(mirrored.disp, out.disp * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
+    assert torch.allclose(mirrored.pair_logits, out.pair_logits, atol=1e-10)
+
+
+def test_the_bond_denoiser_is_permutation_equivariant_over_atoms_and_pairs():
+    torch.manual_seed(0)
+    net = MoleculeDenoiser(BOND_MODEL).double()
+    state, logsnr = noisy_state([6]), torch.tensor([0.3], dtype=torch.float64)
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])  # new atom k is old atom perm[k]
+    old_rows = {(int(i), int(j)): r for r, (i, j) in enumerate(state.pair_index.T)}
+    # the pair row of new atoms (a, b) holds the old pair (perm[a], perm[b])
+    rows = torch.tensor([old_rows[tuple(sorted((int(perm[a]), int(perm[b]))))] for a, b in state.pair_index.T])
+    permuted = State(state.pos[perm], state.feat[perm], state.batch, 1, state.pair[rows], state.pair_index)
+    out, out_p = net(state, logsnr), net(permuted, logsnr)
+    assert torch.allclose(out_p.disp, out.disp[perm], atol=1e-10)
+    assert torch.allclose(out_p.logits, out.logits[perm], atol=1e-10)
+    assert torch.allclose(out_p.pair_logits, out.pair_logits[rows], atol=1e-10)
+
+
+def test_bonds_survive_subsets_hydrogen_removal_and_a_save_load_round_trip(tmp_path, qm9_train):
+    assert qm9_train.bonds is not None and qm9_train.props["bonds_ok"].all()
+    mol = qm9_train.molecule(7)
+    assert Chem.MolToSmiles(Chem.RemoveHs(mol.to_rdkit())) == mol.to_rdkit().GetProp("smiles")
+    path = tmp_path / "p.npz"
+    qm9_train.subset([9, 7]).save(path)
+    again = type(qm9_train).load(path)
+    assert np.array_equal(again.molecule(1).bonds, mol.bonds)
+    heavy = qm9_train.without_hydrogens().molecule(7)
+    keep = [i for i, s in enumerate(mol.symbols) if s != "H"]
+    expected = {(keep.index(i), keep.index(j), o) for i, j, o in mol.bonds.tolist() if i in keep and j in keep}
+    assert {tuple(b) for b in heavy.bonds.tolist()} == expected
+
+
+def test_training_targets_put_every_bond_order_on_its_pair(qm9_train):
+    data = qm9_train.subset(range(20)).without_hydrogens()
+    encoded = EncodedMolecules(data, AtomVocab(("C", "N", "O", "F")), 1.0, bonds=True)
+    indices = np.array([4, 0, 13])
+    _, _, batch = encoded.batch(indices)
+    pairs = full_pairs(torch.bincount(batch))
+    orders = encoded.bond_orders(indices, pairs)
+    first = np.cumsum(data.num_atoms[indices]) - data.num_atoms[indices]
+    for g, m in enumerate(indices):
+        expected = np.zeros((data.num_atoms[m],) * 2, dtype=np.int64)
+        for i, j, o in data.molecule(m).bonds:
+            expected[i, j] = expected[j, i] = o
+        mine = batch[pairs[0]] == g
+        i, j = (pairs[:, mine] - first[g]).numpy()
+        assert np.array_equal(orders[mine].numpy(), expected[i, j])
+
+
+def test_a_bond_model_trains_and_its_molecules_carry_the_generated_bonds(tmp_path, qm9_train):
+    config = dataclasses.replace(BOND_MODEL, vocab=(), hydrogens="implicit")
+    out = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, config, TINY_TRAIN).train()
+    gen = MoleculeGenerator.from_pretrained(out)
+    assert gen.config.bonds and set(gen.config.vocab) >= {"C", "N", "O", "F"}
+    inputs = BatchInputs(np.array([6, 4, 7]), len(gen.config.vocab), num_pair_states=len(BOND_STATES))
+    sampled = gen.sample_batch(inputs, SamplingOptions(3, "dpm2m", 8), torch.Generator().manual_seed(0))
+    assert any(len(s.pairs) for s in sampled)
+    for s in sampled:
+        mol = gen._molecule(s, {}, None)
+        heavy = len(s.types)
+        bonds = {
+            (min(b.GetBeginAtomIdx(), b.GetEndAtomIdx()), max(b.GetBeginAtomIdx(), b.GetEndAtomIdx()))
+            for b in mol.GetBonds()
+            if b.GetBeginAtomIdx() < heavy and b.GetEndAtomIdx() < heavy
+        }
+        assert bonds == {(int(i), int(j)) for i, j, _ in s.pairs}
+        assert mol.HasProp("bonds_vs_geometry")
+    with pytest.raises(ValueError, match="model generates bonds"):
+        no_pairs = State(torch.zeros(2, 3), torch.zeros(2, len(gen.config.vocab)), torch.zeros(2, dtype=torch.long), 1)
+        gen.net(no_pairs, torch.zeros(1))
