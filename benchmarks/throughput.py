@@ -22,6 +22,7 @@ import torch
 from reference_egnn import ReferenceEGNN
 from torch.nn import functional as F
 
+from molgen.config import TrainConfig
 from molgen.core.state import State
 from molgen.datasets.qm9 import load_qm9_subset
 from molgen.diffusion.targets import predict_x0
@@ -63,7 +64,7 @@ def clean_batches(gen: MoleculeGenerator, data, batch: int, count: int) -> list[
 def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tuple[float, float]:
     """(molgen, reference) training molecules/s on the same batches."""
     batches = clean_batches(gen, data, batch, iters + WARMUP)
-    sde, scale = gen.sde, gen.config.sde.type_scale
+    sde = gen.sde
     times = [torch.rand(batch, device=gen.device) for _ in batches]
     reference = ReferenceEGNN(len(gen.symbols)).to(gen.device)
     rates = []
@@ -78,7 +79,9 @@ def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tupl
                 eps_pos, eps_feat = net(z.pos, z.feat, t, z.batch, z.num_graphs)
                 loss = F.mse_loss(eps_pos, noise.pos) + F.mse_loss(eps_feat, noise.feat)
             else:
-                loss = molecule_loss(net, sde, TrainingBatch(x0, t, noise, types=types), scale, 5.0, 1.0)[0]
+                loss = molecule_loss(
+                    net, sde, TrainingBatch(x0, t, noise, types=types), gen.config.sde, TrainConfig()
+                )[0]
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -30,14 +30,19 @@ class DenoiserConfig:
     num_layers: int = 8
     num_rbf: int = 16
     rbf_max: float = 5.0  # in units of the coordinate scale (stats.coord_scale)
+    self_condition: bool = False  # molecule denoisers: also read the previous x0 estimate
 
 
 @dataclass(frozen=True)
 class SDEConfig:
-    """Noise process: schedule name and the scale of one-hot type features."""
+    """Noise process: schedule name and the scale of one-hot type and pair (bond) features.
+
+    A feature scale ``s`` multiplies that component's signal-to-noise ratio by ``s^2`` at every
+    time (its log-SNR schedule shifted by ``2 log s``): a per-component noise schedule."""
 
     schedule: str = "cosine"
     type_scale: float = 0.25
+    pair_scale: float = 0.25
 
 
 #: The pair states of a model with bonds: Kekulé bond orders, index = order. Aromaticity is left
@@ -163,6 +168,12 @@ class TrainConfig(BaseTrainConfig):
 
     type_loss_weight: float = 1.0
     bond_loss_weight: float = 1.0  # models with bonds: weight of the cross-entropy on bond orders
+    # time weights: "min_snr" (coordinates x min(1 + SNR, min_snr_gamma), categorical terms 1) or
+    # "clamped_snr" (every term x clamp(SNR, 0.05, 1.5), EQGAT-diff's w(t); Le et al. 2024)
+    loss_weighting: str = "min_snr"
+    # std (coordinate units) of Gaussian noise added to the noisy coordinates the network reads,
+    # not to its target: it learns to repair distorted geometry (FlowMol3; Dunn & Koes 2025)
+    distortion: float = 0.0
     # property-conditioned models: share of molecules trained without any property (what
     # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
     condition_dropout: float = 0.1
@@ -171,6 +182,12 @@ class TrainConfig(BaseTrainConfig):
         super().__post_init__()
         if not 0.0 <= self.condition_dropout <= 1.0:
             raise ValueError(f"TrainConfig.condition_dropout must be in [0, 1], got {self.condition_dropout}")
+        if self.loss_weighting not in ("min_snr", "clamped_snr"):
+            raise ValueError(
+                f"TrainConfig.loss_weighting must be 'min_snr' or 'clamped_snr', got {self.loss_weighting!r}"
+            )
+        if self.distortion < 0:
+            raise ValueError(f"TrainConfig.distortion must be >= 0, got {self.distortion}")
 
 
 @dataclass(frozen=True)
@@ -269,7 +286,7 @@ def _field_default(f: dataclasses.Field) -> Any:
 _DERIVED_DENOISER_KEYS = ("num_types", "num_conditions")
 #: Molecule-only settings that earlier versions stored in every train config (backbone and
 #: regressor runs included, where they had no effect).
-_MOLECULE_TRAIN_KEYS = ("type_loss_weight", "bond_loss_weight", "condition_dropout")
+_MOLECULE_TRAIN_KEYS = ("type_loss_weight", "condition_dropout")
 
 
 def from_stored(cls: type[T], data: dict[str, Any]) -> T:

@@ -13,8 +13,8 @@ from molgen.core.graph import batch_vector, full_edges, full_pairs, pair_of_edge
 from molgen.core.state import State
 from molgen.generators.base import BatchInputs, SamplingOptions
 from molgen.generators.molecules import MoleculeGenerator
-from molgen.structures.vocab import AtomVocab
 from molgen.models.molecule_denoiser import MoleculeDenoiser
+from molgen.structures.vocab import AtomVocab
 from molgen.testing import TINY_MODEL, TINY_TRAIN, assert_equivariant
 from molgen.training.trainer import EncodedMolecules, MoleculeTrainer
 
@@ -71,7 +71,9 @@ def test_the_bond_denoiser_is_permutation_equivariant_over_atoms_and_pairs():
     perm = torch.tensor([3, 0, 5, 1, 4, 2])  # new atom k is old atom perm[k]
     old_rows = {(int(i), int(j)): r for r, (i, j) in enumerate(state.pair_index.T)}
     # the pair row of new atoms (a, b) holds the old pair (perm[a], perm[b])
-    rows = torch.tensor([old_rows[tuple(sorted((int(perm[a]), int(perm[b]))))] for a, b in state.pair_index.T])
+    rows = torch.tensor(
+        [old_rows[tuple(sorted((int(perm[a]), int(perm[b]))))] for a, b in state.pair_index.T]
+    )
     permuted = State(state.pos[perm], state.feat[perm], state.batch, 1, state.pair[rows], state.pair_index)
     out, out_p = net(state, logsnr), net(permuted, logsnr)
     assert torch.allclose(out_p.disp, out.disp[perm], atol=1e-10)
@@ -89,7 +91,9 @@ def test_bonds_survive_subsets_hydrogen_removal_and_a_save_load_round_trip(tmp_p
     assert np.array_equal(again.molecule(1).bonds, mol.bonds)
     heavy = qm9_train.without_hydrogens().molecule(7)
     keep = [i for i, s in enumerate(mol.symbols) if s != "H"]
-    expected = {(keep.index(i), keep.index(j), o) for i, j, o in mol.bonds.tolist() if i in keep and j in keep}
+    expected = {
+        (keep.index(i), keep.index(j), o) for i, j, o in mol.bonds.tolist() if i in keep and j in keep
+    }
     assert {tuple(b) for b in heavy.bonds.tolist()} == expected
 
 
@@ -129,5 +133,35 @@ def test_a_bond_model_trains_and_its_molecules_carry_the_generated_bonds(tmp_pat
         assert bonds == {(int(i), int(j)) for i, j, _ in s.pairs}
         assert mol.HasProp("bonds_vs_geometry")
     with pytest.raises(ValueError, match="model generates bonds"):
-        no_pairs = State(torch.zeros(2, 3), torch.zeros(2, len(gen.config.vocab)), torch.zeros(2, dtype=torch.long), 1)
+        no_pairs = State(
+            torch.zeros(2, 3), torch.zeros(2, len(gen.config.vocab)), torch.zeros(2, dtype=torch.long), 1
+        )
         gen.net(no_pairs, torch.zeros(1))
+
+
+def test_recipe_levers_train_and_a_self_conditioned_bond_model_samples(tmp_path, qm9_train):
+    """Self-conditioning, EQGAT-diff's clamped-SNR weights, geometry distortion and a pair scale
+    of their own: a few training steps, finite losses, and sampling reads the previous estimate."""
+    model = dataclasses.replace(
+        BOND_MODEL,
+        vocab=(),
+        hydrogens="implicit",
+        denoiser=dataclasses.replace(BOND_MODEL.denoiser, self_condition=True),
+        sde=dataclasses.replace(BOND_MODEL.sde, pair_scale=0.5),
+    )
+    train = dataclasses.replace(TINY_TRAIN, loss_weighting="clamped_snr", distortion=0.05)
+    out = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, model, train).train()
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + TINY_TRAIN.max_steps and "nan" not in "".join(rows)
+    gen = MoleculeGenerator.from_pretrained(out)
+    assert gen.self_conditioning
+    seen = []
+    forward = gen.net.forward
+
+    def spy(noisy, logsnr, cond=None, self_cond=None):
+        seen.append(self_cond is not None)
+        return forward(noisy, logsnr, cond, self_cond)
+
+    gen.net.forward = spy
+    gen.sample(2, steps=3, seed=0, num_atoms=5)
+    assert seen == [False, True, True]

@@ -163,7 +163,7 @@ def test_inpainting_keeps_the_fragment_exactly(which, cond_gen, explicit_gen, qm
 
 def test_inpainting_rejects_what_the_model_cannot_do(explicit_gen, cond_gen):
     chlorine = Molecule(["C", "Cl"], [[0, 0, 0], [1.8, 0, 0]])
-    with pytest.raises(ValueError, match=r"fragment elements \['Cl'\] are not in the model's vocabulary"):
+    with pytest.raises(ValueError, match=r"fragment atom types \['Cl'\] are not in the model's vocabulary"):
         explicit_gen.sample(2, steps=2, fixed=chlorine)
     ring = Molecule(["C"] * 6, np.random.default_rng(0).normal(size=(6, 3)))
     with pytest.raises(ValueError, match="smaller than the fragment"):

@@ -57,7 +57,9 @@ class State:
                 out = out + coef * getattr(state, channel)
             return out
 
-        return self.replace(total("pos", self.batch), total("feat", self.batch), total("pair", self.pair_batch))
+        return self.replace(
+            total("pos", self.batch), total("feat", self.batch), total("pair", self.pair_batch)
+        )
 
     def doubled(self) -> State:
         """The batch followed by a copy of itself (graphs ``G .. 2G-1``): both branches of

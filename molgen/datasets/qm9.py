@@ -1,8 +1,9 @@
 """QM9 (130,831 molecules, DFT geometries) from the PyPI package ``qm9pack``, with EDM's split.
 
-The qm9pack CSVs are parsed once into a compressed ``.npz`` cache, with every molecule's bonds and
-formal charges from RDKit (:mod:`molgen.datasets.bonds`; about 3 minutes); later calls load the cache. The split follows EDM (Hoogeboom et al. 2022, via Cormorant): molecules in
-QM9 index order, permuted with ``numpy.random.seed(0)``; train 100,000, valid 17,748, test 13,083.
+The qm9pack CSVs are parsed once into a compressed ``.npz`` cache, with every molecule's bonds
+and formal charges from RDKit (:mod:`molgen.datasets.bonds`; about 3 minutes); later calls load
+the cache. The split follows EDM (Hoogeboom et al. 2022, via Cormorant): molecules in QM9 index
+order, permuted with ``numpy.random.seed(0)``; train 100,000, valid 17,748, test 13,083.
 
 A small bundled subset (``data/qm9_subset.npz``, 3,000 train + 1,000 test molecules) serves
 tests and demos without qm9pack: :func:`load_qm9_subset`.

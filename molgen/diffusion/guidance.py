@@ -24,12 +24,13 @@ def guided_x0(
     cond: Conditioning | None,
     guidance: float = 1.0,
     self_cond: State | None = None,
+    pair_scale: float | None = None,
 ) -> State:
     """Clean-data estimate of ``z`` at per-graph times ``t`` ``[num_graphs]`` under guidance
     weight ``guidance`` (1, or nothing to guide towards: plain conditional estimate, one network
     pass; otherwise two branches in one pass of twice the batch)."""
     if cond is None or guidance == 1.0 or not cond.has_guided_parts:
-        return predict_x0(net, sde, z, t, type_scale, cond, self_cond)[0]
+        return predict_x0(net, sde, z, t, type_scale, cond, self_cond, pair_scale)[0]
     logsnr = sde.schedule.logsnr(t.to(z.pos.dtype))
     both = net(
         z.doubled(),
@@ -38,7 +39,7 @@ def guided_x0(
         None if self_cond is None else self_cond.doubled(),
     )
     mixed = DenoiserOutput(*(None if o is None else _mix(o, guidance) for o in both))
-    return x0_from_output(sde, z, t, mixed, type_scale)
+    return x0_from_output(sde, z, t, mixed, type_scale, pair_scale)
 
 
 def _mix(both: torch.Tensor, guidance: float) -> torch.Tensor:

@@ -38,8 +38,12 @@ class RigidParts:
     pair: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> RigidParts:
-        return RigidParts(*(None if x is None else x.to(device) for x in
-                            (self.atoms, self.pos, self.feat, self.pair_rows, self.pair)))
+        return RigidParts(
+            *(
+                None if x is None else x.to(device)
+                for x in (self.atoms, self.pos, self.feat, self.pair_rows, self.pair)
+            )
+        )
 
 
 def impose_rigid(x0: State, parts: Sequence[RigidParts]) -> State:

@@ -2,8 +2,9 @@
 
 A :class:`~molgen.core.state.State` holds coordinates ``pos`` ``[N, 3]`` (kept at zero centre per
 graph), continuous type features ``feat`` ``[N, F]`` and optionally continuous pair features
-``pair`` ``[P, B]`` (one-hot bond orders); every channel is noised the same way. ``z_t = alpha_t x + sigma_t eps``.
-The SDE never sees a network: reverse steps take the network's clean-data (x0) prediction.
+``pair`` ``[P, B]`` (one-hot bond orders); every channel is noised the same way:
+``z_t = alpha_t x + sigma_t eps``. The SDE never sees a network: reverse steps take the
+network's clean-data (x0) prediction.
 """
 
 from __future__ import annotations

@@ -43,10 +43,6 @@ class BackboneGenerator(PretrainedGenerator):
         """Shortest and longest chain this model may be asked for."""
         return self.config.min_length, self.config.max_length
 
-    @property
-    def self_conditioning(self) -> bool:
-        return self.config.denoiser.self_condition
-
     # -------------------------------------------------------------- sampling
     def sample(self, lengths: int | Sequence[int], **options) -> list[Backbone]:
         """One backbone per entry of ``lengths`` (an int means one backbone of that length).

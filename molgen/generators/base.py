@@ -153,8 +153,8 @@ class PretrainedGenerator:
 
     @property
     def self_conditioning(self) -> bool:
-        """Whether the denoiser reads its previous estimate."""
-        return False
+        """Whether the denoiser reads its previous estimate (``config.denoiser.self_condition``)."""
+        return self.config.denoiser.self_condition
 
     # ------------------------------------------------------------ the loop
     def iter_samples(
@@ -206,13 +206,15 @@ class PretrainedGenerator:
         )
         cond = None if inputs.cond is None else inputs.cond.to(self.device, torch.get_default_dtype())
         rigid = [p.to(self.device) for p in inputs.rigid]
-        type_scale = self.config.sde.type_scale
+        type_scale, pair_scale = self.config.sde.type_scale, self.config.sde.pair_scale
         previous: State | None = None  # the last estimate, for self-conditioning
 
         def denoise(state: State, t: float) -> State:
             nonlocal previous
             tt = torch.full((state.num_graphs,), t, device=self.device)
-            x0 = guided_x0(self.runner, self.sde, state, tt, type_scale, cond, options.guidance, previous)
+            x0 = guided_x0(
+                self.runner, self.sde, state, tt, type_scale, cond, options.guidance, previous, pair_scale
+            )
             x0 = impose_rigid(x0, rigid)
             if self.self_conditioning:
                 previous = x0

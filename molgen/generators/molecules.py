@@ -268,7 +268,9 @@ class MoleculeGenerator(PretrainedGenerator):
         tokens = [type_token(s, q) for s, q in zip(symbols, charges)]
         unknown = sorted(set(tokens) - set(self.symbols))
         if unknown:
-            raise ValueError(f"fragment atom types {unknown} are not in the model's vocabulary {self.symbols}")
+            raise ValueError(
+                f"fragment atom types {unknown} are not in the model's vocabulary {self.symbols}"
+            )
         pos = torch.as_tensor(fixed.pos[keep], dtype=torch.float32)
         pos = (pos - pos.mean(0)) / self.stats.coord_scale
         types = torch.tensor([self.symbols.index(t) for t in tokens])
@@ -284,10 +286,13 @@ class MoleculeGenerator(PretrainedGenerator):
         pair = None
         if self.config.bonds:
             if orders is None or (orders > len(BOND_STATES) - 1).any():
-                raise ValueError("a model with bonds needs the fragment's bonds in Kekulé form (an SDF bond block)")
+                raise ValueError(
+                    "a model with bonds needs the fragment's bonds in Kekulé form (an SDF bond block)"
+                )
             i, j = full_pairs(torch.tensor([len(keep)]))
             states = torch.as_tensor(orders[i.numpy(), j.numpy()])
-            pair = (torch.nn.functional.one_hot(states, len(BOND_STATES)).float() * scale).to(self.device)
+            pair = torch.nn.functional.one_hot(states, len(BOND_STATES)).float() * self.config.sde.pair_scale
+            pair = pair.to(self.device)
         return Fragment(symbols, pos.to(self.device), feat.to(self.device), orders, pair)
 
     # -------------------------------------------------------------- internals

@@ -105,7 +105,8 @@ def narrow_conditions(
     """
     base = num_types + TIME_FEATURES
     keep = [old.index(name) for name in new]
-    columns = [*range(base), *(base + i for i in keep), *(base + len(old) + i for i in keep)]
+    after = range(base + 2 * len(old), state["embed.weight"].shape[1])  # self-conditioning inputs
+    columns = [*range(base), *(base + i for i in keep), *(base + len(old) + i for i in keep), *after]
     return {**state, "embed.weight": state["embed.weight"][:, columns]}
 
 
@@ -117,7 +118,9 @@ class MoleculeDenoiser(Denoiser):
     the properties and the bonds set its input and output widths (``config.num_types``,
     ``config.num_conditions``, ``config.num_pair_states``). With bonds, every layer keeps and
     updates a state per atom pair (read from the noisy bond orders); the bond logits come from
-    it and from the distances of the final coordinates.
+    it and from the distances of the final coordinates. With ``config.denoiser.self_condition``
+    the previous clean estimate enters too: its type features at the input, its bond orders and
+    interatomic distances in the initial pair states (Chen et al. 2022).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -127,7 +130,10 @@ class MoleculeDenoiser(Denoiser):
         self.config = config
         net = config.denoiser
         self.time = FourierTime(TIME_FEATURES // 2)
-        self.embed = nn.Linear(config.num_types + TIME_FEATURES + config.num_conditions, net.hidden)
+        previous = config.num_types if net.self_condition else 0
+        self.embed = nn.Linear(
+            config.num_types + TIME_FEATURES + config.num_conditions + previous, net.hidden
+        )
         bonds = config.num_pair_states
         self.layers = nn.ModuleList(
             EGNNLayer(net.hidden, net.edge_hidden, net.num_rbf, net.rbf_max, edge_track=bonds > 0)
@@ -141,32 +147,46 @@ class MoleculeDenoiser(Denoiser):
                 GaussianRBF(net.num_rbf, net.rbf_max), nn.Linear(net.num_rbf, net.edge_hidden, bias=False)
             )
             self.pair_head = nn.Sequential(
-                nn.LayerNorm(net.edge_hidden), nn.Linear(net.edge_hidden, net.edge_hidden), nn.SiLU(),
+                nn.LayerNorm(net.edge_hidden),
+                nn.Linear(net.edge_hidden, net.edge_hidden),
+                nn.SiLU(),
                 nn.Linear(net.edge_hidden, bonds),
             )
+            if net.self_condition:
+                self.previous_pair = nn.Linear(bonds, net.edge_hidden, bias=False)
+                self.previous_rbf = nn.Sequential(
+                    GaussianRBF(net.num_rbf, net.rbf_max), nn.Linear(net.num_rbf, net.edge_hidden, bias=False)
+                )
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`: ``noisy.pos`` ``[N, 3]`` (normalised units),
         ``noisy.feat`` ``[N, num_types]``, with bonds ``noisy.pair`` ``[P, num_pair_states]``;
-        ``cond``: property targets of a property-conditioned model (None: none given). No
-        self-conditioning (``self_cond`` must be None).
+        ``cond``: property targets of a property-conditioned model (None: none given);
+        ``self_cond``: the previous clean estimate (models with ``self_condition``; None: none yet).
 
         Returns ``disp`` ``[N, 3]`` (zero mean per graph), type ``logits`` ``[N, num_types]`` and
         with bonds ``pair_logits`` ``[P, num_pair_states]``.
         """
-        if self_cond is not None:
-            raise ValueError("MoleculeDenoiser does not read a self-conditioning estimate")
+        reads_previous = self.config.denoiser.self_condition
+        if self_cond is not None and not reads_previous:
+            raise ValueError("this MoleculeDenoiser does not read a self-conditioning estimate")
         pos, batch, num_graphs = noisy.pos, noisy.batch, noisy.num_graphs
         inputs = [noisy.feat, self.time(logsnr)[batch]]
         if self.config.num_conditions:
             if cond is None:
                 cond = PropertyConditions.none(num_graphs, len(self.config.properties), pos.device)
             inputs.append(cond.network_input().to(pos.dtype)[batch])
+        if reads_previous:
+            inputs.append(torch.zeros_like(noisy.feat) if self_cond is None else self_cond.feat)
         pair = None
         if self.config.num_pair_states:
             if noisy.pair is None:
                 raise ValueError("this model generates bonds: the noisy state needs its pair channel")
             pair = self.pair_embed(noisy.pair)
+            if reads_previous and self_cond is not None:
+                i, j = noisy.pair_index
+                pair = pair + self.previous_pair(self_cond.pair)
+                pair = pair + self.previous_rbf((self_cond.pos[i] - self_cond.pos[j]).norm(dim=-1))
         h, x, pair = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs, pair)
         disp = remove_mean(x - pos, batch, num_graphs)
         logits = self.type_head(self.out_norm(h))

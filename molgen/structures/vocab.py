@@ -79,7 +79,9 @@ class AtomVocab:
         try:
             return self.symbols.index(token)
         except ValueError:
-            raise ValueError(f"atom type {token!r} is not in the model's vocabulary {list(self.symbols)}") from None
+            raise ValueError(
+                f"atom type {token!r} is not in the model's vocabulary {list(self.symbols)}"
+            ) from None
 
 
 QM9_VOCAB = AtomVocab(("H", "C", "N", "O", "F"))

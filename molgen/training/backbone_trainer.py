@@ -16,13 +16,10 @@ from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
 from molgen.structures.secondary_structure import SS_CLASSES, SS_UNSPECIFIED, secondary_structure
 from molgen.training.loop import DiffusionTrainer
-from molgen.training.losses import TrainingBatch, backbone_loss, stratified_times
+from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, backbone_loss, stratified_times
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
 LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) draws t from [0, 0.25)
-# self-conditioning models train half of their steps with a first estimate, half without (as at
-# the first sampling step)
-SELF_CONDITION_PROBABILITY = 0.5
 
 
 MOTIF_SEGMENTS = (1, 4)  # random training motifs: this many contiguous segments ...

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from molgen.config import SDEConfig, TrainConfig
 from molgen.core.denoiser import Conditioning, Denoiser
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
@@ -28,6 +29,7 @@ class TrainingBatch:
         types: ``[N]`` type indices (molecules: the cross-entropy targets), or None.
         bond_orders: ``[P]`` pair-state targets of the pairs of ``x0`` (models with bonds), or None.
         self_condition: whether this step trains with a first estimate.
+        distortion: ``[N, 3]`` extra noise on the coordinates the network reads, or None.
     """
 
     x0: State
@@ -37,6 +39,12 @@ class TrainingBatch:
     types: torch.Tensor | None = None
     bond_orders: torch.Tensor | None = None
     self_condition: bool = False
+    distortion: torch.Tensor | None = None
+
+
+#: Share of training steps that first estimate x0 and then train on it (self-conditioning models;
+#: the others train without, as at the first sampling step).
+SELF_CONDITION_PROBABILITY = 0.5
 
 
 def stratified_times(num: int, gen: torch.Generator) -> torch.Tensor:
@@ -71,35 +79,44 @@ def self_conditioned(predict: Callable[[State | None], tuple], self_condition: b
 
 
 def molecule_loss(
-    net: Denoiser,
-    sde: VPSDE,
-    batch: TrainingBatch,
-    type_scale: float,
-    min_snr_gamma: float,
-    type_weight: float,
-    bond_weight: float = 1.0,
+    net: Denoiser, sde: VPSDE, batch: TrainingBatch, scales: SDEConfig, config: TrainConfig
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Min-SNR-weighted x0 loss on coordinates plus ``type_weight`` x cross-entropy on types
-    plus (models with bonds) ``bond_weight`` x cross-entropy on the pair states, each a
+    """x0 loss on coordinates plus ``config.type_loss_weight`` x cross-entropy on types plus
+    (models with bonds) ``config.bond_loss_weight`` x cross-entropy on the pair states, each a
     per-graph mean (over atoms, over atom pairs), averaged over graphs.
+
+    Time weights (``config.loss_weighting``): ``"min_snr"`` weights the coordinate term by
+    ``min(1 + SNR, min_snr_gamma)``; ``"clamped_snr"`` every term by ``clamp(SNR, 0.05, 1.5)``.
+    ``batch.distortion`` is added to the noisy coordinates the network reads (not to the target);
+    ``scales`` gives the type and pair feature scales.
 
     Returns:
         total, and its (coordinate, type, bond) parts (the bond part 0 without bonds), scalars.
     """
     x0, t = batch.x0, batch.t
     z = sde.add_noise(x0, t, batch.noise)
-    pred, out = predict_x0(net, sde, z, t, type_scale, batch.cond)
+    if batch.distortion is not None:
+        z = z.replace(z.pos + batch.distortion, z.feat)
+    pred, out = self_conditioned(
+        lambda prev: predict_x0(net, sde, z, t, scales.type_scale, batch.cond, prev, scales.pair_scale),
+        batch.self_condition,
+    )
     node_terms = torch.stack(
         [(pred.pos - x0.pos).square().sum(-1), F.cross_entropy(out.logits, batch.types, reduction="none")], -1
     )
     per_graph = graph_mean(node_terms, x0.batch, x0.num_graphs)
-    loss_pos = (min_snr_weight(sde, t, min_snr_gamma) * per_graph[:, 0]).mean()
-    loss_type = per_graph[:, 1].mean()
-    loss_bond = torch.zeros((), device=loss_pos.device)
     if batch.bond_orders is not None:
         pair_ce = F.cross_entropy(out.pair_logits, batch.bond_orders, reduction="none")
-        loss_bond = graph_mean(pair_ce, x0.pair_batch, x0.num_graphs).mean()
-    total = loss_pos + type_weight * loss_type + bond_weight * loss_bond
+        per_graph = torch.cat([per_graph, graph_mean(pair_ce, x0.pair_batch, x0.num_graphs)[:, None]], 1)
+    else:
+        per_graph = torch.cat([per_graph, per_graph.new_zeros(len(per_graph), 1)], 1)
+    if config.loss_weighting == "clamped_snr":
+        weights = sde.snr(t).clamp(0.05, 1.5)[:, None].expand(-1, 3)
+    else:
+        ones = torch.ones_like(t)
+        weights = torch.stack([min_snr_weight(sde, t, config.min_snr_gamma), ones, ones], 1)
+    loss_pos, loss_type, loss_bond = (weights * per_graph).mean(0)
+    total = loss_pos + config.type_loss_weight * loss_type + config.bond_loss_weight * loss_bond
     return total, (loss_pos.detach(), loss_type.detach(), loss_bond.detach())
 
 

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from molgen.config import BaseTrainConfig, ModelConfig, TrainConfig
-from molgen.core.graph import full_pairs
+from molgen.core.graph import full_pairs, remove_mean
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
 from molgen.models.molecule_denoiser import narrow_conditions
@@ -18,7 +18,7 @@ from molgen.models.pretrained import DataStats, PropertyStats
 from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.vocab import AtomVocab, type_token
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
-from molgen.training.losses import TrainingBatch, molecule_loss, stratified_times
+from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, molecule_loss, stratified_times
 
 __all__ = ["MoleculeTrainer", "export_checkpoint", "read_checkpoint"]
 
@@ -48,8 +48,12 @@ class EncodedMolecules:
         charges = data_charges(data) if any(vocab.charges) else np.zeros(len(data.atomic_numbers), np.int64)
         types = lookup[data.atomic_numbers, charges + MAX_CHARGE]
         if (types < 0).any():
-            bad = sorted({type_token(AtomVocab.symbol_of(int(z)), int(q))
-                          for z, q in zip(data.atomic_numbers[types < 0], charges[types < 0])})
+            bad = sorted(
+                {
+                    type_token(AtomVocab.symbol_of(int(z)), int(q))
+                    for z, q in zip(data.atomic_numbers[types < 0], charges[types < 0])
+                }
+            )
             raise ValueError(
                 f"atom types {bad} of the training data are not in the model's vocabulary "
                 f"{list(vocab.symbols)}: add them to model.vocab in the config, or leave model.vocab "
@@ -223,7 +227,10 @@ class MoleculeTrainer(DiffusionTrainer):
         if self.model_config.bonds:
             pair_index = full_pairs(torch.bincount(batch, minlength=b))
             orders = self.encoded.bond_orders(indices, pair_index)
-            pair = F.one_hot(orders, self.model_config.num_pair_states).float() * type_scale
+            pair = (
+                F.one_hot(orders, self.model_config.num_pair_states).float()
+                * self.model_config.sde.pair_scale
+            )
             x0 = State(x0.pos, x0.feat, batch, b, pair, pair_index)
         noise = self.sde.noise_like(x0, gen)
         lo, hi = self.rank_slice()
@@ -232,19 +239,33 @@ class MoleculeTrainer(DiffusionTrainer):
             values = self.encoded.properties[torch.from_numpy(indices)]
             mask = condition_mask(b, values.shape[1], self.config.condition_dropout, gen)
             cond = PropertyConditions(values[lo:hi], mask[lo:hi]).to(self.device)
-        local_types = types[(batch >= lo) & (batch < hi)].to(self.device)
+        local = (batch >= lo) & (batch < hi)
         local_orders = None
         if orders is not None:
             pair_batch = batch[x0.pair_index[0]]
             local_orders = orders[(pair_batch >= lo) & (pair_batch < hi)].to(self.device)
-        return self.local_batch(x0, t, noise, cond=cond, types=local_types, bond_orders=local_orders)
+        # drawn after everything else, so a run without them sees the same batches as before
+        distortion = None
+        if self.config.distortion > 0:
+            distortion = self.config.distortion * remove_mean(torch.randn(pos.shape, generator=gen), batch, b)
+            distortion = distortion[local].to(self.device)
+        self_condition = self.model_config.denoiser.self_condition and bool(
+            torch.rand((), generator=gen) < SELF_CONDITION_PROBABILITY
+        )
+        return self.local_batch(
+            x0,
+            t,
+            noise,
+            cond=cond,
+            types=types[local].to(self.device),
+            bond_orders=local_orders,
+            self_condition=self_condition,
+            distortion=distortion,
+        )
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg, type_scale = self.config, self.model_config.sde.type_scale
         batch = self.local_inputs(step)
-        loss, parts = molecule_loss(
-            self.model, self.sde, batch, type_scale, cfg.min_snr_gamma, cfg.type_loss_weight, cfg.bond_loss_weight
-        )
+        loss, parts = molecule_loss(self.model, self.sde, batch, self.model_config.sde, self.config)
         return loss, {name: float(v) for name, v in zip(self.LOSS_FIELDS, parts)}
 
 
