@@ -23,6 +23,7 @@ from reference_egnn import ReferenceEGNN
 from torch.nn import functional as F
 
 from molgen.config import TrainConfig
+from molgen.core.graph import full_pairs
 from molgen.core.state import State
 from molgen.datasets.qm9 import load_qm9_subset
 from molgen.diffusion.targets import predict_x0
@@ -47,17 +48,32 @@ def median_rate(step: Callable[[int], None], items: int, iters: int, device: tor
     return items / float(np.median(times))
 
 
-def clean_batches(gen: MoleculeGenerator, data, batch: int, count: int) -> list[tuple[State, torch.Tensor]]:
-    """``count`` random training batches (x0, type indices) on the generator's device."""
+def clean_batches(gen: MoleculeGenerator, data, batch: int, count: int) -> list[tuple[State, dict]]:
+    """``count`` random training batches on the generator's device: x0 (with its pair channel for
+    a model with bonds) and the targets (``types``, ``bond_orders``) of a TrainingBatch."""
+    config = gen.config
     enc = EncodedMolecules(
-        model_atoms(data, gen.config), AtomVocab(tuple(gen.symbols)), gen.stats.coord_scale
+        model_atoms(data, config), AtomVocab(config.vocab), gen.stats.coord_scale, bonds=config.bonds
     )
     rng = np.random.default_rng(0)
     out = []
     for _ in range(count):
-        pos, types, b = (x.to(gen.device) for x in enc.batch(rng.choice(len(enc), batch, replace=False)))
-        feat = F.one_hot(types, len(gen.symbols)).float() * gen.config.sde.type_scale
-        out.append((State(pos, feat, b, batch), types))
+        indices = rng.choice(len(enc), batch, replace=False)
+        pos, types, b = enc.batch(indices)
+        feat = F.one_hot(types, config.num_types).float() * config.sde.type_scale
+        x0, targets = State(pos, feat, b, batch), {"types": types.to(gen.device)}
+        if config.bonds:
+            pair_index = full_pairs(torch.bincount(b, minlength=batch))
+            orders = enc.bond_orders(indices, pair_index)
+            pair = F.one_hot(orders, config.num_pair_states).float() * config.sde.pair_scale
+            x0 = State(pos, feat, b, batch, pair, pair_index)
+            targets["bond_orders"] = orders.to(gen.device)
+        moved = State(
+            *(x.to(gen.device) for x in (x0.pos, x0.feat, x0.batch)),
+            batch,
+            *(None if x is None else x.to(gen.device) for x in (x0.pair, x0.pair_index)),
+        )
+        out.append((moved, targets))
     return out
 
 
@@ -72,7 +88,7 @@ def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tupl
         opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
 
         def step(i: int, net=net, opt=opt) -> None:
-            (x0, types), t = batches[i], times[i]
+            (x0, targets), t = batches[i], times[i]
             noise = sde.noise_like(x0)
             if net is reference:
                 z = sde.add_noise(x0, t, noise)
@@ -80,7 +96,7 @@ def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tupl
                 loss = F.mse_loss(eps_pos, noise.pos) + F.mse_loss(eps_feat, noise.feat)
             else:
                 loss = molecule_loss(
-                    net, sde, TrainingBatch(x0, t, noise, types=types), gen.config.sde, TrainConfig()
+                    net, sde, TrainingBatch(x0, t, noise, **targets), gen.config.sde, TrainConfig()
                 )[0]
             opt.zero_grad()
             loss.backward()
@@ -95,11 +111,16 @@ def training_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tupl
 def evaluation_rates(gen: MoleculeGenerator, data, batch: int, iters: int) -> tuple[float, float]:
     """(molgen, reference) denoiser evaluations (molecules/s) at sampling batch ``batch``."""
     ((x0, _),) = clean_batches(gen, data, batch, 1)
-    z = x0.replace(x0.pos, torch.randn_like(x0.feat))
+    z = x0.replace(x0.pos, torch.randn_like(x0.feat), None if x0.pair is None else torch.randn_like(x0.pair))
     t = torch.full((batch,), 0.5, device=gen.device)
     reference = ReferenceEGNN(len(gen.symbols)).to(gen.device).eval()
     ours = median_rate(
-        lambda i: predict_x0(gen.net, gen.sde, z, t, gen.config.sde.type_scale), batch, iters, gen.device
+        lambda i: predict_x0(
+            gen.net, gen.sde, z, t, gen.config.sde.type_scale, pair_scale=gen.config.sde.pair_scale
+        ),
+        batch,
+        iters,
+        gen.device,
     )
     theirs = median_rate(lambda i: reference(z.pos, z.feat, t, z.batch, batch), batch, iters, gen.device)
     return ours, theirs

@@ -35,7 +35,10 @@ class EGNNLayer(nn.Module):
         self.proj_src = nn.Linear(hidden, edge_hidden)
         self.proj_dst = nn.Linear(hidden, edge_hidden, bias=False)
         self.proj_rbf = nn.Linear(num_rbf, edge_hidden, bias=False)
-        self.proj_edge = nn.Linear(edge_hidden, edge_hidden, bias=False) if edge_track else None
+        self.proj_edge = None
+        if edge_track:  # zero at first: a model grown from one without bonds starts as that model
+            self.proj_edge = nn.Linear(edge_hidden, edge_hidden, bias=False)
+            nn.init.zeros_(self.proj_edge.weight)
         self.edge_out = nn.Linear(edge_hidden, edge_hidden)
         self.coord_gate = nn.Linear(edge_hidden, 1)
         nn.init.zeros_(self.coord_gate.weight)
