@@ -357,3 +357,66 @@ def test_cli_backbone_sampling_defaults_are_the_generators():
     for command in (cli.sample_backbones, cli.benchmark_motifs_cmd):
         params = inspect.signature(command).parameters
         assert (params["steps"].default, params["sampler"].default) == (DEFAULT_STEPS, DEFAULT_SAMPLER)
+
+
+# ------------------------------------------------------------ multi-motif
+MULTI_MOTIF = BUNDLED_PROBLEMS.parent / "motif_multi" / "1bcf_2groups.pdb"
+MULTI_CONTIG = "8-15/A92-99@A/16-30/A123-130@A/16-30/A47-54@B/16-30/A18-25@B/8-15"
+
+
+def test_contig_groups_make_one_rigid_body_each_and_unlabelled_segments_share_one():
+    segments = parse_contig("5/A163-170@x/5/A175-181/3/A171-174@x")
+    assert [s.group for s in segments if s.is_motif] == ["x", "", "x"]
+    plan = Motif.from_contig(MOTIF_5TPN, "5/A163-170@x/5/A175-181/3/A171-174@x").plan(
+        DesignPlan((20, 60)), np.random.default_rng(0)
+    )
+    assert plan.motif_group.tolist() == [0] * 8 + [1] * 7 + [0] * 4
+    assert (
+        Motif.from_contig(MOTIF_5TPN, "5/A163-181/5")
+        .plan(DesignPlan((20, 60)), np.random.default_rng(0))
+        .motif_group.max()
+        == 0
+    )
+    with pytest.raises(ValueError, match="does not meet the length bounds"):  # a request no design can hold
+        Motif.from_contig(MOTIF_5TPN, "5/A163-181@a/5").plan(DesignPlan((40, 60)), np.random.default_rng(0))
+
+
+def test_the_multi_motif_example_reads_its_group_letters_and_places_the_groups_independently(gen):
+    (problem,) = load_problems(MULTI_MOTIF.parent)
+    assert problem.contig == MULTI_CONTIG and problem.length_range == (96, 152)
+    short = "1/A92-99@A/2/A123-130@A/2/A47-54@B/2/A18-25@B/1"  # fits the tiny model's 20-64 residues
+    designs = gen.design(3, [Motif.from_contig(MULTI_MOTIF, short)], steps=3, seed=0)
+    whole = []
+    for d in designs:
+        index, groups = np.array(d.metadata["motif_index"]), np.array(d.metadata["motif_groups"])
+        motif = read_backbone(MULTI_MOTIF).coords[:, :3]  # file order = contig order here
+        assert groups.tolist() == [0] * 16 + [1] * 16
+        for g in (0, 1):  # each group is imposed exactly ...
+            assert rmsd_after_superposition(d.coords[index[groups == g], :3], motif[groups == g]) < 1e-3
+        whole.append(rmsd_after_superposition(d.coords[index, :3], motif))
+    assert d.metadata["motif_rmsd"] < 1e-3
+    assert max(whole) > 0.5  # ... but not the two together: an untrained model places them apart
+
+
+def test_motif_groups_hide_each_others_pose_from_the_network():
+    from molgen.models.backbone_conditions import BackboneConditions
+
+    cond = BackboneConditions.none(6, 1)
+    cond = BackboneConditions(
+        cond.ss,
+        cond.ss_fraction,
+        cond.ss_fraction_given,
+        torch.tensor([1, 1, 0, 1, 1, 0], dtype=torch.bool),
+        cond.motif_xyz,
+        torch.tensor([0, 0, 0, 1, 1, 0]),
+    )
+    src, dst = torch.tensor([0, 0, 3, 2]), torch.tensor([1, 3, 4, 1])
+    assert cond.motif_pairs(src, dst).tolist() == [True, False, True, False]
+
+
+def test_cli_benchmark_runs_the_multi_motif_example_with_the_bundled_model():
+    args = ["benchmark", "motifs", "--folder", str(MULTI_MOTIF.parent), "-n", "1", "--steps", "3"]
+    result = runner.invoke(app, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("| 1BCF_2groups |"))
+    assert "A92-99@A" in row and "| 1 |" in row  # one design made

@@ -1,4 +1,5 @@
-"""The RFdiffusion motif-scaffolding benchmark (24 single-motif problems, data/motif_benchmark/).
+"""The RFdiffusion motif-scaffolding benchmark (24 single-motif problems, data/motif_benchmark/;
+multi-motif problems mark each segment's group with a letter at the end of its INPUT line).
 
 Protocol. RFdiffusion (Watson et al. 2023) counts a design as a success when AlphaFold2, given
 a ProteinMPNN sequence for it, refolds it with motif RMSD < 1 Angstrom (and scaffold pLDDT/PAE
@@ -51,7 +52,8 @@ class MotifProblem:
             if words[:1] == ["NAME"] and len(words) > 1:
                 name = words[1]
             elif words[:1] == ["INPUT"] and len(words) >= 4 and words[1].isalpha():
-                segments.append(f"{words[1]}{words[2]}-{words[3]}")
+                group = f"@{words[4]}" if len(words) > 4 else ""  # Genie2's motif-group letter
+                segments.append(f"{words[1]}{words[2]}-{words[3]}{group}")
             elif words[:1] == ["INPUT"] and len(words) >= 3:
                 segments.append(f"{words[1]}-{words[2]}")
             elif words[:2] == ["MINIMUM", "TOTAL"]:

@@ -21,7 +21,7 @@ from molgen.structures.superpose import superpose
 
 @dataclass
 class RigidParts:
-    """Rigid bodies of the same size in a batch (at most one per graph).
+    """Rigid bodies of the same size in a batch (a graph may hold several, each placed on its own).
 
     Attributes:
         atoms: ``[B, k]`` node indices (in the batch) of the ``B`` bodies' ``k`` atoms.

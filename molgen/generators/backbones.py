@@ -65,12 +65,13 @@ class BackboneGenerator(PretrainedGenerator):
         Keyword-only options: those of :meth:`iter_designs` (``seed`` also draws the plans).
 
         Motif residues keep their residue types, have B-factor 1 (0 elsewhere) and are placed
-        by the model (the motif moves as a rigid body). ``metadata`` adds ``contig``,
-        ``motif_labels`` (input residue per motif position), ``motif_index`` (0-based output
-        positions), ``motif_rmsd`` (Angstrom, N, CA, C of the design vs the input motif after
-        superposition; O is placed from them; the motif is imposed, so this only shows that the
-        design kept it); with secondary-structure conditions ``ss_requested``,
-        ``ss_fraction_requested`` and ``guidance``.
+        by the model (each motif group moves as a rigid body; one group unless the contig
+        labels them). ``metadata`` adds ``contig``, ``motif_labels`` (input residue per motif
+        position), ``motif_index`` (0-based output positions), ``motif_rmsd`` (Angstrom, N, CA,
+        C of the design vs the input motif after superposition, the largest over motif groups;
+        O is placed from them; the motif is imposed, so this only shows that the design kept
+        it), ``motif_groups`` (group per motif position, with several groups); with
+        secondary-structure conditions ``ss_requested``, ``ss_fraction_requested`` and ``guidance``.
         """
         plans = self.plan_designs(num_samples, conditioners, options.get("seed"))
         return [b for batch in self.iter_designs(plans, **options) for b in batch]
@@ -153,15 +154,16 @@ class BackboneGenerator(PretrainedGenerator):
         cond = self._conditions(plans) if self.config.denoiser.conditioning else None
         starts = np.cumsum(lengths) - lengths
         per_residue = np.arange(ATOMS_PER_RESIDUE)
-        atoms = [
-            torch.as_tensor(((start + p.motif_index[:, None]) * ATOMS_PER_RESIDUE + per_residue).reshape(-1))
-            for start, p in zip(starts, plans)
-        ]
-        pos = [
-            torch.as_tensor(p.motif_xyz[:, :ATOMS_PER_RESIDUE].reshape(-1, 3), dtype=torch.float64)
-            / self.stats.coord_scale
-            for p in plans
-        ]
+        atoms, pos = [], []
+        for start, p in zip(starts, plans):
+            for group in np.unique(p.motif_group):  # one rigid body per motif group
+                members = p.motif_group == group
+                residues = start + p.motif_index[members]
+                atoms.append(
+                    torch.as_tensor((residues[:, None] * ATOMS_PER_RESIDUE + per_residue).reshape(-1))
+                )
+                xyz = p.motif_xyz[members, :ATOMS_PER_RESIDUE].reshape(-1, 3)
+                pos.append(torch.as_tensor(xyz, dtype=torch.float64) / self.stats.coord_scale)
         return BatchInputs(lengths * ATOMS_PER_RESIDUE, 0, cond, group_rigid(atoms, pos))
 
     @staticmethod
@@ -178,8 +180,13 @@ class BackboneGenerator(PretrainedGenerator):
                 "contig": plan.contig,
                 "motif_labels": list(plan.motif_labels),
                 "motif_index": plan.motif_index.tolist(),
-                "motif_rmsd": rmsd_after_superposition(coords[plan.motif_index, :3], plan.motif_xyz[:, :3]),
+                "motif_rmsd": max(
+                    rmsd_after_superposition(coords[plan.motif_index[g], :3], plan.motif_xyz[g, :3])
+                    for g in (plan.motif_group == k for k in np.unique(plan.motif_group))
+                ),
             }
+            if plan.motif_group.max() > 0:
+                meta["motif_groups"] = plan.motif_group.tolist()
         return Backbone(coords, "".join(sequence), b_factors=b_factors, metadata=meta)
 
     def check_lengths(self, lengths: int | Sequence[int]) -> np.ndarray:
@@ -195,7 +202,7 @@ class BackboneGenerator(PretrainedGenerator):
 
     def _conditions(self, plans: Sequence[DesignPlan]) -> BackboneConditions:
         """The network's conditioning inputs for a batch of plans."""
-        ss, motif, motif_xyz = [], [], []
+        ss, motif, motif_xyz, motif_group = [], [], [], []
         for plan in plans:
             ss.append(
                 ss_indices(plan.ss) if plan.ss is not None else torch.full((plan.length,), SS_UNSPECIFIED)
@@ -208,6 +215,9 @@ class BackboneGenerator(PretrainedGenerator):
             )
             motif.append(mask)
             motif_xyz.append(xyz)
+            group = torch.zeros(plan.length, dtype=torch.long)
+            group[plan.motif_index] = torch.as_tensor(plan.motif_group)
+            motif_group.append(group)
         fraction = [p.ss_fraction or (0.0, 0.0) for p in plans]
         return BackboneConditions(
             ss=torch.cat(ss),
@@ -215,6 +225,7 @@ class BackboneGenerator(PretrainedGenerator):
             ss_fraction_given=torch.tensor([p.ss_fraction is not None for p in plans]),
             motif=torch.cat(motif),
             motif_xyz=torch.cat(motif_xyz),
+            motif_group=torch.cat(motif_group),
         ).to(self.device, torch.get_default_dtype())
 
 

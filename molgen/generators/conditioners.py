@@ -40,6 +40,8 @@ class DesignPlan:
         motif_xyz: ``[M, 4, 3]`` their N, CA, C, O in Angstrom (as in the motif file).
         motif_labels: input residue of every motif position, e.g. ``"A163"``.
         motif_sequence: one-letter residue types of the motif residues.
+        motif_group: ``[M]`` motif group (0, 1, ...) of every motif position; each group is a
+            rigid body placed independently of the others.
         contig: the contig as sampled (designed segments with their drawn lengths).
     """
 
@@ -52,6 +54,7 @@ class DesignPlan:
     motif_xyz: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 3)))
     motif_labels: tuple[str, ...] = ()
     motif_sequence: str = ""
+    motif_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     contig: str | None = None
 
     def with_length(self, length: int, what: str) -> DesignPlan:
@@ -163,7 +166,8 @@ class SecondaryStructure:
 
 @dataclass(frozen=True, eq=False)
 class Motif:
-    """Motif scaffolding from a contig string and the structure file holding the motif."""
+    """Motif scaffolding from a contig string and the structure file holding the motif (motif
+    groups, each placed independently: ``@label`` in the contig, see :mod:`molgen.generators.contig`)."""
 
     segments: tuple[Segment, ...]
     residues: dict  # (chain, residue number) -> (xyz [4, 3], one-letter type)
@@ -199,12 +203,14 @@ class Motif:
             raise ValueError("only one motif per design")
         bounds = (plan.length, plan.length) if plan.length is not None else plan.length_range
         lengths = sample_lengths(list(self.segments), bounds, rng)
-        index, keys = [], []
+        index, keys, groups = [], [], []
+        labels = list(dict.fromkeys(s.group for s in self.segments if s.is_motif))  # in order of appearance
         start = 0
         for s, n in zip(self.segments, lengths):
             if s.is_motif:
                 index.extend(range(start, start + n))
                 keys.extend((s.chain, k) for k in range(s.first, s.last + 1))
+                groups.extend([labels.index(s.group)] * n)
             start += n
         plan = plan.with_length(sum(lengths), f"contig {format_contig(list(self.segments), lengths)}")
         return replace(
@@ -213,5 +219,6 @@ class Motif:
             motif_xyz=np.stack([self.residues[k][0] for k in keys]),
             motif_labels=tuple(f"{chain}{k}" for chain, k in keys),
             motif_sequence="".join(self.residues[k][1] for k in keys),
+            motif_group=np.array(groups, dtype=np.int64),
             contig=format_contig(list(self.segments), lengths),
         )

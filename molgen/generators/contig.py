@@ -5,6 +5,12 @@ residues 163-181 of chain A of the motif file (kept), another designed segment. 
 designed segment of exactly 20 residues, ``A5`` a single motif residue, ``0-30`` a segment that
 may be absent. Segments are separated by ``/`` (``,`` is accepted too). Designs are single
 chains: RFdiffusion's chain breaks (``/0 `` followed by another chain) are not supported.
+
+Multi-motif scaffolding (molgen's extension): ``@label`` after a motif segment puts it in a motif
+group, e.g. ``"5-20/A16-35@1/10-25/B52-71@2/5-20"``. Segments of one group keep their relative
+pose (one rigid body); different groups are placed independently of each other. Segments
+without a label form one group together (so a contig without labels is one rigid motif); a
+group may hold segments of different chains of the motif file.
 """
 
 from __future__ import annotations
@@ -14,19 +20,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_MOTIF = re.compile(r"^([A-Za-z])(-?\d+)(?:-(-?\d+))?$")
+_MOTIF = re.compile(r"^([A-Za-z])(-?\d+)(?:-(-?\d+))?(?:@(\w+))?$")
 _DESIGNED = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One contig segment: motif residues ``chain`` ``first..last`` (inclusive, PDB numbering),
-    or (``chain`` None) a designed segment of ``first..last`` residues."""
+    """One contig segment: motif residues ``chain`` ``first..last`` (inclusive, PDB numbering) of
+    motif group ``group`` ("" without a label), or (``chain`` None) a designed segment of
+    ``first..last`` residues."""
 
     text: str
     chain: str | None
     first: int
     last: int
+    group: str = ""
 
     @property
     def is_motif(self) -> bool:
@@ -53,7 +61,7 @@ def parse_contig(text: str) -> list[Segment]:
             last = int(motif.group(3)) if motif.group(3) is not None else first
             if last < first:
                 raise ValueError(f"contig segment {part!r}: residue range runs backwards")
-            segments.append(Segment(part, motif.group(1), first, last))
+            segments.append(Segment(part, motif.group(1), first, last, motif.group(4) or ""))
         elif designed:
             low = int(designed.group(1))
             high = int(designed.group(2)) if designed.group(2) is not None else low
@@ -67,7 +75,7 @@ def parse_contig(text: str) -> list[Segment]:
         else:
             raise ValueError(
                 f"contig segment {part!r} is neither a length range (e.g. 10-40) "
-                "nor chain + residues (e.g. A163-181)"
+                "nor chain + residues (e.g. A163-181, or A163-181@1 in motif group 1)"
             )
     if not any(s.is_motif for s in segments):
         raise ValueError(f"contig {text!r} names no motif residues (e.g. A163-181)")

@@ -24,8 +24,11 @@ class BackboneConditions:
         ss_fraction: ``[G, 2]`` requested helix and strand fractions per chain.
         ss_fraction_given: ``[G]`` bool, whether ``ss_fraction`` applies to the chain.
         motif: ``[R]`` bool, residues whose backbone is fixed by the motif.
-        motif_xyz: ``[R, 3, 3]`` N, CA, C of the motif residues (model units; any rigid placement,
-            one per chain; rows of non-motif residues are ignored).
+        motif_xyz: ``[R, 3, 3]`` N, CA, C of the motif residues (model units; any rigid placement
+            per motif group; rows of non-motif residues are ignored).
+        motif_group: ``[R]`` long, motif group of every motif residue: residues of one group keep
+            their relative pose, different groups are placed independently (the network sees the
+            motif's internal geometry only within a group).
     """
 
     ss: torch.Tensor
@@ -33,6 +36,7 @@ class BackboneConditions:
     ss_fraction_given: torch.Tensor
     motif: torch.Tensor
     motif_xyz: torch.Tensor
+    motif_group: torch.Tensor
 
     @classmethod
     def none(
@@ -45,6 +49,7 @@ class BackboneConditions:
             ss_fraction_given=torch.zeros(num_graphs, dtype=torch.bool, device=device),
             motif=torch.zeros(num_residues, dtype=torch.bool, device=device),
             motif_xyz=torch.zeros(num_residues, 3, 3, device=device),
+            motif_group=torch.zeros(num_residues, dtype=torch.long, device=device),
         )
 
     def unconditional(self) -> BackboneConditions:
@@ -74,7 +79,12 @@ class BackboneConditions:
             ss_fraction_given=self.ss_fraction_given.to(device),
             motif=self.motif.to(device),
             motif_xyz=self.motif_xyz.to(device, dtype),
+            motif_group=self.motif_group.to(device),
         )
+
+    def motif_pairs(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """``[E]`` bool: both residues of each pair ``(src, dst)`` are in the same motif group."""
+        return self.motif[src] & self.motif[dst] & (self.motif_group[src] == self.motif_group[dst])
 
 
 def residue_frames(xyz: torch.Tensor) -> torch.Tensor:

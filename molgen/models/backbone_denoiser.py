@@ -19,11 +19,12 @@ network refines its own last answer instead of starting from the noisy input alo
 
 Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbone_conditions`):
 secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
-a motif enters as a node flag plus, on edges between motif residues (all motif pairs are
-edges), the motif's internal geometry in its own residue frames, which does not depend on where
-the motif is placed. All of these start at zero, so a conditioning model can be grown from an
-unconditional one (it computes exactly the unconditional function until trained, except that a
-motif also adds edges between its residues), and "unspecified" is how the model samples
+a motif enters as a node flag plus, on edges between residues of one motif group (all such pairs
+are edges), the group's internal geometry in its own residue frames, which does not depend on
+where the group is placed; different groups see nothing of each other's relative pose. All of
+these start at zero, so a conditioning model can be grown from an unconditional one (it computes
+exactly the unconditional function until trained, except that a motif also adds edges between
+its residues), and "unspecified" is how the model samples
 unconditionally.
 """
 
@@ -195,7 +196,8 @@ class BackboneDenoiser(Denoiser):
             cond = BackboneConditions.none(len(ca), num_graphs, ca.device)
         motif_pairs = None
         if c.conditioning and bool(cond.motif.any()):
-            motif_pairs = cond.motif[:, None] & cond.motif[None, :]
+            same_group = cond.motif_group[:, None] == cond.motif_group[None, :]
+            motif_pairs = cond.motif[:, None] & cond.motif[None, :] & same_group
         src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, motif_pairs)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
@@ -249,10 +251,10 @@ class BackboneDenoiser(Denoiser):
         return self.ss_embed(cond.ss) + fraction[rbatch] + self.motif_embed(cond.motif.long())
 
     def _motif_edges(self, cond: BackboneConditions, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """``[E, 13 + num_rbf]``: on edges between two motif residues, the motif's own geometry
-        (flag, relative rotation, CA offset and distance in the receiver's motif frame);
-        invariant to where the motif is placed. Zero on every other edge."""
-        both = (cond.motif[src] & cond.motif[dst]).to(self.motif_edge_in.weight.dtype)[:, None]
+        """``[E, 13 + num_rbf]``: on edges between two residues of one motif group, the motif's own
+        geometry (flag, relative rotation, CA offset and distance in the receiver's motif frame);
+        invariant to where the group is placed. Zero on every other edge."""
+        both = cond.motif_pairs(src, dst).to(self.motif_edge_in.weight.dtype)[:, None]
         frames = residue_frames(cond.motif_xyz)
         ca = cond.motif_xyz[:, 1]
         rotation = torch.einsum("ekd,eld->ekl", frames[dst], frames[src]).reshape(-1, FRAME_ROTATION)

@@ -24,6 +24,7 @@ LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) dra
 
 MOTIF_SEGMENTS = (1, 4)  # random training motifs: this many contiguous segments ...
 MOTIF_SEGMENT_LENGTH = (1, 20)  # ... of this many residues each (each at most a quarter of the chain)
+MULTI_MOTIF_PROBABILITY = 0.25  # ... and on this share of chains each segment is its own motif group
 
 
 class EncodedBackbones:
@@ -79,7 +80,8 @@ def random_conditions(
     Per chain, each independently with ``config.ss_probability``: its DSSP classes on a random
     share (50-100 %) of its residues; its helix and strand fractions. With
     ``config.motif_probability``: a motif of 1-4 random segments (they may overlap) whose clean
-    coordinates are given.
+    coordinates are given; for a share ``MULTI_MOTIF_PROBABILITY`` of chains every segment is a
+    motif group of its own (placed independently).
 
     Args:
         x0: the clean batch (``3 R`` atoms N, CA, C).
@@ -96,22 +98,26 @@ def random_conditions(
         [torch.zeros(graphs).index_add_(0, rbatch, (ss == k).float()) / counts for k in (0, 1)], -1
     )
     motif = torch.zeros(len(rbatch), dtype=torch.bool)
+    group = torch.zeros(len(rbatch), dtype=torch.long)
     with_motif = torch.rand(graphs, generator=gen) < config.motif_probability
     segments = torch.randint(MOTIF_SEGMENTS[0], MOTIF_SEGMENTS[1] + 1, (graphs,), generator=gen)
+    grouped = torch.rand(graphs, generator=gen) < MULTI_MOTIF_PROBABILITY
     starts = torch.cumsum(counts, 0) - counts
     for g in torch.nonzero(with_motif).flatten().tolist():
         n = int(counts[g])
         longest = max(MOTIF_SEGMENT_LENGTH[0], min(MOTIF_SEGMENT_LENGTH[1], n // 4))
-        for _ in range(int(segments[g])):
+        for k in range(int(segments[g])):
             size = int(torch.randint(MOTIF_SEGMENT_LENGTH[0], longest + 1, (), generator=gen))
             first = int(torch.randint(0, max(1, n - size + 1), (), generator=gen))
             motif[starts[g] + first : starts[g] + first + size] = True
+            group[starts[g] + first : starts[g] + first + size] = k if grouped[g] else 0
     return BackboneConditions(
         ss=torch.where(ss_given, ss, SS_UNSPECIFIED),
         ss_fraction=fraction.to(x0.pos.dtype),
         ss_fraction_given=torch.rand(graphs, generator=gen) < config.ss_probability,
         motif=motif,
         motif_xyz=x0.pos.reshape(-1, ATOMS_PER_RESIDUE, 3),
+        motif_group=group,
     )
 
 
@@ -159,6 +165,7 @@ class BackboneTrainer(DiffusionTrainer):
                 ss_fraction_given=cond.ss_fraction_given[lo:hi],
                 motif=cond.motif[residues],
                 motif_xyz=cond.motif_xyz[residues],
+                motif_group=cond.motif_group[residues],
             ).to(self.device)
         return self.local_batch(x0, t, noise, cond=cond, self_condition=self_condition)
 
