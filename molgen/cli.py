@@ -289,6 +289,8 @@ def sample_backbones(
         f"wrote {len(rows)} backbones to {out}/ in {seconds:.1f} s "
         f"({seconds / len(rows):.2f} s/design incl. scoring, {gen.device})"
     )
+    for line in backbone_api.missed_requests(rows):
+        typer.echo(f"warning: {line}; manifest.csv has requested and achieved shares per design", err=True)
 
 
 def _write_json(path: Path | None, data: dict) -> None:

@@ -420,3 +420,40 @@ def test_cli_benchmark_runs_the_multi_motif_example_with_the_bundled_model():
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if line.startswith("| 1BCF_2groups |"))
     assert "A92-99@A" in row and "| 1 |" in row  # one design made
+
+
+def test_missed_secondary_structure_requests_are_reported_per_class():
+    from molgen.generators.backbones import missed_requests, requested_fractions
+
+    assert requested_fractions({"ss_requested": "HHHHEE--LL"}) == (0.4, 0.2)
+    assert requested_fractions({"ss_fraction_requested": (0.3, 0.1), "ss_requested": "HH"}) == (0.3, 0.1)
+    fraction = {
+        "ss_fraction_requested": "helix=0.2,strand=0.4",
+        "helix_requested": 0.2,
+        "strand_requested": 0.4,
+    }
+    rows = [
+        fraction | {"helix": 0.25, "strand": 0.30},  # within 20 points on both
+        fraction | {"helix": 0.70, "strand": 0.00},  # too much helix, too little strand
+        {
+            "helix_requested": 0.4,
+            "strand_requested": 0.2,
+            "helix": 0.9,
+            "strand": 0.1,
+        },  # a string: more is fine
+    ]
+    helix, strand = missed_requests(rows)
+    assert helix.startswith("1/3 designs missed the requested helix share") and "achieved 0.70-0.70" in helix
+    assert strand.startswith("1/3 designs missed the requested strand share") and "requested 0.40" in strand
+    assert missed_requests(rows[:1]) == []
+
+
+def test_cli_warns_when_designs_miss_the_requested_secondary_structure(tmp_path, tiny_backbone_model_dir):
+    out, result = _sample(
+        tmp_path, tiny_backbone_model_dir, "--length", "30", "--ss-fraction", "strand=0.9", "-n", "2"
+    )
+    assert result.exit_code == 0, result.output
+    assert "designs missed the requested strand share" in result.stderr  # an untrained model makes no sheets
+    with open(out / "manifest.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(float(r["strand_requested"]) == 0.9 for r in rows)

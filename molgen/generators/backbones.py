@@ -260,6 +260,48 @@ def manifest_row(design: Backbone, file: str) -> dict:
     if meta.get("ss_fraction_requested") is not None:
         helix, strand = meta["ss_fraction_requested"]
         row |= {"ss_fraction_requested": f"helix={helix},strand={strand}"}
+    requested = requested_fractions(meta)
+    if requested is not None:
+        row |= {"helix_requested": round(requested[0], 4), "strand_requested": round(requested[1], 4)}
     if "guidance" in meta:
         row |= {"guidance": meta["guidance"]}
     return row
+
+
+MISS_TOLERANCE = 0.20  # a design misses a secondary-structure request by more than this share of residues
+
+
+def requested_fractions(meta: dict) -> tuple[float, float] | None:
+    """The (helix, strand) fractions a design was asked for: its ``ss_fraction_requested``, else the
+    shares of H and E in its ``ss_requested`` string (free residues count as neither); None
+    without a secondary-structure request."""
+    if meta.get("ss_fraction_requested") is not None:
+        return tuple(map(float, meta["ss_fraction_requested"]))
+    if meta.get("ss_requested") is not None:
+        ss = meta["ss_requested"]
+        return ss.count("H") / len(ss), ss.count("E") / len(ss)
+    return None
+
+
+def missed_requests(rows: Sequence[dict]) -> list[str]:
+    """One line per secondary-structure class that some designs (manifest rows) missed by more
+    than ``MISS_TOLERANCE``: fewer residues of the class than requested (or, for requested
+    fractions, also more), with the requested and achieved shares."""
+    lines = []
+    for name in ("helix", "strand"):
+        asked = [r for r in rows if f"{name}_requested" in r]
+        missed = []
+        for r in asked:
+            short = r[name] < r[f"{name}_requested"] - MISS_TOLERANCE
+            over = "ss_fraction_requested" in r and r[name] > r[f"{name}_requested"] + MISS_TOLERANCE
+            if short or over:
+                missed.append(r)
+        if missed:
+            wanted = sorted({r[f"{name}_requested"] for r in missed})
+            got = [r[name] for r in missed]
+            lines.append(
+                f"{len(missed)}/{len(asked)} designs missed the requested {name} share by more than "
+                f"{MISS_TOLERANCE:.0%} of residues (requested {', '.join(f'{w:.2f}' for w in wanted)}; "
+                f"achieved {min(got):.2f}-{max(got):.2f}, DSSP)"
+            )
+    return lines
