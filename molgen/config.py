@@ -204,6 +204,12 @@ class BackboneDenoiserConfig:
     rbf_max: float = 2.0  # in units of the coordinate scale (10 Angstrom)
     self_condition: bool = False  # also read the previous x0 estimate (Chen et al. 2022)
     conditioning: bool = False  # read BackboneConditions (secondary structure, motif)
+    # pair-aware options (issue 21): the edge states are updated in every layer; neighbours also
+    # from the self-conditioning estimate (its k nearest residues) and long-range ones (residues
+    # at evenly spaced distance ranks beyond the nearest), so strand partners can find each other
+    edge_updates: bool = False
+    estimate_neighbors: int = 0
+    long_range_neighbors: int = 0
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
@@ -232,6 +238,10 @@ class BackboneTrainConfig(BaseTrainConfig):
     geometry_loss_weight: float = 1.0  # local inter-atomic distance loss at low noise
     geometry_span: int = 4  # residues per window of that loss (2: bonds and angles only)
     low_noise_fraction: float = 0.0  # share of each batch with noise times drawn from [0, 0.25)
+    # non-local supervision: squared error of the N, CA, C distances of residue pairs whose real
+    # CA-CA distance is below pair_loss_cutoff (Angstrom), at any sequence separation, x alpha^2
+    pair_loss_weight: float = 0.0
+    pair_loss_cutoff: float = 10.0
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
 

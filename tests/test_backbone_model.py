@@ -165,7 +165,7 @@ def test_backbone_resume_reproduces_an_uninterrupted_run(tmp_path, real_chains):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     header = (tmp_path / "split" / "metrics.csv").read_text().splitlines()[0]
-    assert header == "step,epoch,loss,loss_pos,loss_geometry,lr,grad_norm,chains_per_s,minutes"
+    assert header == "step,epoch,loss,loss_pos,loss_geometry,loss_pair,lr,grad_norm,chains_per_s,minutes"
 
 
 def test_a_molecule_checkpoint_is_not_resumed_as_a_backbone_run(tmp_path, real_chains, qm9_train):
@@ -314,3 +314,86 @@ def test_a_run_can_grow_conditioning_onto_a_trained_model(tmp_path, real_chains)
     wider = dataclasses.replace(plain, denoiser=dataclasses.replace(plain.denoiser, hidden=48))
     with pytest.raises(ValueError, match="do not fit this model config"):
         BackboneTrainer(real_chains[:16], tmp_path / "wide", wider, short, init_from=base)
+
+
+# ------------------------------------------------------------ pair-aware options (issue 21)
+PAIR_AWARE = BackboneDenoiserConfig(
+    hidden=32,
+    edge_hidden=16,
+    num_layers=2,
+    num_neighbors=8,
+    self_condition=True,
+    edge_updates=True,
+    estimate_neighbors=4,
+    long_range_neighbors=4,
+)
+
+
+def test_pair_aware_denoiser_is_se3_equivariant_not_mirror_equivariant_and_updates_its_edges(real_chains):
+    torch.manual_seed(2)
+    model = BackboneDenoiser(PAIR_AWARE).double()
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    for layer in model.layers:  # zero-initialised edge updates would make the edge check trivial
+        torch.nn.init.normal_(layer.edge_update.weight, std=0.3)
+    pos, batch = chain_batch(real_chains)
+    gen = torch.Generator().manual_seed(3)
+    previous = pos + 0.3 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
+
+    def fn(x):
+        return model(backbone_state(x[:, :3], batch, 2), logsnr, self_cond=backbone_state(x[:, 3:], batch, 2))
+
+    both = torch.cat([noisy, previous], 1)
+    out = fn(both).disp
+    rot = random_rotation(torch.Generator().manual_seed(0))
+    moved = torch.cat([noisy @ rot.T + 0.3, previous @ rot.T + 0.3], 1)
+    torch.testing.assert_close(fn(moved).disp, out @ rot.T, atol=1e-9, rtol=0)
+    mirrored = fn(torch.cat([noisy @ MIRROR, previous @ MIRROR], 1)).disp
+    assert (mirrored - out @ MIRROR).abs().max() > 1e-3 * out.abs().max()
+    plain = dataclasses.replace(PAIR_AWARE, edge_updates=False, estimate_neighbors=0, long_range_neighbors=0)
+    torch.manual_seed(2)
+    assert (
+        BackboneDenoiser(plain).double()(backbone_state(noisy, batch, 2), logsnr).disp - out
+    ).abs().max() > 0
+
+
+def test_long_range_and_estimate_neighbours_stay_in_their_chain_and_reach_far():
+    from molgen.models.backbone_denoiser import knn_pairs, long_range_pairs
+
+    ca = torch.cat([torch.arange(40.0)[:, None] * torch.tensor([[3.8, 0, 0]]), torch.randn(10, 3)])
+    batch = torch.cat([torch.zeros(40, dtype=torch.long), torch.ones(10, dtype=torch.long)])
+    far = long_range_pairs(ca, batch, skip=8, k=4)
+    near = knn_pairs(ca, batch, 8)
+    assert not (far & (batch[:, None] != batch[None, :])).any() and not far.diagonal().any()
+    assert far[:40].sum(1).eq(4).all() and near[:40].sum(1).eq(8).all()
+    assert not (far & near).any()  # beyond the nearest
+    sep = (torch.arange(40)[:, None] - torch.arange(40)[None, :]).abs()
+    assert sep[:40, :40][far[:40, :40]].max() >= 30  # some reach across the chain
+    assert far[40:].sum(1).eq(1).all()  # a 10-residue chain has one residue beyond its 8 nearest
+
+
+def test_the_pair_loss_sees_close_pairs_at_any_separation_and_trains(tmp_path, real_chains):
+    from molgen.training.losses import close_pairs, pair_atom_distances
+
+    pos, batch = chain_batch(real_chains)
+    pairs = close_pairs(pos, batch, 1.0)  # 10 A in model units
+    rbatch = batch[::3]
+    assert (rbatch[pairs[0]] == rbatch[pairs[1]]).all() and (pairs[0] < pairs[1]).all()
+    assert ((pairs[1] - pairs[0]) > 4).any()  # not only sequence neighbours
+    assert pair_atom_distances(pos, pairs).shape == (pairs.shape[1], 9)
+    model = dataclasses.replace(
+        TINY_BACKBONE_MODEL,
+        denoiser=dataclasses.replace(
+            TINY_BACKBONE_MODEL.denoiser,
+            **{
+                k: getattr(PAIR_AWARE, k)
+                for k in ("self_condition", "edge_updates", "estimate_neighbors", "long_range_neighbors")
+            },
+        ),
+    )
+    train = dataclasses.replace(TINY_BACKBONE_TRAIN, pair_loss_weight=0.25)
+    BackboneTrainer(real_chains[:16], tmp_path, model, train).train()
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    pair_column = rows[0].split(",").index("loss_pair")
+    assert all(float(r.split(",")[pair_column]) > 0 for r in rows[1:])

@@ -109,10 +109,38 @@ def neighbour_edges(
     return src, dst
 
 
-class ResidueLayer(nn.Module):
-    """Message passing over residues: invariant node features ``h`` only."""
+def knn_pairs(ca: torch.Tensor, batch: torch.Tensor, k: int) -> torch.Tensor:
+    """``[R, R]`` bool ``[dst, src]``: each residue's ``k`` nearest residues of its chain by CA
+    distance (``ca`` ``[R, 3]``, e.g. of the self-conditioning estimate)."""
+    dist = torch.cdist(ca, ca)
+    other = (batch[:, None] != batch[None, :]) | torch.eye(len(ca), dtype=torch.bool, device=ca.device)
+    dist = dist.masked_fill(other, float("inf"))
+    nearest = dist.topk(min(k, max(len(ca) - 1, 1)), dim=1, largest=False)
+    out = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
+    return out.scatter_(1, nearest.indices, torch.isfinite(nearest.values))
 
-    def __init__(self, hidden: int, edge_hidden: int) -> None:
+
+def long_range_pairs(ca: torch.Tensor, batch: torch.Tensor, skip: int, k: int) -> torch.Tensor:
+    """``[R, R]`` bool ``[dst, src]``: for each residue, ``k`` residues of its chain at evenly
+    spaced ranks of CA distance beyond its ``skip`` nearest (deterministic long-range edges that
+    cover the whole chain sparsely)."""
+    dist = torch.cdist(ca, ca)
+    other = (batch[:, None] != batch[None, :]) | torch.eye(len(ca), dtype=torch.bool, device=ca.device)
+    order = dist.masked_fill(other, float("inf")).argsort(dim=1)
+    available = (~other).sum(1, keepdim=True)  # same-chain residues of each row
+    span = (available - skip).clamp(min=0)
+    ranks = skip + ((torch.arange(k, device=ca.device) + 0.5) / k * span).long()  # [R, k]
+    keep = ranks < available
+    picked = order.gather(1, ranks.clamp(max=len(ca) - 1))
+    out = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
+    return out.scatter_(1, picked, keep)
+
+
+class ResidueLayer(nn.Module):
+    """Message passing over residues: invariant node features ``h`` and (``edge_updates``) edge
+    states, which add each layer's message to themselves (an edge transition)."""
+
+    def __init__(self, hidden: int, edge_hidden: int, edge_updates: bool = False) -> None:
         super().__init__()
         self.proj_src = nn.Linear(hidden, edge_hidden)
         self.proj_dst = nn.Linear(hidden, edge_hidden, bias=False)
@@ -122,6 +150,11 @@ class ResidueLayer(nn.Module):
         self.node_mlp = nn.Sequential(
             nn.Linear(2 * hidden + edge_hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
         )
+        self.edge_update = None
+        if edge_updates:  # zero at first: grown from a model without, it starts as that model
+            self.edge_update = nn.Linear(edge_hidden, edge_hidden)
+            nn.init.zeros_(self.edge_update.weight)
+            nn.init.zeros_(self.edge_update.bias)
 
     def forward(
         self,
@@ -131,13 +164,14 @@ class ResidueLayer(nn.Module):
         dst: torch.Tensor,
         inv_count: torch.Tensor,
         chain_mean: torch.Tensor,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """h ``[R, hidden]``, edge ``[E, edge_hidden]``, inv_count ``[R, 1]``; chain_mean maps
-        ``[R, F]`` to each residue's chain average."""
+        ``[R, F]`` to each residue's chain average. Returns the updated (h, edge)."""
         m = F.silu(self.proj_src(h)[src] + self.proj_dst(h)[dst] + self.proj_edge(edge))
         m = F.silu(self.edge_out(m))
         hn = self.node_norm(h)
-        return h + self.node_mlp(torch.cat([hn, scatter_mean(m, dst, inv_count), chain_mean(hn)], -1))
+        h = h + self.node_mlp(torch.cat([hn, scatter_mean(m, dst, inv_count), chain_mean(hn)], -1))
+        return h, edge if self.edge_update is None else edge + self.edge_update(m)
 
 
 class BackboneDenoiser(Denoiser):
@@ -163,7 +197,9 @@ class BackboneDenoiser(Denoiser):
             for module in (self.ss_embed, self.fraction_in, self.motif_embed, self.motif_edge_in):
                 for param in module.parameters():
                     nn.init.zeros_(param)  # starts as the unconditional model (warm starts)
-        self.layers = nn.ModuleList(ResidueLayer(c.hidden, c.edge_hidden) for _ in range(c.num_layers))
+        self.layers = nn.ModuleList(
+            ResidueLayer(c.hidden, c.edge_hidden, c.edge_updates) for _ in range(c.num_layers)
+        )
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
 
@@ -194,11 +230,17 @@ class BackboneDenoiser(Denoiser):
         frames = trace_frames(ca, index, length)
         if c.conditioning and cond is None:
             cond = BackboneConditions.none(len(ca), num_graphs, ca.device)
-        motif_pairs = None
+        extra = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
         if c.conditioning and bool(cond.motif.any()):
             same_group = cond.motif_group[:, None] == cond.motif_group[None, :]
-            motif_pairs = cond.motif[:, None] & cond.motif[None, :] & same_group
-        src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, motif_pairs)
+            extra |= cond.motif[:, None] & cond.motif[None, :] & same_group
+        if c.estimate_neighbors and self_cond is not None:
+            extra |= knn_pairs(
+                self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1], rbatch, c.estimate_neighbors
+            )
+        if c.long_range_neighbors:
+            extra |= long_range_pairs(ca, rbatch, c.num_neighbors, c.long_range_neighbors)
+        src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, extra)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
         local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, RESIDUE_COORDS)
@@ -239,7 +281,7 @@ class BackboneDenoiser(Denoiser):
             return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
 
         for layer in self.layers:
-            h = layer(h, edge, src, dst, inv_count, chain_mean)
+            h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
         disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
         return DenoiserOutput(remove_mean(disp, batch, num_graphs), noisy.feat.new_zeros(len(pos), 0))

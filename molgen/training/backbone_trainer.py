@@ -126,7 +126,7 @@ class BackboneTrainer(DiffusionTrainer):
 
     KIND = "backbones"
     TRAIN_CONFIG = BackboneTrainConfig
-    LOSS_FIELDS = ("loss_pos", "loss_geometry")
+    LOSS_FIELDS = ("loss_pos", "loss_geometry", "loss_pair")
     RATE_FIELD = "chains_per_s"
 
     def make_stats(self, data: Sequence[Backbone], model_config: BackboneModelConfig) -> DataStats:
@@ -172,5 +172,6 @@ class BackboneTrainer(DiffusionTrainer):
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         weights = (cfg.min_snr_gamma, cfg.geometry_loss_weight, self.stats.coord_scale, cfg.geometry_span)
-        loss, pos, geometry = backbone_loss(self.model, self.sde, self.local_inputs(step), *weights)
-        return loss, {"loss_pos": float(pos), "loss_geometry": float(geometry)}
+        pair = (cfg.pair_loss_weight, cfg.pair_loss_cutoff)
+        loss, parts = backbone_loss(self.model, self.sde, self.local_inputs(step), *weights, *pair)
+        return loss, {name: float(v) for name, v in zip(self.LOSS_FIELDS, parts)}

@@ -140,6 +140,23 @@ def local_distances(
     return (window[:, i] - window[:, j]).norm(dim=-1), rbatch[:num][inside]
 
 
+def close_pairs(pos: torch.Tensor, batch: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """``[2, P]`` residue pairs ``i < j`` of one chain whose CA atoms (``pos`` ``[3 R, 3]``, N, CA, C
+    per residue) are closer than ``cutoff`` (same units), at any sequence separation."""
+    ca = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1]
+    rbatch = batch[::ATOMS_PER_RESIDUE]
+    close = (torch.cdist(ca, ca) < cutoff) & (rbatch[:, None] == rbatch[None, :])
+    return torch.triu(close, diagonal=1).nonzero().T
+
+
+def pair_atom_distances(pos: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """``[P, 9]`` distances between the N, CA, C atoms of residue ``i`` and those of residue ``j``
+    for every pair ``(i, j)`` of ``pairs`` ``[2, P]``."""
+    xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
+    a, b = xyz[pairs[0]], xyz[pairs[1]]
+    return (a[:, :, None] - b[:, None]).norm(dim=-1).reshape(len(a), -1)
+
+
 def backbone_loss(
     net: Denoiser,
     sde: VPSDE,
@@ -148,15 +165,20 @@ def backbone_loss(
     geometry_weight: float,
     coord_scale: float,
     geometry_span: int = 4,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss.
+    pair_weight: float = 0.0,
+    pair_cutoff: float = 10.0,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss plus (``pair_weight``) a
+    non-local pair loss.
 
     The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
-    every ``geometry_span`` consecutive residues in the x0 prediction, weighted by ``alpha_t^2``
-    so that it matters where the prediction can be precise (low noise).
+    every ``geometry_span`` consecutive residues in the x0 prediction; the pair term that of the
+    N, CA, C distances of every residue pair whose real CA atoms are closer than ``pair_cutoff``
+    Angstrom, at any sequence separation (strand partners, packed helices). Both are weighted by
+    ``alpha_t^2`` so that they matter where the prediction can be precise (low noise).
 
     Returns:
-        (total, coordinate part, geometry part), each a scalar.
+        total, and its (coordinate, geometry, pair) parts (pair 0 without), scalars.
     """
     x0, t = batch.x0, batch.t
     z = sde.add_noise(x0, t, batch.noise)
@@ -172,4 +194,11 @@ def backbone_loss(
     geo = graph_mean(((d_pred - d_true) * coord_scale).square().mean(-1), pair_graph, graphs)
     alpha, _ = sde.alpha_sigma(t)
     loss_geo = (alpha.square() * geo).mean()
-    return loss_pos + geometry_weight * loss_geo, loss_pos.detach(), loss_geo.detach()
+    loss_pair = torch.zeros((), device=loss_pos.device)
+    if pair_weight > 0:
+        pairs = close_pairs(x0.pos, x0.batch, pair_cutoff / coord_scale)
+        error = (pair_atom_distances(pred.pos, pairs) - pair_atom_distances(x0.pos, pairs)) * coord_scale
+        pair_graph = x0.batch[::ATOMS_PER_RESIDUE][pairs[0]]
+        loss_pair = (alpha.square() * graph_mean(error.square().mean(-1), pair_graph, graphs)).mean()
+    total = loss_pos + geometry_weight * loss_geo + pair_weight * loss_pair
+    return total, (loss_pos.detach(), loss_geo.detach(), loss_pair.detach())
