@@ -165,3 +165,12 @@ def test_recipe_levers_train_and_a_self_conditioned_bond_model_samples(tmp_path,
     gen.net.forward = spy
     gen.sample(2, steps=3, seed=0, num_atoms=5)
     assert seen == [False, True, True]
+
+
+def test_a_property_conditioned_bond_model_trains_and_samples_with_guidance(tmp_path, qm9_train):
+    model = dataclasses.replace(BOND_MODEL, vocab=(), hydrogens="implicit", properties=("alpha",))
+    out = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, model, TINY_TRAIN).train()
+    gen = MoleculeGenerator.from_pretrained(out)
+    mols = gen.sample(3, properties={"alpha": 70.0}, guidance=2.0, steps=3, seed=0)
+    assert [float(m.GetProp("target_alpha")) for m in mols] == [70.0] * 3
+    assert all(m.HasProp("bonds_vs_geometry") for m in mols)

@@ -86,7 +86,7 @@ class DiffusionTrainer:
             initial = load_pretrained(init_from, kind=self.KIND)
         if initial is not None:
             source, source_net, source_stats, info = initial
-            model_config = model_config or source
+            model_config = self.complete_config(data, model_config or source, source)
             initial_state, self.stats = self.adapt_initial(
                 source, model_config, source_net.state_dict(), source_stats
             )
@@ -151,8 +151,11 @@ class DiffusionTrainer:
         this run's model config ``target``; by default unchanged."""
         return state, stats
 
-    def complete_config(self, data, model_config: AnyModelConfig) -> AnyModelConfig:
-        """A fresh run's model config with what the data decides filled in; by default unchanged."""
+    def complete_config(
+        self, data, model_config: AnyModelConfig, source: AnyModelConfig | None = None
+    ) -> AnyModelConfig:
+        """A new run's model config with what the data (or ``source``, the config of the
+        ``init_from`` weights) decides filled in; by default unchanged."""
         return model_config
 
     def make_stats(self, data, model_config: AnyModelConfig) -> DataStats:

@@ -171,11 +171,16 @@ class MoleculeTrainer(DiffusionTrainer):
     LOSS_FIELDS = ("loss_pos", "loss_type", "loss_bond")
     RATE_FIELD = "mol_per_s"
 
-    def complete_config(self, data: PackedMolecules, model_config: ModelConfig) -> ModelConfig:
-        """Without a vocabulary in the config, the elements of the training data (those the model
-        sees: heavy atoms only for implicit hydrogens), in order of atomic number."""
+    def complete_config(
+        self, data: PackedMolecules, model_config: ModelConfig, source: ModelConfig | None = None
+    ) -> ModelConfig:
+        """Without a vocabulary in the config: that of the initial model (``source``), else the
+        atom types of the training data (those the model sees: heavy atoms only for implicit
+        hydrogens), in order of atomic number and charge."""
         if model_config.vocab:
             return model_config
+        if source is not None and source.vocab:
+            return dataclasses.replace(model_config, vocab=source.vocab)
         atoms = model_atoms(data, model_config)
         kinds = np.unique(np.stack([atoms.atomic_numbers.astype(np.int64), data_charges(atoms)], 1), axis=0)
         vocab = tuple(type_token(AtomVocab.symbol_of(int(z)), int(q)) for z, q in kinds)
