@@ -64,3 +64,22 @@ def test_folder_reader_splits_breaks_and_skips_corrupt_files(tmp_path, chains, c
 def test_backbone_rejects_bad_arrays(coords, match):
     with pytest.raises(ValueError, match=match):
         Backbone(coords)
+
+
+def test_bridges_and_sheets_follow_dssp_on_real_strand_rich_chains():
+    from pathlib import Path
+
+    from molgen.io.pdb import read_backbone
+    from molgen.structures.secondary_structure import bridge_partners, has_sheet, secondary_structure
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "heldout_chains"
+    light = read_backbone(folder / "3ixt_L.pdb")  # an antibody light chain: an all-beta sandwich
+    pairs, parallel = bridge_partners(light)
+    ss = secondary_structure(light)
+    assert len(pairs) > 30 and all(ss[i] == "E" and ss[j] == "E" for i, j in pairs)
+    assert (pairs[:, 1] - pairs[:, 0] >= 3).all() and parallel.sum() < len(pairs) / 4  # mostly antiparallel
+    assert has_sheet(light)
+    mdm2 = read_backbone(folder / "1ycr_A.pdb")
+    start = secondary_structure(mdm2).index("HHHHHHHHHH")  # its first helix alone: no bridges
+    helix = mdm2[start : start + 10]
+    assert len(bridge_partners(helix)[0]) == 0 and not has_sheet(helix)

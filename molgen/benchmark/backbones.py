@@ -7,7 +7,8 @@ said otherwise):
 - a design is clash-free with no clash.
 - radius of gyration (CA atoms) is compared with the training set's power law
   ``Rg = a L^b`` (fitted in log space); ``rg_ratio`` = Rg / (a L^b).
-- a design "has strands" with >= 3 E residues.
+- a design "has strands" with >= 3 E residues, and a sheet when two strands pair (a DSSP ladder
+  of at least two consecutive bridges).
 - diversity: mean pairwise TM-score among designs (TM-align via tmtools, normalised by the
   shorter chain); lower is more diverse.
 - novelty: per design, the highest TM-score (normalised by the design) against reference chains
@@ -136,6 +137,7 @@ def benchmark_backbones(
         "strand_%": 100 * sum(r["strand"] * r["length"] for r in rows) / residues,
         "helix_plus_strand_%": 100 * sum((r["helix"] + r["strand"]) * r["length"] for r in rows) / residues,
         "with_strands_%": 100 * np.mean([r["strand"] * r["length"] >= STRAND_MIN_RESIDUES for r in rows]),
+        "with_sheet_%": 100 * np.mean([r["sheet"] for r in rows]),
         "right_handed_helices_%": 100 * sum(r["right_handed_helices"] for r in rows) / helices
         if helices
         else float("nan"),

@@ -229,7 +229,7 @@ class BackboneGenerator(PretrainedGenerator):
         ).to(self.device, torch.get_default_dtype())
 
 
-QUICK_METRICS = ("geometry_ok", "clashes", "chain_breaks", "helix", "strand", "rg", "ss")
+QUICK_METRICS = ("geometry_ok", "clashes", "chain_breaks", "helix", "strand", "sheet", "rg", "ss")
 
 
 def manifest_row(design: Backbone, file: str) -> dict:

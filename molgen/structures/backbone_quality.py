@@ -15,6 +15,8 @@ Definitions:
 - secondary structure: DSSP (:func:`molgen.structures.secondary_structure.secondary_structure`).
 - helix handedness: a helix (run of >= 4 DSSP H residues) is right-handed when its mean phi
   dihedral is negative.
+- sheet: two strands pair, i.e. DSSP finds a ladder of at least two consecutive beta bridges
+  (:func:`molgen.structures.secondary_structure.has_sheet`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_geometry import dihedral, residues_within_tolerance
-from molgen.structures.secondary_structure import secondary_structure
+from molgen.structures.secondary_structure import has_sheet, secondary_structure
 
 CLASH_ATOM = 2.0  # Angstrom, backbone atoms of residues >= 3 apart
 CLASH_CA = 3.0  # Angstrom, CA atoms of non-consecutive residues
@@ -82,5 +84,6 @@ def score_backbone(backbone: Backbone) -> dict:
         "loop": ss.count("L") / n,
         "helices": helices,
         "right_handed_helices": right,
+        "sheet": int(has_sheet(backbone)),
         "ss": ss,
     }

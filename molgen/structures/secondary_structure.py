@@ -32,6 +32,42 @@ def secondary_structure(backbone: Backbone) -> str:
     return "".join(ss).replace("-", "L")
 
 
+MIN_BRIDGE_SEPARATION = 3  # residues: partners closer in sequence form turns, not bridges
+
+
+def bridge_partners(backbone: Backbone) -> tuple[np.ndarray, np.ndarray]:
+    """DSSP's beta bridges (Kabsch & Sander 1983) from pydssp's hydrogen-bond map.
+
+    With ``hb(a, b)`` the C=O of residue ``a`` bonded to the N-H of residue ``b``: residues ``i``
+    and ``j`` form a parallel bridge when ``hb(i-1, j) and hb(j, i+1)`` or ``hb(j-1, i) and
+    hb(i, j+1)``; an antiparallel one when ``hb(i, j) and hb(j, i)`` or ``hb(i-1, j+1) and
+    hb(j-1, i+1)``.
+
+    Returns:
+        pairs: ``[P, 2]`` residue pairs ``i < j`` (at least ``MIN_BRIDGE_SEPARATION`` apart).
+        parallel: ``[P]`` bool, True for a parallel bridge.
+    """
+    import pydssp
+
+    donor_acceptor = pydssp.get_hbond_map(backbone.coords.astype(np.float32)) > 0.5  # [NH of i, CO of j]
+    hb = np.pad(donor_acceptor.T, 1)  # hb[a + 1, b + 1]: C=O of a -> N-H of b; padded for i-1, i+1
+    n = len(backbone)
+    i, j = np.triu_indices(n, MIN_BRIDGE_SEPARATION)
+    a, b = i + 1, j + 1  # padded indices
+    parallel = (hb[a - 1, b] & hb[b, a + 1]) | (hb[b - 1, a] & hb[a, b + 1])
+    antiparallel = (hb[a, b] & hb[b, a]) | (hb[a - 1, b + 1] & hb[b - 1, a + 1])
+    bridged = parallel | antiparallel
+    return np.stack([i[bridged], j[bridged]], 1), parallel[bridged]
+
+
+def has_sheet(backbone: Backbone) -> bool:
+    """Whether two strands pair: a ladder of at least two consecutive bridges (``(i, j)`` and
+    ``(i+1, j+1)`` or ``(i+1, j-1)``)."""
+    pairs, _ = bridge_partners(backbone)
+    found = {tuple(p) for p in pairs.tolist()}
+    return any((i + 1, j + 1) in found or (i + 1, j - 1) in found for i, j in found)
+
+
 def ss_agreement(requested: str, observed: str) -> dict[str, float]:
     """Share of the specified residues whose DSSP class matches the request: overall (``all``)
     and per requested class (``H``, ``E``, ``L``; NaN for a class not requested). ``-``/``X``
