@@ -39,7 +39,14 @@ from molgen.datasets.backbones import load_backbone_set
 from molgen.datasets.molecules import TRAINING_SETS, load_training_molecules
 from molgen.generators import backbones as backbone_api
 from molgen.generators import molecules as molecule_api
-from molgen.generators.conditioners import Length, Motif, SecondaryStructure, parse_ss_fraction
+from molgen.generators.conditioners import (
+    Length,
+    Motif,
+    SecondaryStructure,
+    Topology,
+    parse_pairs,
+    parse_ss_fraction,
+)
 from molgen.io.pdb import write_pdb
 from molgen.io.sdf import SDFWriter, read_first_molecule
 from molgen.io.tables import write_rows
@@ -247,6 +254,12 @@ def sample_backbones(
     contig: Annotated[str | None, opt("RFdiffusion contig, e.g. 10-40/A163-181/10-40.")] = None,
     ss: Annotated[str | None, opt("Secondary structure per residue: H, E, L, -/X free.")] = None,
     ss_fraction: Annotated[str | None, opt("Overall secondary structure, e.g. helix=0.3,strand=0.4.")] = None,
+    pairs: Annotated[
+        str | None, opt("Strands of --ss that pair, e.g. E1:E2,E2:E3 (add :parallel to a pair).")
+    ] = None,
+    ss_from: Annotated[
+        Path | None, opt("Template PDB/mmCIF: its DSSP string and strand pairing, loops jittered.")
+    ] = None,
     guidance: Annotated[float, opt("Classifier-free guidance weight on --ss/--ss-fraction (1: none).")] = 1.0,
     model: Annotated[str, opt("Bundled model name or a model folder.")] = BACKBONE_MODEL,
     steps: BackboneSteps = backbone_api.DEFAULT_STEPS,
@@ -262,14 +275,20 @@ def sample_backbones(
     by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
     if (motif is None) != (contig is None):
         raise ValueError("--motif and --contig go together")
-    if length is None and contig is None and ss is None:
-        raise ValueError("say how long the designs are: --length (or --contig / --ss)")
-    if guidance != 1.0 and ss is None and ss_fraction is None:
-        raise ValueError("--guidance applies to --ss / --ss-fraction; give one of them")
+    if length is None and contig is None and ss is None and ss_from is None:
+        raise ValueError("say how long the designs are: --length (or --contig / --ss / --ss-from)")
+    if guidance != 1.0 and ss is None and ss_fraction is None and ss_from is None:
+        raise ValueError("--guidance applies to --ss / --ss-fraction / --ss-from; give one of them")
+    if pairs is not None and ss is None:
+        raise ValueError("--pairs numbers the strands of --ss; give --ss too")
+    if ss_from is not None and ss is not None:
+        raise ValueError("--ss-from takes the secondary structure from the template; leave out --ss")
     conditioners = [Length(length)] if length is not None else []
     if ss is not None or ss_fraction is not None:
         fraction = parse_ss_fraction(ss_fraction) if ss_fraction is not None else None
-        conditioners.append(SecondaryStructure(ss, fraction))
+        conditioners.append(SecondaryStructure(ss, fraction, parse_pairs(pairs) if pairs else ()))
+    if ss_from is not None:
+        conditioners.append(Topology.from_structure(ss_from))
     if motif is not None:  # after a secondary-structure string, which fixes the length
         conditioners.append(Motif.from_contig(motif, contig))
     gen = backbone_api.BackboneGenerator.from_pretrained(model, device=device, precision=precision)

@@ -210,6 +210,7 @@ class BackboneDenoiserConfig:
     edge_updates: bool = False
     estimate_neighbors: int = 0
     long_range_neighbors: int = 0
+    pairing: bool = False  # read which strand elements pair (BackboneConditions.pair_index/pair_kind)
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
@@ -243,13 +244,14 @@ class BackboneTrainConfig(BaseTrainConfig):
     pair_loss_weight: float = 0.0
     pair_loss_cutoff: float = 10.0
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
+    pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.geometry_span < 2:
             raise ValueError(f"BackboneTrainConfig.geometry_span must be >= 2, got {self.geometry_span}")
-        for name in ("low_noise_fraction", "ss_probability", "motif_probability"):
+        for name in ("low_noise_fraction", "ss_probability", "pairing_probability", "motif_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"BackboneTrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 

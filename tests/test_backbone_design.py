@@ -2,6 +2,7 @@
 secondary structure, the motif benchmark and the CLI's errors."""
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -402,13 +403,10 @@ def test_motif_groups_hide_each_others_pose_from_the_network():
     from molgen.models.backbone_conditions import BackboneConditions
 
     cond = BackboneConditions.none(6, 1)
-    cond = BackboneConditions(
-        cond.ss,
-        cond.ss_fraction,
-        cond.ss_fraction_given,
-        torch.tensor([1, 1, 0, 1, 1, 0], dtype=torch.bool),
-        cond.motif_xyz,
-        torch.tensor([0, 0, 0, 1, 1, 0]),
+    cond = dataclasses.replace(
+        cond,
+        motif=torch.tensor([1, 1, 0, 1, 1, 0], dtype=torch.bool),
+        motif_group=torch.tensor([0, 0, 0, 1, 1, 0]),
     )
     src, dst = torch.tensor([0, 0, 3, 2]), torch.tensor([1, 3, 4, 1])
     assert cond.motif_pairs(src, dst).tolist() == [True, False, True, False]
@@ -457,3 +455,116 @@ def test_cli_warns_when_designs_miss_the_requested_secondary_structure(tmp_path,
     with open(out / "manifest.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert all(float(r["strand_requested"]) == 0.9 for r in rows)
+
+
+# ------------------------------------------------------------ strand pairing (issue 21)
+def test_pairs_grammar_reads_strand_numbers_and_directions():
+    from molgen.generators.conditioners import format_pairs, parse_pairs
+    from molgen.structures.secondary_structure import ANTIPARALLEL, PARALLEL
+
+    pairs = parse_pairs("E1:E2, e3:E2:parallel,E1:E4:antiparallel")
+    assert pairs == ((0, 1, ANTIPARALLEL), (1, 2, PARALLEL), (0, 3, ANTIPARALLEL))
+    assert parse_pairs(format_pairs(pairs)) == pairs
+    for bad in ("E1:E1", "E0:E2", "E1-E2", "E1:E2:sideways", ""):
+        with pytest.raises(ValueError):
+            parse_pairs(bad)
+    with pytest.raises(ValueError, match="has 2 strand"):
+        SecondaryStructure("LEEEELLEEEEL", pairs=parse_pairs("E1:E3"))
+
+
+def test_a_template_gives_its_topology_with_jittered_loops(real_chains):
+    from molgen.generators.conditioners import Topology
+    from molgen.structures.secondary_structure import strand_pairing
+
+    path = BUNDLED_PROBLEMS.parent / "heldout_chains" / "2kl8_A.pdb"
+    topology = Topology.from_structure(path)
+    assert topology.pairs == tuple(
+        (a, b, k) for (a, b), k in sorted(strand_pairing(read_backbone(path)).items())
+    )
+    plans = [topology.plan(DesignPlan((20, 200)), np.random.default_rng(s)) for s in range(6)]
+    strip = topology.ss.replace("L", "")
+    assert all(p.ss.replace("L", "") == strip and p.strand_pairs == topology.pairs for p in plans)
+    assert len({p.length for p in plans}) > 1  # loops are jittered per design
+
+
+def test_a_pairing_model_trains_on_the_real_pairing_and_reads_it(tmp_path, real_chains):
+    from molgen.structures.backbone import Backbone, ideal_oxygens
+    from molgen.structures.secondary_structure import bridge_partners
+    from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN
+    from molgen.training.backbone_trainer import BackboneTrainer
+
+    model = dataclasses.replace(
+        TINY_BACKBONE_MODEL, denoiser=dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, pairing=True)
+    )
+    train = dataclasses.replace(TINY_BACKBONE_TRAIN, pairing_probability=1.0, batch_size=4)
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, model, train)
+    batch = trainer.local_inputs(0)
+    cond, rbatch = batch.cond, batch.x0.batch[::3]
+    assert cond.pair_kind.numel() > 0 and (cond.pair_index[0] < cond.pair_index[1]).all()
+    assert (rbatch[cond.pair_index[0]] == rbatch[cond.pair_index[1]]).all()
+    # every DSSP bridge of a crop between two strands lies inside the given block adjacency
+    xyz = (batch.x0.pos * trainer.stats.coord_scale).reshape(-1, 3, 3).double().numpy()
+    given = {tuple(p) for p in cond.pair_index.T.tolist()}
+    g = int(rbatch[cond.pair_index[0, 0]])
+    first = int(torch.nonzero(rbatch == g)[0])
+    crop = xyz[(rbatch == g).numpy()]
+    o = ideal_oxygens(crop[:, 0], crop[:, 1], crop[:, 2])
+    bridges, _ = bridge_partners(Backbone(np.concatenate([crop, o[:, None]], 1), "G" * len(crop)))
+    inside = [(i + first, j + first) in given for i, j in bridges.tolist()]
+    assert np.mean(inside) > 0.8  # the crop's own DSSP agrees with the full chain's on most bridges
+    loss, _ = trainer.loss(0)
+    loss.backward()
+    assert trainer.net.pairing_embed.weight.grad.abs().sum() > 0
+    assert cond.has_guided_parts and not cond.unconditional().has_guided_parts
+    doubled = cond.cat(cond)
+    assert torch.equal(doubled.pair_index[:, cond.pair_kind.numel() :], cond.pair_index + len(cond.ss))
+
+
+def test_cli_pairs_need_a_pairing_model_and_are_reported(tmp_path, tiny_backbone_model_dir):
+    ss = "LLEEEEEELLLEEEEEELLLEEEEEELL"
+    out, result = _sample(tmp_path, tiny_backbone_model_dir, "--ss", ss, "--pairs", "E1:E2,E2:E3", "-n", "1")
+    assert result.exit_code == 2 and "trained without strand pairing" in result.output
+    out, result = _sample(tmp_path, tiny_backbone_model_dir, "--length", "30", "--pairs", "E1:E2")
+    assert result.exit_code == 2 and "give --ss too" in result.output
+
+
+def test_a_pairing_model_samples_with_pairs_and_the_manifest_reports_them(tmp_path, real_chains):
+    from molgen.io.pdb import write_pdb
+    from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN
+    from molgen.training.backbone_trainer import BackboneTrainer
+
+    model = dataclasses.replace(
+        TINY_BACKBONE_MODEL, denoiser=dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, pairing=True)
+    )
+    train = dataclasses.replace(TINY_BACKBONE_TRAIN, pairing_probability=0.5)
+    model_dir = BackboneTrainer(real_chains[:16], tmp_path / "run", model, train).train()
+    ss = "LLEEEEEELLLEEEEEELLLEEEEEELL"
+    out, result = _sample(tmp_path, model_dir, "--ss", ss, "--pairs", "E1:E2,E2:E3:parallel", "-n", "2")
+    assert result.exit_code == 0, result.output
+    with open(out / "manifest.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(r["pairs_requested"] == "E1:E2,E2:E3:parallel" for r in rows)
+    requested = {"E1:E2", "E2:E3:parallel"}
+    assert all(set(filter(None, r["pairs_achieved"].split(","))) <= requested for r in rows)
+    missed = any(r["pairs_achieved"] != r["pairs_requested"] for r in rows)
+    assert missed == ("lack a requested strand pairing" in result.stderr)
+    template = write_pdb(
+        read_backbone(BUNDLED_PROBLEMS.parent / "heldout_chains" / "3ixt_L.pdb")[:55], tmp_path / "t.pdb"
+    )
+    out2 = tmp_path / "templated"
+    args = [
+        "sample",
+        "backbones",
+        "--out",
+        str(out2),
+        "--model",
+        str(model_dir),
+        "--steps",
+        "3",
+        "--seed",
+        "0",
+    ]
+    result = runner.invoke(app, [*args, "--ss-from", str(template), "-n", "2", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    with open(out2 / "manifest.csv") as handle:
+        assert all(r["pairs_requested"] for r in csv.DictReader(handle))

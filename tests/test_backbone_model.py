@@ -277,7 +277,7 @@ def test_random_training_conditions_are_contiguous_motifs_and_true_secondary_str
         x0, cond = batch.x0, batch.cond
         rbatch = x0.batch[::3]
         starts = torch.rand(8, generator=trainer.step_generator(step), dtype=torch.float64).numpy()
-        _, _, truth = trainer.encoded.batch(trainer.global_batch(step), starts, train.crop_length)
+        _, _, truth, _ = trainer.encoded.batch(trainer.global_batch(step), starts, train.crop_length)
         given = cond.ss != 3
         assert torch.equal(cond.ss[given], truth[given])  # given classes are the crop's DSSP classes
         for g in range(x0.num_graphs):

@@ -9,14 +9,20 @@ import torch
 
 from molgen.diffusion.inpainting import group_rigid
 from molgen.generators.base import BatchInputs, PretrainedGenerator, SamplingOptions
-from molgen.generators.conditioners import Conditioner, DesignPlan, compose
+from molgen.generators.conditioners import Conditioner, DesignPlan, compose, format_pairs
 from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
 from molgen.structures.backbone_quality import score_backbone
-from molgen.structures.secondary_structure import SS_UNSPECIFIED, ss_agreement, ss_indices
+from molgen.structures.secondary_structure import (
+    SS_UNSPECIFIED,
+    bridge_partners,
+    ss_agreement,
+    ss_indices,
+    strand_elements,
+)
 from molgen.structures.superpose import rmsd_after_superposition
 
 # Defaults chosen by measurement (docs/benchmarks.md): zero-temperature ancestral steps give
@@ -71,7 +77,8 @@ class BackboneGenerator(PretrainedGenerator):
         C of the design vs the input motif after superposition, the largest over motif groups;
         O is placed from them; the motif is imposed, so this only shows that the design kept
         it), ``motif_groups`` (group per motif position, with several groups); with
-        secondary-structure conditions ``ss_requested``, ``ss_fraction_requested`` and ``guidance``.
+        secondary-structure conditions ``ss_requested``, ``ss_fraction_requested``, ``guidance``
+        and, with a strand pairing, ``pairs_requested`` (``(a, b, kind)`` per pair of elements).
         """
         plans = self.plan_designs(num_samples, conditioners, options.get("seed"))
         return [b for batch in self.iter_designs(plans, **options) for b in batch]
@@ -95,6 +102,11 @@ class BackboneGenerator(PretrainedGenerator):
             raise ValueError(
                 f"model {self.name!r} was trained without conditioning; "
                 "it cannot take a motif or secondary structure"
+            )
+        if any(p.strand_pairs for p in plans) and not self.config.denoiser.pairing:
+            raise ValueError(
+                f"model {self.name!r} was trained without strand pairing; it cannot take --pairs or "
+                "a template's pairing (train one with model.denoiser.pairing)"
             )
 
     def iter_designs(
@@ -173,6 +185,8 @@ class BackboneGenerator(PretrainedGenerator):
         b_factors = np.zeros(len(coords))
         if plan.ss is not None or plan.ss_fraction is not None:
             meta |= {"ss_requested": plan.ss, "ss_fraction_requested": plan.ss_fraction, "guidance": guidance}
+            if plan.strand_pairs:
+                meta["pairs_requested"] = list(plan.strand_pairs)
         if len(plan.motif_index):
             sequence[plan.motif_index] = list(plan.motif_sequence)
             b_factors[plan.motif_index] = 1.0
@@ -202,8 +216,19 @@ class BackboneGenerator(PretrainedGenerator):
 
     def _conditions(self, plans: Sequence[DesignPlan]) -> BackboneConditions:
         """The network's conditioning inputs for a batch of plans."""
-        ss, motif, motif_xyz, motif_group = [], [], [], []
+        ss, motif, motif_xyz, motif_group, pair_index, pair_kind = [], [], [], [], [], []
+        start = 0
         for plan in plans:
+            if plan.strand_pairs:
+                element = strand_elements(plan.ss)
+                for a, b, kind in plan.strand_pairs:
+                    i, j = np.meshgrid(
+                        np.flatnonzero(element == a), np.flatnonzero(element == b), indexing="ij"
+                    )
+                    lo, hi = np.minimum(i, j).ravel(), np.maximum(i, j).ravel()
+                    pair_index.append(torch.as_tensor(np.stack([lo, hi]) + start))
+                    pair_kind.append(torch.full((lo.size,), kind))
+            start += plan.length
             ss.append(
                 ss_indices(plan.ss) if plan.ss is not None else torch.full((plan.length,), SS_UNSPECIFIED)
             )
@@ -226,6 +251,8 @@ class BackboneGenerator(PretrainedGenerator):
             motif=torch.cat(motif),
             motif_xyz=torch.cat(motif_xyz),
             motif_group=torch.cat(motif_group),
+            pair_index=torch.cat(pair_index, 1).long() if pair_index else torch.zeros(2, 0, dtype=torch.long),
+            pair_kind=torch.cat(pair_kind).long() if pair_kind else torch.zeros(0, dtype=torch.long),
         ).to(self.device, torch.get_default_dtype())
 
 
@@ -260,12 +287,27 @@ def manifest_row(design: Backbone, file: str) -> dict:
     if meta.get("ss_fraction_requested") is not None:
         helix, strand = meta["ss_fraction_requested"]
         row |= {"ss_fraction_requested": f"helix={helix},strand={strand}"}
+    if meta.get("pairs_requested"):
+        achieved = achieved_pairs(design, meta["ss_requested"], meta["pairs_requested"])
+        row |= {
+            "pairs_requested": format_pairs(meta["pairs_requested"]),
+            "pairs_achieved": format_pairs([p for p, ok in zip(meta["pairs_requested"], achieved) if ok]),
+        }
     requested = requested_fractions(meta)
     if requested is not None:
         row |= {"helix_requested": round(requested[0], 4), "strand_requested": round(requested[1], 4)}
     if "guidance" in meta:
         row |= {"guidance": meta["guidance"]}
     return row
+
+
+def achieved_pairs(design: Backbone, ss: str, pairs: Sequence[tuple[int, int, int]]) -> list[bool]:
+    """For each requested pairing ``(a, b, kind)`` of the strand elements of ``ss``, whether the
+    design has a DSSP bridge between a residue of element ``a`` and one of element ``b``."""
+    element = strand_elements(ss)
+    bridges, _ = bridge_partners(design)
+    found = {tuple(sorted((int(element[i]), int(element[j])))) for i, j in bridges.tolist()}
+    return [(min(a, b), max(a, b)) in found for a, b, _ in pairs]
 
 
 MISS_TOLERANCE = 0.20  # a design misses a secondary-structure request by more than this share of residues
@@ -304,4 +346,11 @@ def missed_requests(rows: Sequence[dict]) -> list[str]:
                 f"{MISS_TOLERANCE:.0%} of residues (requested {', '.join(f'{w:.2f}' for w in wanted)}; "
                 f"achieved {min(got):.2f}-{max(got):.2f}, DSSP)"
             )
+    asked = [r for r in rows if r.get("pairs_requested")]
+    missed = [r for r in asked if r["pairs_achieved"] != r["pairs_requested"]]
+    if missed:
+        lines.append(
+            f"{len(missed)}/{len(asked)} designs lack a requested strand pairing (no DSSP bridge "
+            "between the two elements)"
+        )
     return lines

@@ -13,7 +13,9 @@ the finished plan into the network's conditioning inputs.
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +25,14 @@ import numpy as np
 
 from molgen.generators.contig import Segment, format_contig, parse_contig, sample_lengths
 from molgen.io.pdb import read_chains
-from molgen.structures.secondary_structure import ss_indices
+from molgen.structures.secondary_structure import (
+    ANTIPARALLEL,
+    PARALLEL,
+    secondary_structure,
+    ss_indices,
+    strand_elements,
+    strand_pairing,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +45,8 @@ class DesignPlan:
         length_source: which requirement fixed it (for error messages).
         ss: secondary structure per residue (``H``, ``E``, ``L``; ``-`` free), or None.
         ss_fraction: requested (helix, strand) fractions, or None.
+        strand_pairs: which strand elements of ``ss`` pair: ``((a, b, kind), ...)`` with element
+            numbers from 0 (``E1`` is 0) and kind ``ANTIPARALLEL`` or ``PARALLEL``.
         motif_index: ``[M]`` positions (0-based) of motif residues in the design.
         motif_xyz: ``[M, 4, 3]`` their N, CA, C, O in Angstrom (as in the motif file).
         motif_labels: input residue of every motif position, e.g. ``"A163"``.
@@ -50,6 +61,7 @@ class DesignPlan:
     length_source: str = ""
     ss: str | None = None
     ss_fraction: tuple[float, float] | None = None
+    strand_pairs: tuple[tuple[int, int, int], ...] = ()
     motif_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     motif_xyz: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 3)))
     motif_labels: tuple[str, ...] = ()
@@ -133,13 +145,40 @@ class Length:
         return plan
 
 
+def parse_pairs(text: str) -> tuple[tuple[int, int, int], ...]:
+    """Strand pairing: ``"E1:E2,E2:E3:parallel"`` -> ``((0, 1, ANTIPARALLEL), (1, 2, PARALLEL))``.
+    ``Ek`` is the k-th run of E in the secondary-structure string (from the N terminus); a pair
+    is antiparallel unless it ends in ``:parallel`` (``:antiparallel`` may be written)."""
+    kinds = {"antiparallel": ANTIPARALLEL, "parallel": PARALLEL}
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = re.fullmatch(r"[Ee](\d+)\s*:\s*[Ee](\d+)(?:\s*:\s*(antiparallel|parallel))?", part)
+        if match is None or int(match[1]) == int(match[2]) or min(int(match[1]), int(match[2])) < 1:
+            raise ValueError(
+                f"strand pair {part!r}: expected Ea:Eb with two different strands numbered from 1, "
+                "optionally :parallel, e.g. E1:E2 or E1:E3:parallel"
+            )
+        a, b = sorted((int(match[1]) - 1, int(match[2]) - 1))
+        out.append((a, b, kinds[match[3] or "antiparallel"]))
+    if not out:
+        raise ValueError("--pairs is empty; e.g. E1:E2,E2:E3")
+    return tuple(out)
+
+
+def format_pairs(pairs: Sequence[tuple[int, int, int]]) -> str:
+    """The inverse of :func:`parse_pairs` (``"E1:E2,E2:E3:parallel"``)."""
+    return ",".join(f"E{a + 1}:E{b + 1}" + (":parallel" if k == PARALLEL else "") for a, b, k in pairs)
+
+
 @dataclass(frozen=True)
 class SecondaryStructure:
     """Secondary structure per residue (``"LLHHHHEEEE--"``, one letter per residue: H, E, L,
-    ``-``/``X`` free) and/or overall (helix, strand) fractions."""
+    ``-``/``X`` free) and/or overall (helix, strand) fractions, and which strands of the string
+    pair (``pairs``: :func:`parse_pairs`; needs a model trained with pairing)."""
 
     ss: str | None = None
     fraction: tuple[float, float] | None = None
+    pairs: tuple[tuple[int, int, int], ...] = ()
     STAGE = 1
 
     def __post_init__(self) -> None:
@@ -149,6 +188,16 @@ class SecondaryStructure:
             if not self.ss:
                 raise ValueError("the secondary-structure string is empty")
             ss_indices(self.ss.upper())  # checks the letters
+        if self.pairs:
+            if self.ss is None:
+                raise ValueError(
+                    "strand pairs need a secondary-structure string (--ss) to number the strands"
+                )
+            strands = int(strand_elements(self.ss.upper()).max(initial=-1)) + 1
+            for a, b, _ in self.pairs:
+                if b >= strands:
+                    raise ValueError(f"strand pair E{a + 1}:E{b + 1}: the string has {strands} strand(s)")
+
         if self.fraction is not None:
             helix, strand = self.fraction
             if min(helix, strand) < 0 or helix + strand > 1:
@@ -161,7 +210,44 @@ class SecondaryStructure:
         if self.ss is None:
             return plan
         plan = plan.with_length(len(self.ss), f"the secondary-structure string ({len(self.ss)} letters)")
-        return replace(plan, ss=self.ss.upper().replace("X", "-"))
+        return replace(plan, ss=self.ss.upper().replace("X", "-"), strand_pairs=self.pairs)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The topology of a template structure (RFdiffusion's scaffold-guided mode): its DSSP string
+    and strand pairing, every loop's length changed per design by up to ``jitter`` residues (a
+    loop between two elements keeps at least one residue)."""
+
+    ss: str
+    pairs: tuple[tuple[int, int, int], ...]
+    source: str
+    jitter: int = 2
+    STAGE = 1
+
+    @classmethod
+    def from_structure(cls, path: str | os.PathLike, jitter: int = 2) -> Topology:
+        """The first chain of a PDB/mmCIF file; a clear error when it has none."""
+        chains = read_chains(path)
+        if not chains:
+            raise ValueError(f"{path}: no protein chain with N, CA, C, O")
+        ss = secondary_structure(chains[0])
+        pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(chains[0], ss).items()))
+        return cls(ss, pairs, str(Path(path).name), jitter)
+
+    def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
+        runs = ["".join(g) for _, g in itertools.groupby(self.ss)]
+        out = []
+        for k, run in enumerate(runs):
+            if run[0] == "L":
+                inner = 0 < k < len(runs) - 1
+                run = "L" * max(int(inner), len(run) + int(rng.integers(-self.jitter, self.jitter + 1)))
+            out.append(run)
+        ss = "".join(out)
+        plan = plan.with_length(
+            len(ss), f"the topology of {self.source} ({len(ss)} residues after loop jitter)"
+        )
+        return replace(plan, ss=ss, strand_pairs=self.pairs)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,6 @@
 """What a backbone may be conditioned on: per-residue secondary structure, per-chain helix and
-strand fractions, and a motif (residues whose backbone is given, in any rigid placement).
+strand fractions, which strand elements pair (block adjacency), and a motif (residues whose
+backbone is given, in any rigid placement).
 
 Every part can be absent ("unspecified"), which is also how the model is trained to work
 unconditionally (conditioning dropout) and how classifier-free guidance gets its reference.
@@ -29,6 +30,11 @@ class BackboneConditions:
         motif_group: ``[R]`` long, motif group of every motif residue: residues of one group keep
             their relative pose, different groups are placed independently (the network sees the
             motif's internal geometry only within a group).
+        pair_index: ``[2, Q]`` long, residue pairs ``i < j`` (indices into the ``R`` residues)
+            whose strand elements are to pair: every residue of one element with every residue of
+            the other (RFdiffusion's block adjacency), so the register is left to the model.
+        pair_kind: ``[Q]`` long, ``ANTIPARALLEL`` or ``PARALLEL``
+            (:mod:`molgen.structures.secondary_structure`).
     """
 
     ss: torch.Tensor
@@ -37,6 +43,8 @@ class BackboneConditions:
     motif: torch.Tensor
     motif_xyz: torch.Tensor
     motif_group: torch.Tensor
+    pair_index: torch.Tensor
+    pair_kind: torch.Tensor
 
     @classmethod
     def none(
@@ -50,27 +58,46 @@ class BackboneConditions:
             motif=torch.zeros(num_residues, dtype=torch.bool, device=device),
             motif_xyz=torch.zeros(num_residues, 3, 3, device=device),
             motif_group=torch.zeros(num_residues, dtype=torch.long, device=device),
+            pair_index=torch.zeros(2, 0, dtype=torch.long, device=device),
+            pair_kind=torch.zeros(0, dtype=torch.long, device=device),
         )
 
     def unconditional(self) -> BackboneConditions:
-        """The reference of classifier-free guidance: the secondary-structure parts unspecified.
-        The motif stays: it is imposed on every estimate (rigid inpainting), not guided."""
+        """The reference of classifier-free guidance: the secondary-structure parts (classes,
+        fractions, strand pairing) unspecified. The motif stays: it is imposed on every estimate
+        (rigid inpainting), not guided."""
         return replace(
             self,
             ss=torch.full_like(self.ss, SS_UNSPECIFIED),
             ss_fraction_given=torch.zeros_like(self.ss_fraction_given),
+            pair_index=self.pair_index[:, :0],
+            pair_kind=self.pair_kind[:0],
         )
 
     def cat(self, other: BackboneConditions) -> BackboneConditions:
         """This batch's chains followed by ``other``'s."""
-        return BackboneConditions(
-            *(torch.cat([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
-        )
+        pair_index = torch.cat([self.pair_index, other.pair_index + len(self.ss)], 1)
+        per_item = {
+            f.name: torch.cat([getattr(self, f.name), getattr(other, f.name)])
+            for f in fields(self)
+            if f.name != "pair_index"
+        }
+        return BackboneConditions(**per_item, pair_index=pair_index)
+
+    def pairing_matrix(self) -> torch.Tensor:
+        """``[R, R]`` long: the pairing kind of every residue pair, both orders (0: none)."""
+        out = torch.zeros(len(self.ss), len(self.ss), dtype=torch.long, device=self.ss.device)
+        i, j = self.pair_index
+        out[i, j] = self.pair_kind
+        out[j, i] = self.pair_kind
+        return out
 
     @property
     def has_guided_parts(self) -> bool:
-        """Whether secondary structure (per residue or as fractions) is given."""
-        return bool((self.ss != SS_UNSPECIFIED).any() or self.ss_fraction_given.any())
+        """Whether secondary structure (per residue, as fractions, or strand pairing) is given."""
+        return bool(
+            (self.ss != SS_UNSPECIFIED).any() or self.ss_fraction_given.any() or self.pair_kind.numel()
+        )
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> BackboneConditions:
         return BackboneConditions(
@@ -80,6 +107,8 @@ class BackboneConditions:
             motif=self.motif.to(device),
             motif_xyz=self.motif_xyz.to(device, dtype),
             motif_group=self.motif_group.to(device),
+            pair_index=self.pair_index.to(device),
+            pair_kind=self.pair_kind.to(device),
         )
 
     def motif_pairs(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:

@@ -21,11 +21,12 @@ Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbon
 secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
 a motif enters as a node flag plus, on edges between residues of one motif group (all such pairs
 are edges), the group's internal geometry in its own residue frames, which does not depend on
-where the group is placed; different groups see nothing of each other's relative pose. All of
-these start at zero, so a conditioning model can be grown from an unconditional one (it computes
-exactly the unconditional function until trained, except that a motif also adds edges between
-its residues), and "unspecified" is how the model samples
-unconditionally.
+where the group is placed; different groups see nothing of each other's relative pose. With
+``config.pairing``, residue pairs of strand elements that are to pair are edges with an
+antiparallel/parallel embedding. All of these start at zero, so a conditioning model can be
+grown from an unconditional one (it computes exactly the unconditional function until trained,
+except that a motif or a pairing also adds edges between its residues), and "unspecified" is how
+the model samples unconditionally.
 """
 
 from __future__ import annotations
@@ -194,9 +195,13 @@ class BackboneDenoiser(Denoiser):
             self.fraction_in = nn.Linear(3, c.hidden)
             self.motif_embed = nn.Embedding(2, c.hidden)
             self.motif_edge_in = nn.Linear(MOTIF_EDGE_FIXED_INPUTS + c.num_rbf, c.edge_hidden)
+            if c.pairing:  # which strand elements pair: antiparallel / parallel, on their residue pairs
+                self.pairing_embed = nn.Embedding(3, c.edge_hidden)
             for module in (self.ss_embed, self.fraction_in, self.motif_embed, self.motif_edge_in):
                 for param in module.parameters():
                     nn.init.zeros_(param)  # starts as the unconditional model (warm starts)
+            if c.pairing:
+                nn.init.zeros_(self.pairing_embed.weight)
         self.layers = nn.ModuleList(
             ResidueLayer(c.hidden, c.edge_hidden, c.edge_updates) for _ in range(c.num_layers)
         )
@@ -240,6 +245,10 @@ class BackboneDenoiser(Denoiser):
             )
         if c.long_range_neighbors:
             extra |= long_range_pairs(ca, rbatch, c.num_neighbors, c.long_range_neighbors)
+        pairing = None
+        if c.conditioning and c.pairing and cond.pair_kind.numel():
+            pairing = cond.pairing_matrix()
+            extra |= pairing > 0
         src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, extra)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
@@ -272,6 +281,9 @@ class BackboneDenoiser(Denoiser):
         if c.conditioning:
             h = h + self._condition_nodes(cond, rbatch)
             edge = edge + self.motif_edge_in(self._motif_edges(cond, src, dst))
+        if pairing is not None:
+            kind = pairing[dst, src]
+            edge = edge + self.pairing_embed(kind) * (kind > 0)[:, None]
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
         inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]

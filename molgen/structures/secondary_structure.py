@@ -68,6 +68,32 @@ def has_sheet(backbone: Backbone) -> bool:
     return any((i + 1, j + 1) in found or (i + 1, j - 1) in found for i, j in found)
 
 
+ANTIPARALLEL, PARALLEL = 1, 2  # kinds of a strand pairing (0: none)
+
+
+def strand_elements(ss: str) -> np.ndarray:
+    """``[R]`` strand element of every residue: runs of ``E`` numbered 0, 1, ... from the N
+    terminus (``E1`` of a pairing request is element 0); -1 outside strands."""
+    letters = np.frombuffer(ss.encode(), dtype=np.uint8) == ord("E")
+    starts = letters & ~np.concatenate([[False], letters[:-1]])
+    return np.where(letters, np.cumsum(starts) - 1, -1)
+
+
+def strand_pairing(backbone: Backbone, ss: str | None = None) -> dict[tuple[int, int], int]:
+    """Which strand elements of ``backbone`` pair (DSSP bridges between them): ``{(a, b): kind}``
+    with ``a < b`` element numbers (:func:`strand_elements`) and kind ``PARALLEL`` when most of
+    their bridges are parallel, else ``ANTIPARALLEL``."""
+    ss = secondary_structure(backbone) if ss is None else ss
+    element = strand_elements(ss)
+    pairs, parallel = bridge_partners(backbone)
+    votes: dict[tuple[int, int], list[int]] = {}
+    for (i, j), par in zip(pairs.tolist(), parallel.tolist()):
+        a, b = sorted((int(element[i]), int(element[j])))
+        if a >= 0 and a != b:
+            votes.setdefault((a, b), []).append(int(par))
+    return {key: PARALLEL if 2 * sum(v) > len(v) else ANTIPARALLEL for key, v in votes.items()}
+
+
 def ss_agreement(requested: str, observed: str) -> dict[str, float]:
     """Share of the specified residues whose DSSP class matches the request: overall (``all``)
     and per requested class (``H``, ``E``, ``L``; NaN for a class not requested). ``-``/``X``

@@ -14,7 +14,13 @@ from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE, residue_index
 from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
-from molgen.structures.secondary_structure import SS_CLASSES, SS_UNSPECIFIED, secondary_structure
+from molgen.structures.secondary_structure import (
+    SS_CLASSES,
+    SS_UNSPECIFIED,
+    secondary_structure,
+    strand_elements,
+    strand_pairing,
+)
 from molgen.training.loop import DiffusionTrainer
 from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, backbone_loss, stratified_times
 
@@ -29,7 +35,9 @@ MULTI_MOTIF_PROBABILITY = 0.25  # ... and on this share of chains each segment i
 
 class EncodedBackbones:
     """N, CA, C coordinates of every training chain, back to back, in Angstrom, and (when
-    ``with_ss``) their DSSP secondary-structure classes."""
+    ``with_ss``) their DSSP secondary-structure classes and strand pairing: the strand element of
+    every residue (numbered across all chains; -1 outside strands) and ``pairing``
+    ``{(element a, element b): kind}`` of the elements that pair."""
 
     def __init__(
         self, chains: Sequence[Backbone], min_length: int, coord_scale: float, with_ss: bool = False
@@ -41,24 +49,33 @@ class EncodedBackbones:
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
         self.coords = np.concatenate([c.coords[:, :ATOMS_PER_RESIDUE] for c in kept]).astype(np.float32)
         self.coord_scale = coord_scale
-        self.ss = None
+        self.ss = self.element = None
+        self.pairing: dict[tuple[int, int], int] = {}
         if with_ss:
+            strings = [secondary_structure(c) for c in kept]
             lookup = np.frombuffer(SS_CLASSES.encode(), dtype=np.uint8)
-            codes = np.frombuffer("".join(secondary_structure(c) for c in kept).encode(), dtype=np.uint8)
+            codes = np.frombuffer("".join(strings).encode(), dtype=np.uint8)
             match = codes[:, None] == lookup[None, :]
             if not match.any(axis=1).all():
                 raise ValueError(f"DSSP returned letters outside {SS_CLASSES}")
             self.ss = np.argmax(match, axis=1)
+            elements, first = [], 0
+            for chain, ss in zip(kept, strings):
+                local = strand_elements(ss)
+                elements.append(np.where(local >= 0, local + first, -1))
+                self.pairing |= {(a + first, b + first): k for (a, b), k in strand_pairing(chain, ss).items()}
+                first += int(local.max(initial=-1)) + 1
+            self.element = np.concatenate(elements)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def batch(
         self, indices: np.ndarray, starts: np.ndarray, crop: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray | None]:
         """Chains ``indices``, each cut to ``crop`` residues from ``starts`` (fractions in
         [0, 1) of the possible window starts): (pos ``[3 R, 3]`` centred model units, batch
-        ``[3 R]``, secondary structure ``[R]`` or None)."""
+        ``[3 R]``, secondary structure ``[R]`` or None, strand element ``[R]`` or None)."""
         windows = []
         for i, u in zip(indices, starts):
             length = self.lengths[i]
@@ -69,11 +86,28 @@ class EncodedBackbones:
         batch = batch_vector(torch.tensor([len(w) * ATOMS_PER_RESIDUE for w in windows]))
         pos = torch.from_numpy(self.coords[rows].reshape(-1, 3)) / self.coord_scale
         ss = None if self.ss is None else torch.from_numpy(self.ss[rows])
-        return remove_mean(pos, batch, len(windows)), batch, ss
+        element = None if self.element is None else self.element[rows]
+        return remove_mean(pos, batch, len(windows)), batch, ss, element
+
+    def pairs_of(self, element: np.ndarray, chains: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block adjacency of a batch's residues (``element`` ``[R]`` strand elements, -1 none)
+        for the chains ``chains`` (bool ``[R]``, residues whose pairing is given): ``[2, Q]``
+        residue pairs ``i < j`` whose elements pair, and their kinds ``[Q]``."""
+        given = np.flatnonzero(chains & (element >= 0))
+        i, j = np.triu_indices(len(given), 1)
+        a, b = element[given[i]], element[given[j]]
+        kind = np.array([self.pairing.get((min(x, y), max(x, y)), 0) for x, y in zip(a, b)], dtype=np.int64)
+        keep = kind > 0
+        pairs = np.stack([given[i][keep], given[j][keep]])
+        return torch.from_numpy(pairs).long(), torch.from_numpy(kind[keep])
 
 
 def random_conditions(
-    x0: State, ss: torch.Tensor, config: BackboneTrainConfig, gen: torch.Generator
+    x0: State,
+    ss: torch.Tensor,
+    config: BackboneTrainConfig,
+    gen: torch.Generator,
+    pairing: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> BackboneConditions:
     """Conditioning for training (the dropout that lets one model sample with or without it).
 
@@ -118,6 +152,8 @@ def random_conditions(
         motif=motif,
         motif_xyz=x0.pos.reshape(-1, ATOMS_PER_RESIDUE, 3),
         motif_group=group,
+        pair_index=pairing[0] if pairing is not None else torch.zeros(2, 0, dtype=torch.long),
+        pair_kind=pairing[1] if pairing is not None else torch.zeros(0, dtype=torch.long),
     )
 
 
@@ -145,7 +181,7 @@ class BackboneTrainer(DiffusionTrainer):
         b = self.config.batch_size
         gen = self.step_generator(step)
         starts = torch.rand(b, generator=gen, dtype=torch.float64).numpy()
-        pos, batch, ss = self.encoded.batch(self.global_batch(step), starts, self.config.crop_length)
+        pos, batch, ss, element = self.encoded.batch(self.global_batch(step), starts, self.config.crop_length)
         t = stratified_times(b, gen)
         low = torch.randperm(b, generator=gen) < round(self.config.low_noise_fraction * b)
         t = torch.where(low, LOW_NOISE_TIME * t, t)
@@ -157,8 +193,15 @@ class BackboneTrainer(DiffusionTrainer):
         lo, hi = self.rank_slice()
         cond = None
         if self.model_config.denoiser.conditioning:
-            cond = random_conditions(x0, ss, self.config, gen)
-            residues = (batch[::ATOMS_PER_RESIDUE] >= lo) & (batch[::ATOMS_PER_RESIDUE] < hi)
+            pairing = None
+            rbatch = batch[::ATOMS_PER_RESIDUE]
+            if self.model_config.denoiser.pairing:  # only pairing models draw this: other runs are unchanged
+                chosen = torch.rand(b, generator=gen) < self.config.pairing_probability
+                pairing = self.encoded.pairs_of(element, chosen[rbatch].numpy())
+            cond = random_conditions(x0, ss, self.config, gen, pairing)
+            residues = (rbatch >= lo) & (rbatch < hi)
+            first = int((rbatch < lo).sum())  # residues are stored chain by chain
+            local_pairs = residues[cond.pair_index[0]]
             cond = BackboneConditions(
                 ss=cond.ss[residues],
                 ss_fraction=cond.ss_fraction[lo:hi],
@@ -166,6 +209,8 @@ class BackboneTrainer(DiffusionTrainer):
                 motif=cond.motif[residues],
                 motif_xyz=cond.motif_xyz[residues],
                 motif_group=cond.motif_group[residues],
+                pair_index=cond.pair_index[:, local_pairs] - first,
+                pair_kind=cond.pair_kind[local_pairs],
             ).to(self.device)
         return self.local_batch(x0, t, noise, cond=cond, self_condition=self_condition)
 
