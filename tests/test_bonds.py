@@ -174,3 +174,19 @@ def test_a_property_conditioned_bond_model_trains_and_samples_with_guidance(tmp_
     mols = gen.sample(3, properties={"alpha": 70.0}, guidance=2.0, steps=3, seed=0)
     assert [float(m.GetProp("target_alpha")) for m in mols] == [70.0] * 3
     assert all(m.HasProp("bonds_vs_geometry") for m in mols)
+
+
+def test_a_self_conditioning_model_grown_from_one_without_starts_as_that_model():
+    torch.manual_seed(0)
+    plain = MoleculeDenoiser(BOND_MODEL).double()
+    grown_config = dataclasses.replace(
+        BOND_MODEL, denoiser=dataclasses.replace(BOND_MODEL.denoiser, self_condition=True)
+    )
+    grown = MoleculeDenoiser(grown_config).double()
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("previous_") for k in missing)
+    state, logsnr = noisy_state([5, 3]), torch.tensor([0.5, -1.0], dtype=torch.float64)
+    previous = noisy_state([5, 3], seed=1)
+    expected = plain(state, logsnr)
+    for out in (grown(state, logsnr), grown(state, logsnr, self_cond=previous)):
+        assert torch.allclose(out.disp, expected.disp) and torch.allclose(out.pair_logits, expected.pair_logits)

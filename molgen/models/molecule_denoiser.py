@@ -108,8 +108,7 @@ def narrow_conditions(
     """
     base = num_types + TIME_FEATURES
     keep = [old.index(name) for name in new]
-    after = range(base + 2 * len(old), state["embed.weight"].shape[1])  # self-conditioning inputs
-    columns = [*range(base), *(base + i for i in keep), *(base + len(old) + i for i in keep), *after]
+    columns = [*range(base), *(base + i for i in keep), *(base + len(old) + i for i in keep)]
     return {**state, "embed.weight": state["embed.weight"][:, columns]}
 
 
@@ -123,7 +122,8 @@ class MoleculeDenoiser(Denoiser):
     updates a state per atom pair (read from the noisy bond orders); the bond logits come from
     it and from the distances of the final coordinates. With ``config.denoiser.self_condition``
     the previous clean estimate enters too: its type features at the input, its bond orders and
-    interatomic distances in the initial pair states (Chen et al. 2022).
+    interatomic distances in the initial pair states (Chen et al. 2022); these inputs start at
+    zero, so a self-conditioning model can be grown from one without.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -133,10 +133,10 @@ class MoleculeDenoiser(Denoiser):
         self.config = config
         net = config.denoiser
         self.time = FourierTime(TIME_FEATURES // 2)
-        previous = config.num_types if net.self_condition else 0
-        self.embed = nn.Linear(
-            config.num_types + TIME_FEATURES + config.num_conditions + previous, net.hidden
-        )
+        self.embed = nn.Linear(config.num_types + TIME_FEATURES + config.num_conditions, net.hidden)
+        if net.self_condition:  # the previous estimate's type features; zero at first (growable)
+            self.previous_embed = nn.Linear(config.num_types, net.hidden, bias=False)
+            nn.init.zeros_(self.previous_embed.weight)
         bonds = config.num_pair_states
         self.layers = nn.ModuleList(
             EGNNLayer(net.hidden, net.edge_hidden, net.num_rbf, net.rbf_max, edge_track=bonds > 0)
@@ -155,11 +155,13 @@ class MoleculeDenoiser(Denoiser):
                 nn.SiLU(),
                 nn.Linear(net.edge_hidden, bonds),
             )
-            if net.self_condition:
+            if net.self_condition:  # the previous estimate's bond orders and distances; zero at first
                 self.previous_pair = nn.Linear(bonds, net.edge_hidden, bias=False)
                 self.previous_rbf = nn.Sequential(
                     GaussianRBF(net.num_rbf, net.rbf_max), nn.Linear(net.num_rbf, net.edge_hidden, bias=False)
                 )
+                nn.init.zeros_(self.previous_pair.weight)
+                nn.init.zeros_(self.previous_rbf[1].weight)
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`: ``noisy.pos`` ``[N, 3]`` (normalised units),
@@ -179,8 +181,9 @@ class MoleculeDenoiser(Denoiser):
             if cond is None:
                 cond = PropertyConditions.none(num_graphs, len(self.config.properties), pos.device)
             inputs.append(cond.network_input().to(pos.dtype)[batch])
-        if reads_previous:
-            inputs.append(torch.zeros_like(noisy.feat) if self_cond is None else self_cond.feat)
+        h = self.embed(torch.cat(inputs, -1))
+        if reads_previous and self_cond is not None:
+            h = h + self.previous_embed(self_cond.feat)
         pair = None
         if self.config.num_pair_states:
             if noisy.pair is None:
@@ -190,7 +193,7 @@ class MoleculeDenoiser(Denoiser):
                 i, j = noisy.pair_index
                 pair = pair + self.previous_pair(self_cond.pair)
                 pair = pair + self.previous_rbf((self_cond.pos[i] - self_cond.pos[j]).norm(dim=-1))
-        h, x, pair = run_layers(self.layers, self.embed(torch.cat(inputs, -1)), pos, batch, num_graphs, pair)
+        h, x, pair = run_layers(self.layers, h, pos, batch, num_graphs, pair)
         disp = remove_mean(x - pos, batch, num_graphs)
         logits = self.type_head(self.out_norm(h))
         if pair is None:
