@@ -185,7 +185,8 @@ def sample_molecules(
     typer.echo(
         f"wrote {n} molecules to {out} in {seconds:.1f} s ({seconds / n:.3f} s/molecule, {gen.device})"
     )
-    typer.echo(f"valid (bond orders assigned, sanitises, neutral): {valid}/{n} = {100 * valid / n:.1f} %")
+    how = "generated bonds" if gen.config.bonds else "bond orders assigned from coordinates"
+    typer.echo(f"valid ({how}, sanitises, neutral): {valid}/{n} = {100 * valid / n:.1f} %")
     typer.echo(f"unique among valid: {len(smiles)}/{valid}")
 
 

@@ -24,7 +24,8 @@ def test_sample_molecules_with_the_bundled_model_is_reproducible(tmp_path):
     mols = [m for m in Chem.SDMolSupplier(str(first), sanitize=False, removeHs=False)]
     assert len(mols) == 100 and all(m is not None for m in mols)
     assert all(m.GetConformer().Is3D() for m in mols)
-    assert {m.GetProp("model") for m in mols} == {"qm9"}
+    assert {m.GetProp("model") for m in mols} == {"qm9-heavy-bonds"}
+    assert all(m.HasProp("bonds_vs_geometry") for m in mols)  # the default model writes its own bonds
     assert [int(m.GetProp("index")) for m in mols] == list(range(100))
     assert first.read_bytes() == second.read_bytes()
     assert "wrote 100 molecules" in result.stdout

@@ -168,6 +168,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
     [
         ("qm9", "qm9_train.yaml", "molecules"),  # stage 3: a CPU cooldown with the stage-1 config
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
+        ("qm9-heavy-bonds", "qm9_heavy_bonds_train.yaml", "molecules"),
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
         ("qm9-heavy-cond", "qm9_heavy_cond_train_gpu.yaml", "molecules"),
         ("qm9-heavy-alpha", "qm9_heavy_alpha_train_gpu.yaml", "molecules"),

@@ -92,7 +92,7 @@ class MoleculeGenerator(PretrainedGenerator):
     """
 
     KIND = "molecules"
-    DEFAULT_MODEL = "qm9"
+    DEFAULT_MODEL = "qm9-heavy-bonds"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
