@@ -189,4 +189,6 @@ def test_a_self_conditioning_model_grown_from_one_without_starts_as_that_model()
     previous = noisy_state([5, 3], seed=1)
     expected = plain(state, logsnr)
     for out in (grown(state, logsnr), grown(state, logsnr, self_cond=previous)):
-        assert torch.allclose(out.disp, expected.disp) and torch.allclose(out.pair_logits, expected.pair_logits)
+        assert torch.allclose(out.disp, expected.disp) and torch.allclose(
+            out.pair_logits, expected.pair_logits
+        )

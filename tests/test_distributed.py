@@ -22,16 +22,29 @@ STEPS = 4
 
 def _setup(kind):
     """(trainer class, data, model config, train config) of a tiny run of ``kind``."""
-    if kind == "molecules":  # property-conditioned: per-molecule conditions are sliced per rank too
-        cfg = dataclasses.replace(TINY_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100)
-        model = dataclasses.replace(TINY_MODEL, properties=("alpha", "gap"))
+    if (
+        kind == "molecules"
+    ):  # property-conditioned with bonds: conditions and atom pairs are sliced per rank too
+        cfg = dataclasses.replace(
+            TINY_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100, distortion=0.05
+        )
+        denoiser = dataclasses.replace(TINY_MODEL.denoiser, self_condition=True)
+        model = dataclasses.replace(TINY_MODEL, properties=("alpha", "gap"), bonds=True, denoiser=denoiser)
         return MoleculeTrainer, load_qm9_subset("train").subset(range(64)), model, cfg
-    # the conditional backbone model: random motifs and secondary structure are sliced per rank
+    # the conditional backbone model: random motifs, secondary structure and strand pairings are
+    # sliced per rank
     cfg = dataclasses.replace(
-        TINY_BACKBONE_TRAIN, batch_size=8, max_steps=STEPS, checkpoint_every=100, low_noise_fraction=0.5
+        TINY_BACKBONE_TRAIN,
+        batch_size=8,
+        max_steps=STEPS,
+        checkpoint_every=100,
+        low_noise_fraction=0.5,
+        pairing_probability=0.5,
+        pair_loss_weight=0.25,
     )
+    denoiser = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, pairing=True, edge_updates=True)
     chains = [c for c in load_backbone_npz() if len(c) <= 64][:32]
-    return BackboneTrainer, chains, TINY_BACKBONE_MODEL, cfg
+    return BackboneTrainer, chains, dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=denoiser), cfg
 
 
 def _rank_main(rank, world, port, out_dir, kind):

@@ -136,7 +136,9 @@ class DiffusionTrainer:
             logger.info("initialised from %s (%d earlier steps)", init_from, self.prior["steps"])
         self.model = self.net
         if world_size() > 1:
-            self.model = torch.nn.parallel.DistributedDataParallel(self.net)
+            # some inputs are optional per step or per rank (a self-conditioning estimate, strand
+            # pairings), and so are the parameters that read them
+            self.model = torch.nn.parallel.DistributedDataParallel(self.net, find_unused_parameters=True)
 
     @functools.cached_property
     def sde(self) -> VPSDE:
