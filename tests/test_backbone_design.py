@@ -551,20 +551,8 @@ def test_a_pairing_model_samples_with_pairs_and_the_manifest_reports_them(tmp_pa
     template = write_pdb(
         read_backbone(BUNDLED_PROBLEMS.parent / "heldout_chains" / "3ixt_L.pdb")[:55], tmp_path / "t.pdb"
     )
-    out2 = tmp_path / "templated"
-    args = [
-        "sample",
-        "backbones",
-        "--out",
-        str(out2),
-        "--model",
-        str(model_dir),
-        "--steps",
-        "3",
-        "--seed",
-        "0",
-    ]
-    result = runner.invoke(app, [*args, "--ss-from", str(template), "-n", "2", "--device", "cpu"])
+    (tmp_path / "templated").mkdir()
+    out2, result = _sample(tmp_path / "templated", model_dir, "--ss-from", str(template), "-n", "2")
     assert result.exit_code == 0, result.output
     with open(out2 / "manifest.csv") as handle:
         assert all(r["pairs_requested"] for r in csv.DictReader(handle))

@@ -46,6 +46,22 @@ def run(net, pos, batch, noise_seed=0):
     return noisy, lambda x: net(backbone_state(x, batch, 2), logsnr)
 
 
+def with_previous_estimate(model, real_chains, spread):
+    """(fn, noisy, previous, batch, logsnr): ``fn(x)`` runs ``model`` on ``x[:, :3]`` with the
+    self-conditioning estimate ``x[:, 3:]``; two real chain pieces, noised by 0.05 (input) and
+    ``spread`` (estimate) model units."""
+    pos, batch = chain_batch(real_chains)
+    gen = torch.Generator().manual_seed(3)
+    previous = pos + spread * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
+    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
+
+    def fn(x):
+        return model(backbone_state(x[:, :3], batch, 2), logsnr, self_cond=backbone_state(x[:, 3:], batch, 2))
+
+    return fn, noisy, previous, batch, logsnr
+
+
 def test_denoiser_is_rotation_and_translation_equivariant(net, real_chains):
     pos, batch = chain_batch(real_chains)
     noisy, fn = run(net, pos, batch)
@@ -59,18 +75,11 @@ def test_self_conditioned_denoiser_is_equivariant_and_reads_its_previous_estimat
     )
     model = BackboneDenoiser(config).double()
     torch.nn.init.normal_(model.head.weight, std=0.3)
-    pos, batch = chain_batch(real_chains)
-    gen = torch.Generator().manual_seed(3)
-    previous = pos + 0.02 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
-    noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
-    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
+    fn, noisy, previous, batch, logsnr = with_previous_estimate(model, real_chains, 0.02)
     both = torch.cat([noisy, previous], 1)
 
-    def fn(x):
-        return model(backbone_state(x[:, :3], batch, 2), logsnr, self_cond=backbone_state(x[:, 3:], batch, 2))
-
     rot = random_rotation(torch.Generator().manual_seed(0))
-    shift = torch.randn(1, 3, dtype=pos.dtype)
+    shift = torch.randn(1, 3, dtype=noisy.dtype)
     out = fn(both).disp
     moved = torch.cat([noisy @ rot.T + shift, previous @ rot.T + shift], 1)
     torch.testing.assert_close(fn(moved)[0], out @ rot.T, atol=1e-9, rtol=0)
@@ -335,14 +344,7 @@ def test_pair_aware_denoiser_is_se3_equivariant_not_mirror_equivariant_and_updat
     torch.nn.init.normal_(model.head.weight, std=0.3)
     for layer in model.layers:  # zero-initialised edge updates would make the edge check trivial
         torch.nn.init.normal_(layer.edge_update.weight, std=0.3)
-    pos, batch = chain_batch(real_chains)
-    gen = torch.Generator().manual_seed(3)
-    previous = pos + 0.3 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
-    noisy = pos + 0.05 * torch.randn(pos.shape, generator=gen, dtype=pos.dtype)
-    logsnr = torch.tensor([1.0, -0.5], dtype=pos.dtype)
-
-    def fn(x):
-        return model(backbone_state(x[:, :3], batch, 2), logsnr, self_cond=backbone_state(x[:, 3:], batch, 2))
+    fn, noisy, previous, batch, logsnr = with_previous_estimate(model, real_chains, 0.3)
 
     both = torch.cat([noisy, previous], 1)
     out = fn(both).disp
