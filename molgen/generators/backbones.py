@@ -12,6 +12,7 @@ from molgen.generators.base import BatchInputs, PretrainedGenerator, SamplingOpt
 from molgen.generators.conditioners import Conditioner, DesignPlan, compose, format_pairs
 from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
+from molgen.models.pretrained import bundled_configs
 from molgen.runtime import make_generator
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
@@ -98,15 +99,19 @@ class BackboneGenerator(PretrainedGenerator):
     def _check_conditional(self, plans: Sequence[DesignPlan]) -> None:
         """ValueError if plans ask for conditions this model was not trained to read."""
         conditional = any(p.ss is not None or p.ss_fraction is not None or len(p.motif_index) for p in plans)
+        bundled = bundled_configs("backbones")
         if conditional and not self.config.denoiser.conditioning:
+            takers = [n for n, c in bundled.items() if c.denoiser.conditioning]
             raise ValueError(
-                f"model {self.name!r} was trained without conditioning; "
-                "it cannot take a motif or secondary structure"
+                f"model {self.name!r} was trained without conditioning; it cannot take a motif or "
+                f"secondary structure. Bundled models that can: {', '.join(takers) or 'none'}"
             )
         if any(p.strand_pairs for p in plans) and not self.config.denoiser.pairing:
+            takers = [n for n, c in bundled.items() if c.denoiser.pairing]
             raise ValueError(
                 f"model {self.name!r} was trained without strand pairing; it cannot take --pairs or "
-                "a template's pairing (train one with model.denoiser.pairing)"
+                f"a template's pairing. Bundled models that can: {', '.join(takers) or 'none yet'} "
+                "(train one with model.denoiser.pairing: examples/backbones_pair_train.yaml)"
             )
 
     def iter_designs(

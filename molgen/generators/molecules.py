@@ -15,6 +15,7 @@ from molgen.config import BOND_STATES
 from molgen.core.graph import full_pairs
 from molgen.diffusion.inpainting import RigidParts
 from molgen.generators.base import BatchInputs, PretrainedGenerator, Sampled, SamplingOptions
+from molgen.models.pretrained import bundled_configs
 from molgen.models.property_conditions import PropertyConditions
 from molgen.runtime import make_generator
 from molgen.structures.bond_lengths import bond_orders
@@ -232,8 +233,14 @@ class MoleculeGenerator(PretrainedGenerator):
         sequence of one per molecule; a ValueError names what is wrong with the request."""
         known = list(self.config.properties)
         if properties and not known:
+            takers = [
+                f"{n} ({', '.join(c.properties)})"
+                for n, c in bundled_configs("molecules").items()
+                if c.properties
+            ]
             raise ValueError(
-                f"model {self.name!r} is not property-conditioned; it cannot take {sorted(properties)}"
+                f"model {self.name!r} is not property-conditioned; it cannot take {sorted(properties)}. "
+                f"Bundled models that take properties: {'; '.join(takers) or 'none'}"
             )
         if not known:
             return None

@@ -162,6 +162,17 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     raise ValueError(f"no model {str(name_or_path)!r}: not a model folder, and bundled models are {names}")
 
 
+def bundled_configs(kind: str) -> dict[str, AnyModelConfig]:
+    """The model config of every bundled model of ``kind`` (by name; weights are not read)."""
+    out = {}
+    for folder in sorted(PRETRAINED_DIR.iterdir()):
+        if (folder / "config.json").is_file():
+            meta = json.loads((folder / "config.json").read_text())
+            if meta.get("kind", "molecules") == kind:
+                out[folder.name] = from_stored(MODEL_KINDS[kind][0], meta["model"])
+    return out
+
+
 def load_pretrained(
     name_or_path: str | Path, kind: str = "molecules"
 ) -> tuple[AnyModelConfig, torch.nn.Module, DataStats, dict]:
