@@ -6,12 +6,13 @@ from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.io.pdb import read_backbone, write_pdb
 from molgen.io.sdf import SDFWriter, read_first_molecule, read_sdf, write_sdf
+from molgen.runtime import molgen_version
 from molgen.structures.backbone import Backbone
 from molgen.structures.molecule import Molecule
 from molgen.training.backbone_trainer import BackboneTrainer
 from molgen.training.trainer import MoleculeTrainer
 
-__version__ = "0.1.0"
+__version__ = molgen_version()
 
 __all__ = [
     "Backbone",

@@ -50,7 +50,7 @@ from molgen.generators.conditioners import (
 from molgen.io.pdb import write_pdb
 from molgen.io.sdf import SDFWriter, read_first_molecule
 from molgen.io.tables import write_rows
-from molgen.runtime import atomic_dir, atomic_path, resolve_device
+from molgen.runtime import atomic_dir, atomic_path, molgen_version, resolve_device
 from molgen.training.backbone_trainer import BackboneTrainer
 from molgen.training.distributed import distributed_context
 from molgen.training.trainer import MoleculeTrainer, RegressorTrainer
@@ -71,9 +71,19 @@ app.add_typer(benchmark_app, name="benchmark")
 _state = {"verbose": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"molgen {molgen_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, opt("Debug logging and full tracebacks.", "--verbose", "-v")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
     _state["verbose"] = verbose
     logging.basicConfig(

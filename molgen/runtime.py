@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -140,3 +141,12 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def molgen_version() -> str:
+    """The installed molgen's version (``"unknown"`` when run from a source tree that was never
+    installed); written into every file the tools make."""
+    try:
+        return importlib.metadata.version("molgen")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -161,3 +161,23 @@ def test_training_on_your_own_molecules_takes_their_atom_types(tmp_path):
     explicit.write_text(config.read_text().replace("model:\n", "model:\n  vocab: [H, C, N, O, F]\n"))
     result = run("train", "molecules", "--data", smi, "--out", tmp_path / "r2", "--config", explicit)
     assert result.exit_code == 2 and "leave model.vocab out" in result.stderr
+
+
+def test_version_is_printed_and_written_into_every_output(tmp_path, tiny_backbone_model_dir):
+    from molgen import __version__
+
+    result = run("--version")
+    assert (
+        result.exit_code == 0
+        and result.stdout.strip() == f"molgen {__version__}"
+        and __version__ != "unknown"
+    )
+    out = tmp_path / "m.sdf"
+    assert run("sample", "molecules", "-n", 2, "-o", out, "--steps", 2).exit_code == 0
+    mols = list(Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False))
+    assert all(m.GetProp("molgen_version") == __version__ for m in mols)
+    designs = tmp_path / "d"
+    args = ("--length", 25, "-n", 1, "--steps", 2, "--model", tiny_backbone_model_dir, "--out", designs)
+    assert run("sample", "backbones", *args).exit_code == 0
+    assert (designs / "design_0000.pdb").read_text().startswith(f"REMARK   1 WRITTEN BY MOLGEN {__version__}")
+    assert f",{__version__}," in (designs / "manifest.csv").read_text().splitlines()[1] + ","

@@ -29,7 +29,7 @@ from molgen.testing import random_rotation
 from molgen.training.losses import graph_mean, stratified_times
 
 TINY_MOLECULES = ModelConfig(QM9_VOCAB.symbols, DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1))
-SAMPLE_METADATA = ["index", "seed", "model", "steps", "sampler"]
+SAMPLE_METADATA = ["index", "seed", "model", "steps", "sampler", "molgen_version"]
 
 
 def molecule_batch(gen: torch.Generator, counts=(5, 7), num_types=5) -> State:

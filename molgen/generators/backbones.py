@@ -275,7 +275,7 @@ def manifest_row(design: Backbone, file: str) -> dict:
         "file": file,
         "length": len(design),
         "seed": "" if meta["seed"] is None else meta["seed"],
-        **{k: meta[k] for k in ("steps", "sampler", "model")},
+        **{k: meta[k] for k in ("steps", "sampler", "model", "molgen_version")},
         "refined": int(meta["refined"]),
         **{k: quick[k] for k in QUICK_METRICS},
     }

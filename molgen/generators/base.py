@@ -26,7 +26,7 @@ from molgen.diffusion.inpainting import RigidParts, impose_rigid
 from molgen.diffusion.samplers import SAMPLERS, check_resample, sample
 from molgen.diffusion.sde import VPSDE
 from molgen.models.pretrained import AnyModelConfig, DataStats, load_pretrained, save_pretrained
-from molgen.runtime import AutocastNet, check_precision, make_generator, resolve_device
+from molgen.runtime import AutocastNet, check_precision, make_generator, molgen_version, resolve_device
 
 logger = logging.getLogger("molgen")
 
@@ -69,13 +69,15 @@ class SamplingOptions:
         check_resample(self.sampler, self.resample)
 
     def metadata(self, index: int, model: str) -> dict:
-        """What every sample records, in this order: index, seed, model, steps, sampler."""
+        """What every sample records, in this order: index, seed, model, steps, sampler, and the
+        molgen version that made it."""
         return {
             "index": index,
             "seed": self.seed,
             "model": model,
             "steps": self.steps,
             "sampler": self.sampler,
+            "molgen_version": molgen_version(),
         }
 
 

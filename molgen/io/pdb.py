@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from Bio.PDB import PDBIO, MMCIFParser, PDBParser
 from Bio.PDB.Polypeptide import is_aa, protein_letters_3to1
 from Bio.PDB.StructureBuilder import StructureBuilder
 
-from molgen.runtime import atomic_path
+from molgen.runtime import atomic_path, molgen_version
 from molgen.structures.backbone import ATOMS, Backbone
 
 THREE_LETTER = {one: three for three, one in protein_letters_3to1.items() if len(three) == 3}
@@ -60,7 +61,7 @@ def read_backbone(path: str | os.PathLike, chain: str | None = None) -> Backbone
 
 def write_pdb(backbone: Backbone, path: str | os.PathLike) -> Path:
     """Write ``backbone`` to a PDB file (atomically) with N, CA, C, O per residue and element
-    symbols; returns the path."""
+    symbols, after a REMARK line naming the molgen version; returns the path."""
     builder = StructureBuilder()
     builder.init_structure("molgen")
     builder.init_model(0)
@@ -80,7 +81,9 @@ def write_pdb(backbone: Backbone, path: str | os.PathLike) -> Path:
             )
     io = PDBIO()
     io.set_structure(builder.get_structure())
+    text = StringIO()
+    io.save(text)
     path = Path(path)
     with atomic_path(path) as tmp:
-        io.save(str(tmp))
+        tmp.write_text(f"REMARK   1 WRITTEN BY MOLGEN {molgen_version()}\n" + text.getvalue())
     return path
