@@ -208,3 +208,19 @@ def test_bond_source_can_be_forced():
     assert score_molecule(0, nitro, bonds="coordinates").bonds_from == "coordinates"
     with pytest.raises(ValueError, match="unknown bond source"):
         score_molecule(0, nitro, bonds="guess")
+
+
+def test_a_file_without_a_readable_record_is_an_error_and_empty_metrics_print_as_na(tmp_path):
+    from molgen.benchmark.report import distance_table, markdown_table, value_table
+
+    bad = tmp_path / "bad.sdf"
+    bad.write_text("this is not a molfile\n$$$$\nnor this\n$$$$\n")
+    result = CliRunner().invoke(app, ["benchmark", "molecules", str(bad)])
+    assert result.exit_code == 2 and "no readable molecule record" in result.stderr
+    assert "Traceback" not in result.output
+    nan = float("nan")
+    assert "| uniqueness (of valid) | n/a | 0 / 0 |" in markdown_table(
+        {"uniqueness": {"value": nan, "numerator": 0, "denominator": 0}}
+    )
+    assert "| internal_diversity | n/a |" in distance_table({"internal_diversity": nan})
+    assert "| helix_% | n/a |" in value_table({"helix_%": nan})

@@ -306,7 +306,8 @@ def benchmark_sdf(
     """``molgen benchmark molecules``: score an SDF file against the references of
     :func:`reference_sets`, with the optional metrics of
     :func:`add_optional_scores`. Returns the result and the reference distributions. Unreadable
-    records count as failures (and are logged); a missing or empty file is a ValueError."""
+    records count as failures (and are logged); a missing or empty file, or one without a
+    readable record, is a ValueError."""
     from molgen.io.sdf import iter_sdf_records
 
     path = Path(path)
@@ -318,6 +319,8 @@ def benchmark_sdf(
     records = iter_sdf_records(path)
     result = benchmark_molecules(records, smiles, stats, progress=progress, bonds=bonds, ring_reference=rings)
     unreadable = [s.index for s in result.scores if s.problem == "unreadable record"]
+    if len(unreadable) == len(result.scores):
+        raise ValueError(f"{path}: no readable molecule record ({len(unreadable)} unreadable)")
     if unreadable:
         logger.warning("%d unreadable record(s), counted as failures: %s", len(unreadable), unreadable[:20])
     add_optional_scores(result, iter_sdf_records(path), smiles, fcd, posebusters, bonds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import asdict, fields
 
@@ -28,12 +29,19 @@ LABELS = {
 }
 
 
+NOT_AVAILABLE = "n/a"  # a metric over zero items, or one that could not be computed
+
+
+def _number(value: float, text: str) -> str:
+    """``text`` (the formatted ``value``), or ``n/a`` for NaN."""
+    return NOT_AVAILABLE if isinstance(value, float) and math.isnan(value) else text
+
+
 def markdown_table(metrics: dict[str, dict]) -> str:
     lines = ["| metric | value | numerator / denominator |", "|---|---|---|"]
     for key, m in metrics.items():
-        lines.append(
-            f"| {LABELS.get(key, key)} | {100 * m['value']:.2f} % | {m['numerator']} / {m['denominator']} |"
-        )
+        value = _number(m["value"], f"{100 * m['value']:.2f} %")
+        lines.append(f"| {LABELS.get(key, key)} | {value} | {m['numerator']} / {m['denominator']} |")
     return "\n".join(lines)
 
 
@@ -43,7 +51,7 @@ def distance_table(distances: dict[str, float]) -> str:
     lines = ["| distribution metric | value |", "|---|---|"]
     for key, value in distances.items():
         unit = " A" if key.startswith("bond_w1") else " deg" if key.startswith("angle_w1") else ""
-        lines.append(f"| {key} | {value:.4f}{unit} |")
+        lines.append(f"| {key} | {_number(value, f'{value:.4f}{unit}')} |")
     return "\n".join(lines)
 
 
@@ -106,7 +114,8 @@ def value_table(metrics: dict[str, float]) -> str:
     """Plain ``| metric | value |`` markdown table."""
     lines = ["| metric | value |", "|---|---|"]
     for key, value in metrics.items():
-        lines.append(f"| {key} | {value:.2f} |" if isinstance(value, float) else f"| {key} | {value} |")
+        text = _number(value, f"{value:.2f}") if isinstance(value, float) else str(value)
+        lines.append(f"| {key} | {text} |")
     return "\n".join(lines)
 
 
@@ -116,7 +125,9 @@ def rows_table(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(k for row in rows for k in row))
 
     def cell(value) -> str:
-        return f"{value:.3f}" if isinstance(value, float) else "" if value is None else str(value)
+        if isinstance(value, float):
+            return _number(value, f"{value:.3f}")
+        return "" if value is None else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
