@@ -214,6 +214,10 @@ class BackboneDenoiserConfig:
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
+        if self.pairing and not self.conditioning:
+            raise ValueError("BackboneDenoiserConfig.pairing is a condition: it needs conditioning: true")
+        if min(self.estimate_neighbors, self.long_range_neighbors) < 0:
+            raise ValueError("BackboneDenoiserConfig neighbour counts must be >= 0")
 
 
 @dataclass(frozen=True)
