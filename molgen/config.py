@@ -255,6 +255,8 @@ class BackboneTrainConfig(BaseTrainConfig):
         super().__post_init__()
         if self.geometry_span < 2:
             raise ValueError(f"BackboneTrainConfig.geometry_span must be >= 2, got {self.geometry_span}")
+        if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
+            raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
         for name in ("low_noise_fraction", "ss_probability", "pairing_probability", "motif_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"BackboneTrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
