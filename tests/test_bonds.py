@@ -192,3 +192,14 @@ def test_a_self_conditioning_model_grown_from_one_without_starts_as_that_model()
         assert torch.allclose(out.disp, expected.disp) and torch.allclose(
             out.pair_logits, expected.pair_logits
         )
+
+
+def test_molecules_without_bonds_are_left_out_of_bond_training_with_their_atoms(qm9_train):
+    data = qm9_train.subset(range(6)).without_hydrogens()
+    data.props["bonds_ok"] = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    encoded = EncodedMolecules(data, AtomVocab(("C", "N", "O", "F")), 1.0, bonds=True)
+    assert len(encoded) == 4
+    kept = data.subset([0, 2, 3, 5])
+    pos, types, _ = encoded.batch(np.arange(4))
+    symbols = [s for i in range(4) for s in kept.molecule(i).symbols]
+    assert [("C", "N", "O", "F")[t] for t in types.tolist()] == symbols  # types stay with their atoms

@@ -41,6 +41,8 @@ class EncodedMolecules:
         properties: dict[str, PropertyStats] | None = None,
         bonds: bool = False,
     ) -> None:
+        if bonds:
+            data = usable_for_bonds(data)
         lookup = np.full((256, 2 * MAX_CHARGE + 1), -1, dtype=np.int64)
         for i, (z, q) in enumerate(zip(vocab.atomic_numbers, vocab.charges)):
             lookup[z, q + MAX_CHARGE] = i
@@ -59,10 +61,7 @@ class EncodedMolecules:
                 f"{list(vocab.symbols)}: add them to model.vocab in the config, or leave model.vocab "
                 "out to take the atom types from the data"
             )
-        if bonds:
-            data = usable_for_bonds(data)
         self.data = data
-        self.bonds = bonds
         self.types = torch.from_numpy(types)
         self.pos = torch.from_numpy(centred_positions(data) / coord_scale).float()
         # [num_molecules, num_properties] normalised conditioning values
