@@ -119,9 +119,10 @@ class MoleculeGenerator(PretrainedGenerator):
                 harder towards the targets).
             fixed: a fragment every molecule must contain: its atoms keep their elements and
                 their geometry up to a rigid motion; the model generates the other atoms
-                around it. Hydrogens of the fragment are dropped for implicit-hydrogen models;
-                those models also keep the fragment's bonds from its file (the other bonds
-                come from distances).
+                around it. Hydrogens of the fragment are dropped for implicit-hydrogen models.
+                A model with bonds keeps the fragment's bonds (from its file, Kekulé) fixed while
+                generating all others; an implicit-hydrogen model without bonds keeps them and
+                reads the others off distances.
             steps: denoiser evaluations per molecule (with guidance each is one pass over twice the batch);
                 None: 50, or 20 with ``fixed``.
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
