@@ -166,7 +166,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
 @pytest.mark.parametrize(
     ("name", "yaml_name", "kind"),
     [
-        ("qm9", "qm9_train.yaml", "molecules"),  # stage 3: a CPU cooldown with the stage-1 config
+        ("qm9", "qm9_bonds_train.yaml", "molecules"),  # stage 4: bonds and self-conditioning grown on
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("qm9-heavy-bonds", "qm9_heavy_bonds_train.yaml", "molecules"),
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
@@ -199,7 +199,7 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
 @pytest.mark.parametrize(
     ("name", "yaml_name", "kind"),
     [
-        ("qm9", "qm9_train_gpu.yaml", "molecules"),
+        ("qm9", "qm9_bonds_train_gpu.yaml", "molecules"),  # its next stage
         ("qm9-heavy", "qm9_heavy_train.yaml", "molecules"),
         ("backbones", "backbones_train.yaml", "backbones"),
         ("qm9-heavy-cond", "qm9_heavy_cond_train.yaml", "molecules"),
