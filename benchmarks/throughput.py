@@ -64,16 +64,11 @@ def clean_batches(gen: MoleculeGenerator, data, batch: int, count: int) -> list[
         x0, targets = State(pos, feat, b, batch), {"types": types.to(gen.device)}
         if config.bonds:
             pair_index = full_pairs(torch.bincount(b, minlength=batch))
-            orders = enc.bond_orders(indices, pair_index)
+            orders = enc.bond_orders(indices)
             pair = F.one_hot(orders, config.num_pair_states).float() * config.sde.pair_scale
             x0 = State(pos, feat, b, batch, pair, pair_index)
             targets["bond_orders"] = orders.to(gen.device)
-        moved = State(
-            *(x.to(gen.device) for x in (x0.pos, x0.feat, x0.batch)),
-            batch,
-            *(None if x is None else x.to(gen.device) for x in (x0.pair, x0.pair_index)),
-        )
-        out.append((moved, targets))
+        out.append((x0.to(gen.device), targets))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import os
 import shutil
@@ -143,6 +144,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         raise
 
 
+@functools.cache
 def molgen_version() -> str:
     """The installed molgen's version (``"unknown"`` when run from a source tree that was never
     installed); written into every file the tools make."""

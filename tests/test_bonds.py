@@ -103,7 +103,7 @@ def test_training_targets_put_every_bond_order_on_its_pair(qm9_train):
     indices = np.array([4, 0, 13])
     _, _, batch = encoded.batch(indices)
     pairs = full_pairs(torch.bincount(batch))
-    orders = encoded.bond_orders(indices, pairs)
+    orders = encoded.bond_orders(indices)
     first = np.cumsum(data.num_atoms[indices]) - data.num_atoms[indices]
     for g, m in enumerate(indices):
         expected = np.zeros((data.num_atoms[m],) * 2, dtype=np.int64)

@@ -61,6 +61,29 @@ class State:
             total("pos", self.batch), total("feat", self.batch), total("pair", self.pair_batch)
         )
 
+    def to(self, device: torch.device | str) -> State:
+        """The same state on ``device``."""
+        pair, pair_index = (None if x is None else x.to(device) for x in (self.pair, self.pair_index))
+        return State(
+            self.pos.to(device),
+            self.feat.to(device),
+            self.batch.to(device),
+            self.num_graphs,
+            pair,
+            pair_index,
+        )
+
+    def graphs(self, lo: int, hi: int) -> State:
+        """Graphs ``lo .. hi-1`` of the batch, renumbered from 0 (nodes and pairs are stored graph
+        by graph)."""
+        nodes = (self.batch >= lo) & (self.batch < hi)
+        pair = pair_index = None
+        if self.pair is not None:
+            pairs = (self.pair_batch >= lo) & (self.pair_batch < hi)
+            first_node = int((self.batch < lo).sum())
+            pair, pair_index = self.pair[pairs], self.pair_index[:, pairs] - first_node
+        return State(self.pos[nodes], self.feat[nodes], self.batch[nodes] - lo, hi - lo, pair, pair_index)
+
     def doubled(self) -> State:
         """The batch followed by a copy of itself (graphs ``G .. 2G-1``): both branches of
         classifier-free guidance in one network pass."""

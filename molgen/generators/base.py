@@ -197,15 +197,7 @@ class PretrainedGenerator:
             pair,
             pair_index,
         )
-        z = self.sde.prior(shape, gen)
-        z = State(
-            z.pos.to(self.device),
-            z.feat.to(self.device),
-            batch.to(self.device),
-            len(counts),
-            None if pair is None else z.pair.to(self.device),
-            None if pair is None else pair_index.to(self.device),
-        )
+        z = self.sde.prior(shape, gen).to(self.device)
         cond = None if inputs.cond is None else inputs.cond.to(self.device, torch.get_default_dtype())
         rigid = [p.to(self.device) for p in inputs.rigid]
         type_scale, pair_scale = self.config.sde.type_scale, self.config.sde.pair_scale

@@ -36,8 +36,8 @@ MULTI_MOTIF_PROBABILITY = 0.25  # ... and on this share of chains each segment i
 class EncodedBackbones:
     """N, CA, C coordinates of every training chain, back to back, in Angstrom, and (when
     ``with_ss``) their DSSP secondary-structure classes and strand pairing: the strand element of
-    every residue (numbered across all chains; -1 outside strands) and ``pairing``
-    ``{(element a, element b): kind}`` of the elements that pair."""
+    every residue (numbered across all chains; -1 outside strands) and ``pairing`` ``[K, 3]``
+    (element a, element b, kind) of the elements that pair."""
 
     def __init__(
         self, chains: Sequence[Backbone], min_length: int, coord_scale: float, with_ss: bool = False
@@ -50,7 +50,7 @@ class EncodedBackbones:
         self.coords = np.concatenate([c.coords[:, :ATOMS_PER_RESIDUE] for c in kept]).astype(np.float32)
         self.coord_scale = coord_scale
         self.ss = self.element = None
-        self.pairing: dict[tuple[int, int], int] = {}
+        pairing: dict[tuple[int, int], int] = {}
         if with_ss:
             strings = [secondary_structure(c) for c in kept]
             lookup = np.frombuffer(SS_CLASSES.encode(), dtype=np.uint8)
@@ -63,9 +63,11 @@ class EncodedBackbones:
             for chain, ss in zip(kept, strings):
                 local = strand_elements(ss)
                 elements.append(np.where(local >= 0, local + first, -1))
-                self.pairing |= {(a + first, b + first): k for (a, b), k in strand_pairing(chain, ss).items()}
+                pairing |= {(a + first, b + first): k for (a, b), k in strand_pairing(chain, ss).items()}
                 first += int(local.max(initial=-1)) + 1
             self.element = np.concatenate(elements)
+        # [K, 3] (element a, element b, kind) of every pairing
+        self.pairing = np.array([(a, b, k) for (a, b), k in pairing.items()], dtype=np.int64).reshape(-1, 3)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -94,9 +96,14 @@ class EncodedBackbones:
         for the chains ``chains`` (bool ``[R]``, residues whose pairing is given): ``[2, Q]``
         residue pairs ``i < j`` whose elements pair, and their kinds ``[Q]``."""
         given = np.flatnonzero(chains & (element >= 0))
+        elements, local = np.unique(element[given], return_inverse=True)
+        table = np.zeros((len(elements), len(elements)), dtype=np.int64)  # kinds among these elements
+        a, b, kind = self.pairing.T
+        present = np.isin(a, elements) & np.isin(b, elements)
+        i, j = np.searchsorted(elements, a[present]), np.searchsorted(elements, b[present])
+        table[i, j] = table[j, i] = kind[present]
         i, j = np.triu_indices(len(given), 1)
-        a, b = element[given[i]], element[given[j]]
-        kind = np.array([self.pairing.get((min(x, y), max(x, y)), 0) for x, y in zip(a, b)], dtype=np.int64)
+        kind = table[local[i], local[j]]
         keep = kind > 0
         pairs = np.stack([given[i][keep], given[j][keep]])
         return torch.from_numpy(pairs).long(), torch.from_numpy(kind[keep])

@@ -197,22 +197,7 @@ class DiffusionTrainer:
 
     def to_local(self, state: State) -> State:
         """This rank's graphs of a global-batch ``state``, renumbered and moved to the device."""
-        lo, hi = self.rank_slice()
-        nodes = (state.batch >= lo) & (state.batch < hi)
-        pair = pair_index = None
-        if state.pair is not None:
-            pairs = (state.pair_batch >= lo) & (state.pair_batch < hi)
-            first_node = int(torch.searchsorted(state.batch, lo))  # nodes are stored graph by graph
-            pair = state.pair[pairs].to(self.device)
-            pair_index = (state.pair_index[:, pairs] - first_node).to(self.device)
-        return State(
-            state.pos[nodes].to(self.device),
-            state.feat[nodes].to(self.device),
-            (state.batch[nodes] - lo).to(self.device),
-            hi - lo,
-            pair,
-            pair_index,
-        )
+        return state.graphs(*self.rank_slice()).to(self.device)
 
     def local_batch(self, x0: State, t: torch.Tensor, noise: State, **extra) -> TrainingBatch:
         """This rank's share of a global batch on the device (``extra``: the other fields of

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from molgen.config import BaseTrainConfig, ModelConfig, TrainConfig
-from molgen.core.graph import full_pairs, remove_mean
+from molgen.core.graph import full_pairs, pair_of_edge, remove_mean
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
 from molgen.models.molecule_denoiser import narrow_conditions
@@ -79,20 +79,19 @@ class EncodedMolecules:
         rows = torch.from_numpy(rows)
         return self.pos[rows], self.types[rows], torch.from_numpy(batch)
 
-    def bond_orders(self, indices: np.ndarray, pair_index: torch.Tensor) -> torch.Tensor:
-        """``[P]`` bond order (0 = no bond) of every pair ``pair_index`` ``[2, P]``
-        (:func:`~molgen.core.graph.full_pairs` of the batch of ``indices``)."""
+    def bond_orders(self, indices: np.ndarray) -> torch.Tensor:
+        """``[P]`` bond order (0 = no bond) of every atom pair of the batch of ``indices``, in
+        :func:`~molgen.core.graph.full_pairs` order."""
         bonds = self.data.bonds[self.data.bond_rows(indices)]
         molecule = np.repeat(np.arange(len(indices)), np.diff(self.data.bond_offsets)[indices])
         sizes = self.data.num_atoms[indices]
-        # atom rows -> local indices in the molecule -> row of the pair in the batch
-        local = bonds[:, :2] - self.data.offsets[indices][molecule, None]
-        pair_counts = sizes * (sizes - 1) // 2
-        pair_start = np.cumsum(pair_counts) - pair_counts
-        lo, hi = local.min(1), local.max(1)
-        rows = pair_start[molecule] + hi * (hi - 1) // 2 + lo
-        orders = torch.zeros(pair_index.shape[1], dtype=torch.long)
-        orders[torch.from_numpy(rows)] = torch.from_numpy(bonds[:, 2])
+        # atom rows of the data -> node indices of the batch -> pair rows
+        first = (np.cumsum(sizes) - sizes)[molecule, None]
+        nodes = torch.from_numpy(bonds[:, :2] - self.data.offsets[indices][molecule, None] + first)
+        orders = torch.zeros(int((sizes * (sizes - 1) // 2).sum()), dtype=torch.long)
+        orders[pair_of_edge(nodes[:, 0], nodes[:, 1], torch.from_numpy(sizes))] = torch.from_numpy(
+            bonds[:, 2]
+        )
         return orders
 
 
@@ -230,7 +229,7 @@ class MoleculeTrainer(DiffusionTrainer):
         orders = None
         if self.model_config.bonds:
             pair_index = full_pairs(torch.bincount(batch, minlength=b))
-            orders = self.encoded.bond_orders(indices, pair_index)
+            orders = self.encoded.bond_orders(indices)
             pair = (
                 F.one_hot(orders, self.model_config.num_pair_states).float()
                 * self.model_config.sde.pair_scale
@@ -246,8 +245,7 @@ class MoleculeTrainer(DiffusionTrainer):
         local = (batch >= lo) & (batch < hi)
         local_orders = None
         if orders is not None:
-            pair_batch = batch[x0.pair_index[0]]
-            local_orders = orders[(pair_batch >= lo) & (pair_batch < hi)].to(self.device)
+            local_orders = orders[(x0.pair_batch >= lo) & (x0.pair_batch < hi)].to(self.device)
         # drawn after everything else, so a run without them sees the same batches as before
         distortion = None
         if self.config.distortion > 0:
