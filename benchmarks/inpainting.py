@@ -2,7 +2,7 @@
 
     python benchmarks/inpainting.py [--model qm9-heavy] [-n 100] [--steps 20] [--resample 10]
 
-The fragments are data/fragments/*.sdf: each scaffold's ring atoms (heavy atoms only, with their
+The fragments are molgen/data/fragments/*.sdf: each scaffold's ring atoms (heavy atoms only, with their
 real 3D geometry and Kekule bonds) cut from the first QM9 test molecule that contains it with bonds
 that make a valid molecule on their own (``--write-fragments`` recuts them; needs qm9pack). Every
 sample must keep them. Per row: contains (the scaffold
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,9 +26,10 @@ from molgen.benchmark.own_bonds import ring_systems
 from molgen.datasets.qm9 import load_qm9
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.io.sdf import read_first_molecule, write_sdf
+from molgen.runtime import bundled_data
 from molgen.structures.molecule import Molecule
 
-FRAGMENTS = Path(__file__).resolve().parents[1] / "data" / "fragments"
+FRAGMENTS = bundled_data("fragments")
 SCAFFOLDS = {"benzene": "c1ccccc1", "pyridine": "c1ccncc1", "cyclohexane": "C1CCCCC1", "furan": "c1ccoc1"}
 
 
@@ -61,7 +61,7 @@ def holds_fragment(mol: Chem.Mol, pattern: Chem.Mol, k: int) -> bool:
 
 
 def write_fragments() -> None:
-    """Cut every scaffold from QM9's test split into data/fragments/NAME.sdf (needs qm9pack)."""
+    """Cut every scaffold from QM9's test split into molgen/data/fragments/NAME.sdf (needs qm9pack)."""
     test = load_qm9("test")
     for name, smiles in SCAFFOLDS.items():
         fragment, i = scaffold_fragment(test, smiles)
@@ -83,7 +83,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write-fragments", action="store_true", help="recut data/fragments/ from QM9")
+    parser.add_argument(
+        "--write-fragments", action="store_true", help="recut molgen/data/fragments/ from QM9"
+    )
     args = parser.parse_args()
     if args.write_fragments:
         write_fragments()
@@ -123,7 +125,7 @@ def main() -> None:
         )
         connected = np.mean([m.GetIntProp("valid") and "." not in m.GetProp("smiles") for m in mols])
         print(
-            f"| {name} `{smiles}` | `data/fragments/{path.name}` | {100 * contains:.1f} % | "
+            f"| {name} `{smiles}` | `molgen/data/fragments/{path.name}` | {100 * contains:.1f} % | "
             f"{100 * valid:.1f} % | {100 * plausible:.1f} % | {100 * connected:.1f} % | {seconds:.3f} |",
             flush=True,
         )

@@ -13,7 +13,7 @@ set -euo pipefail
 minutes=${MINUTES:-8}; n=${N:-100}; device=${DEVICE:-cuda}; out=${OUT:-runs/gpu_backbones}
 init=${INIT:-backbones}; py=${PYTHON:-python3}
 mkdir -p "$out"
-"$py" -m molgen.cli train backbones --data data/backbones.npz --out "$out/run" --init-from "$init" \
+"$py" -m molgen.cli train backbones --data pdb-chains --out "$out/run" --init-from "$init" \
   --config examples/backbones_pair_train_gpu.yaml --device "$device" --max-minutes "$minutes" > "$out/train.log" 2>&1
 model="$(cd "$out/run/model" && pwd)"
 "$py" benchmarks/backbone_low_noise.py --model "$model" | tee "$out/low_noise.md"

@@ -6,7 +6,7 @@ from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.io.pdb import read_backbone, write_pdb
 from molgen.io.sdf import SDFWriter, read_first_molecule, read_sdf, write_sdf
-from molgen.runtime import molgen_version
+from molgen.runtime import bundled_data, molgen_version
 from molgen.structures.backbone import Backbone
 from molgen.structures.molecule import Molecule
 from molgen.training.backbone_trainer import BackboneTrainer
@@ -18,6 +18,7 @@ __all__ = [
     "Backbone",
     "BackboneGenerator",
     "BackboneTrainer",
+    "bundled_data",
     "load_backbone_npz",
     "read_backbone_folder",
     "Molecule",

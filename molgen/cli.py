@@ -35,7 +35,7 @@ from molgen.benchmark.report import (
     write_plot,
 )
 from molgen.config import BackboneRunConfig, RegressorRunConfig, RunConfig, load_config
-from molgen.datasets.backbones import load_backbone_set
+from molgen.datasets.backbones import BUNDLED_SET_NAME, load_backbone_set
 from molgen.datasets.molecules import TRAINING_SETS, load_training_molecules
 from molgen.generators import backbones as backbone_api
 from molgen.generators import molecules as molecule_api
@@ -50,7 +50,14 @@ from molgen.generators.conditioners import (
 from molgen.io.pdb import write_pdb
 from molgen.io.sdf import SDFWriter, read_first_molecule
 from molgen.io.tables import write_rows
-from molgen.runtime import atomic_dir, atomic_path, molgen_version, resolve_device
+from molgen.runtime import (
+    atomic_dir,
+    atomic_path,
+    bundled_data,
+    file_or_bundled,
+    molgen_version,
+    resolve_device,
+)
 from molgen.training.backbone_trainer import BackboneTrainer
 from molgen.training.distributed import distributed_context
 from molgen.training.trainer import MoleculeTrainer, RegressorTrainer
@@ -137,6 +144,8 @@ BackboneSteps = Annotated[int, opt("Denoiser evaluations per design.")]
 BackboneSampler = Annotated[str, opt(SAMPLERS)]
 MOLECULE_MODEL = molecule_api.MoleculeGenerator.DEFAULT_MODEL
 BACKBONE_MODEL = backbone_api.BackboneGenerator.DEFAULT_MODEL
+FRAGMENTS = ", ".join(sorted(p.stem for p in bundled_data("fragments").glob("*.sdf")))
+MOTIF_FOLDERS = ("motif_benchmark", "motif_multi")  # bundled motif files, found by name
 DEFAULT, AROUND_FRAGMENT = molecule_api.DEFAULT_SAMPLING, molecule_api.FRAGMENT_SAMPLING
 WITH_FRAGMENT = {k: f"(default {DEFAULT[k]}; {AROUND_FRAGMENT[k]} with --fragment)." for k in DEFAULT}
 PROPERTY_HELP = (
@@ -163,7 +172,10 @@ def sample_molecules(
     device: Device = "auto",
     prop: Annotated[list[str] | None, opt(PROPERTY_HELP, "--property")] = None,
     guidance: Annotated[float, opt("Classifier-free guidance weight for --property.")] = 1.0,
-    fragment: Annotated[Path | None, opt("SDF whose first molecule every sample contains (rigid).")] = None,
+    fragment: Annotated[
+        str | None,
+        opt("SDF whose first molecule every sample contains (rigid), or a bundled one: " + FRAGMENTS),
+    ] = None,
     resample: Annotated[int | None, opt(f"RePaint resamplings per step {WITH_FRAGMENT['resample']}")] = None,
     precision: Precision = "fp32",
 ) -> None:
@@ -171,7 +183,7 @@ def sample_molecules(
     target_NAME and guidance with --property; fixed_atoms and resample with --fragment)."""
     targets = molecule_api.parse_properties(prop or [])
     gen = molecule_api.MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
-    fixed = read_first_molecule(fragment) if fragment is not None else None
+    fixed = read_first_molecule(file_or_bundled(fragment, ".sdf", "fragments")) if fragment else None
     options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
     sizes = molecule_api.parse_num_atoms(num_atoms)
     batches = gen.iter_batches(
@@ -249,7 +261,7 @@ for _kind, _run, _trainer, _load, _help in (
         BackboneRunConfig,
         BackboneTrainer,
         load_backbone_set,
-        "A backbones .npz or a PDB/mmCIF folder.",
+        f"{BUNDLED_SET_NAME} (the bundled chains) | FILE.npz | PDB/mmCIF folder",
     ),
 ):
     _train_command(_kind, _run, _trainer, _load, _help)
@@ -261,7 +273,10 @@ def sample_backbones(
     out: Annotated[Path, opt("Output folder (PDB files + manifest.csv).", "--out", "-o")],
     length: Annotated[str | None, opt("Residues per design: N or MIN-MAX (bounds a contig's total).")] = None,
     num_samples: Annotated[int, opt("Designs to generate.", "--num-samples", "-n")] = 8,
-    motif: Annotated[Path | None, opt("PDB/mmCIF file holding the motif residues named by --contig.")] = None,
+    motif: Annotated[
+        str | None,
+        opt("PDB/mmCIF file of the motif residues named by --contig, or a bundled one, e.g. 5tpn."),
+    ] = None,
     contig: Annotated[str | None, opt("RFdiffusion contig, e.g. 10-40/A163-181/10-40.")] = None,
     ss: Annotated[str | None, opt("Secondary structure per residue: H, E, L, -/X free.")] = None,
     ss_fraction: Annotated[str | None, opt("Overall secondary structure, e.g. helix=0.3,strand=0.4.")] = None,
@@ -301,7 +316,7 @@ def sample_backbones(
     if ss_from is not None:
         conditioners.append(Topology.from_structure(ss_from))
     if motif is not None:  # after a secondary-structure string, which fixes the length
-        conditioners.append(Motif.from_contig(motif, contig))
+        conditioners.append(Motif.from_contig(file_or_bundled(motif, ".pdb", *MOTIF_FOLDERS), contig))
     gen = backbone_api.BackboneGenerator.from_pretrained(model, device=device, precision=precision)
     plans = gen.plan_designs(num_samples, conditioners, seed)
     options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
@@ -357,7 +372,10 @@ def benchmark_backbones_cmd(
 def benchmark_motifs_cmd(
     num_designs: Annotated[int, opt("Designs per problem.", "--num-designs", "-n")] = 8,
     problems: Annotated[str | None, opt("Problem names, e.g. 5TPN,1YCR (default: all).")] = None,
-    folder: Annotated[Path | None, opt("Folder of problem PDBs (default: bundled).")] = None,
+    folder: Annotated[
+        str | None,
+        opt("Folder of problem PDBs (default: the bundled 24; motif_multi: the bundled multi-motif one)."),
+    ] = None,
     model: Annotated[str, opt("Bundled model name or a model folder.")] = BACKBONE_MODEL,
     steps: BackboneSteps = backbone_api.DEFAULT_STEPS,
     sampler: BackboneSampler = backbone_api.DEFAULT_SAMPLER,
@@ -370,6 +388,8 @@ def benchmark_motifs_cmd(
 ) -> None:
     """RFdiffusion motif-scaffolding benchmark: per problem, motif RMSD < 1 A success, geometry, time."""
     names = [n.strip() for n in problems.split(",")] if problems else None
+    if folder is not None and not Path(folder).is_dir() and folder in MOTIF_FOLDERS:
+        folder = bundled_data(folder)
     todo = load_problems(folder or BUNDLED_PROBLEMS, names)
     for problem in todo:  # every motif readable before hours of sampling
         problem.motif()

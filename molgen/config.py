@@ -250,11 +250,18 @@ class BackboneTrainConfig(BaseTrainConfig):
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
+    # chains are drawn with probability proportional to 1 + strand_oversampling x their DSSP strand
+    # fraction (0: uniform epochs)
+    strand_oversampling: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.geometry_span < 2:
             raise ValueError(f"BackboneTrainConfig.geometry_span must be >= 2, got {self.geometry_span}")
+        if self.strand_oversampling < 0:
+            raise ValueError(
+                f"BackboneTrainConfig.strand_oversampling must be >= 0: {self.strand_oversampling}"
+            )
         if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
         for name in ("low_noise_fraction", "ss_probability", "pairing_probability", "motif_probability"):

@@ -1,10 +1,11 @@
-"""Devices, seeding, distributed-rank helpers and atomic file writes."""
+"""Devices, seeding, distributed-rank helpers, atomic file writes and the bundled data files."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import importlib.metadata
+import importlib.resources
 import os
 import shutil
 import tempfile
@@ -152,3 +153,26 @@ def molgen_version() -> str:
         return importlib.metadata.version("molgen")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def bundled_data(*parts: str) -> Path:
+    """Path of a file or folder shipped in the package's data folder (``molgen/data/``, provenance
+    in the repository's data/README.md), found with importlib.resources, so it works from a wheel
+    as well as from a checkout (pip installs packages unzipped, so this is a real path)."""
+    return Path(str(importlib.resources.files("molgen").joinpath("data", *parts)))
+
+
+def file_or_bundled(value: str | os.PathLike, suffix: str, *folders: str) -> Path:
+    """``value`` when it is an existing file, else the bundled ``molgen/data/<folder>/<value><suffix>``
+    of the first of ``folders`` that has it (``"benzene"`` -> the bundled benzene fragment);
+    neither: FileNotFoundError naming the bundled ones."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    names = []
+    for folder in folders:
+        bundled = bundled_data(folder, f"{str(value).lower()}{suffix}")
+        if bundled.is_file():
+            return bundled
+        names += sorted(p.name.removesuffix(suffix) for p in bundled_data(folder).glob(f"*{suffix}"))
+    raise FileNotFoundError(f"{value}: no such file, nor a bundled one ({', '.join(names)})")

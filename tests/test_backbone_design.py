@@ -25,11 +25,13 @@ from molgen.generators.conditioners import (
 )
 from molgen.generators.contig import format_contig, parse_contig, sample_lengths, total_length_range
 from molgen.io.pdb import read_backbone
+from molgen.runtime import bundled_data
 from molgen.structures.secondary_structure import ss_agreement
 from molgen.structures.superpose import rmsd_after_superposition
 
 runner = CliRunner()
 MOTIF_5TPN = BUNDLED_PROBLEMS / "5tpn.pdb"  # residues A163-181
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "heldout_chains"
 
 
 @pytest.fixture(scope="module")
@@ -337,9 +339,7 @@ def test_the_readme_scaffold_command_runs_as_written(tmp_path):
     line = next(x for x in readme.splitlines() if x.startswith("molgen sample backbones --motif"))
     args = shlex.split(line)[1:]
     args[args.index("--out") + 1] = str(tmp_path / "scaffolds")
-    root = Path(__file__).resolve().parents[1]
-    args[args.index("--motif") + 1] = str(root / args[args.index("--motif") + 1])
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, args)  # --motif 5tpn: the bundled problem, found by name
     assert result.exit_code == 0, result.output
     with open(tmp_path / "scaffolds" / "manifest.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -361,7 +361,7 @@ def test_cli_backbone_sampling_defaults_are_the_generators():
 
 
 # ------------------------------------------------------------ multi-motif
-MULTI_MOTIF = BUNDLED_PROBLEMS.parent / "motif_multi" / "1bcf_2groups.pdb"
+MULTI_MOTIF = bundled_data("motif_multi", "1bcf_2groups.pdb")
 MULTI_CONTIG = "8-15/A92-99@A/16-30/A123-130@A/16-30/A47-54@B/16-30/A18-25@B/8-15"
 
 
@@ -476,7 +476,7 @@ def test_a_template_gives_its_topology_with_jittered_loops(real_chains):
     from molgen.generators.conditioners import Topology
     from molgen.structures.secondary_structure import strand_pairing
 
-    path = BUNDLED_PROBLEMS.parent / "heldout_chains" / "2kl8_A.pdb"
+    path = HELD_OUT / "2kl8_A.pdb"
     topology = Topology.from_structure(path)
     assert topology.pairs == tuple(
         (a, b, k) for (a, b), k in sorted(strand_pairing(read_backbone(path)).items())
@@ -548,9 +548,7 @@ def test_a_pairing_model_samples_with_pairs_and_the_manifest_reports_them(tmp_pa
     assert all(set(filter(None, r["pairs_achieved"].split(","))) <= requested for r in rows)
     missed = any(r["pairs_achieved"] != r["pairs_requested"] for r in rows)
     assert missed == ("lack a requested strand pairing" in result.stderr)
-    template = write_pdb(
-        read_backbone(BUNDLED_PROBLEMS.parent / "heldout_chains" / "3ixt_L.pdb")[:55], tmp_path / "t.pdb"
-    )
+    template = write_pdb(read_backbone(HELD_OUT / "3ixt_L.pdb")[:55], tmp_path / "t.pdb")
     (tmp_path / "templated").mkdir()
     out2, result = _sample(tmp_path / "templated", model_dir, "--ss-from", str(template), "-n", "2")
     assert result.exit_code == 0, result.output

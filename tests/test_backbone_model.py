@@ -397,3 +397,20 @@ def test_the_pair_loss_sees_close_pairs_at_any_separation_and_trains(tmp_path, r
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     pair_column = rows[0].split(",").index("loss_pair")
     assert all(float(r.split(",")[pair_column]) > 0 for r in rows[1:])
+
+
+def test_strand_oversampling_draws_strand_rich_chains_more_often(tmp_path, real_chains):
+    plain = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, conditioning=False)
+    model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=plain)  # DSSP is run for the weights alone
+    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, batch_size=4, strand_oversampling=20.0)
+    trainer = BackboneTrainer(real_chains[:24], tmp_path, model, cfg)
+    strand = trainer.encoded.strand_fraction()
+    assert strand.shape == (24,) and 0 < strand.max() < 1
+    assert all(len(set(trainer.global_batch(step))) == 4 for step in range(5))  # no repeats in a batch
+    assert (trainer.global_batch(7) == trainer.global_batch(7)).all()  # a function of the step
+    rich = np.flatnonzero(strand > np.median(strand))
+    drawn = np.concatenate([trainer.global_batch(step) for step in range(300)])
+    assert np.isin(drawn, rich).mean() > len(rich) / 24 + 0.1
+    uniform = BackboneTrainer(real_chains[:24], tmp_path / "uniform", model, TINY_BACKBONE_TRAIN)
+    epoch = np.concatenate([uniform.global_batch(s) for s in range(24 // TINY_BACKBONE_TRAIN.batch_size)])
+    assert sorted(epoch) == list(range(24))  # without oversampling: each chain once per epoch

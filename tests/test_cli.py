@@ -39,6 +39,7 @@ def test_sample_molecules_with_the_bundled_model_is_reproducible(tmp_path):
         (["--model", "nope"], "no model 'nope'"),
         (["--sampler", "euler"], "unknown sampler"),
         (["--device", "cuda:99"], "device"),
+        (["--fragment", "naphthalene"], "nor a bundled one (benzene, cyclohexane, furan, pyridine)"),
     ],
 )
 def test_user_errors_exit_2_with_one_line_and_no_file(tmp_path, args, message):

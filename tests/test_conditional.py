@@ -17,6 +17,7 @@ from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.io.sdf import read_first_molecule
 from molgen.models.property_conditions import PropertyConditions
+from molgen.runtime import bundled_data
 from molgen.structures.molecule import Molecule
 from molgen.testing import TINY_TRAIN
 from molgen.training.trainer import MoleculeTrainer, RegressorTrainer, condition_mask
@@ -274,10 +275,9 @@ def test_the_readme_fragment_command_runs_as_written(tmp_path):
     )
     args = shlex.split(lines[first].rstrip("\\") + " " + lines[first + 1])[1:]
     args[args.index("-o") + 1] = str(tmp_path / "out.sdf")
-    args[args.index("--fragment") + 1] = str(root / args[args.index("--fragment") + 1])
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    ring = read_first_molecule(root / "data" / "fragments" / "benzene.sdf")
+    ring = read_first_molecule(bundled_data("fragments", "benzene.sdf"))
     mols = list(Chem.SDMolSupplier(str(tmp_path / "out.sdf"), sanitize=False, removeHs=False))
     assert len(mols) == 50
     benzene = Chem.MolFromSmiles("c1ccccc1")

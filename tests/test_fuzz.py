@@ -15,6 +15,7 @@ from molgen.generators.molecules import parse_num_atoms, parse_properties
 from molgen.io.pdb import read_chains
 from molgen.io.sdf import iter_sdf_records, read_sdf
 from molgen.io.smiles import read_smiles
+from molgen.runtime import bundled_data
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(
@@ -22,8 +23,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-SDF_TEXT = (ROOT / "data" / "fragments" / "furan.sdf").read_text()
-PDB_TEXT = (ROOT / "data" / "motif_benchmark" / "5tpn.pdb").read_text()
+SDF_TEXT = bundled_data("fragments", "furan.sdf").read_text()
+PDB_TEXT = bundled_data("motif_benchmark", "5tpn.pdb").read_text()
 
 
 def only_clear_errors(fn, *args):

@@ -1,4 +1,4 @@
-"""The RFdiffusion motif-scaffolding benchmark (24 single-motif problems, data/motif_benchmark/;
+"""The RFdiffusion motif-scaffolding benchmark (24 single-motif problems, molgen/data/motif_benchmark/;
 multi-motif problems mark each segment's group with a letter at the end of its INPUT line).
 
 Protocol. RFdiffusion (Watson et al. 2023) counts a design as a success when AlphaFold2, given
@@ -24,9 +24,10 @@ import numpy as np
 from molgen.generators.backbones import BackboneGenerator
 from molgen.generators.conditioners import Length, Motif
 from molgen.io.pdb import write_pdb
+from molgen.runtime import bundled_data
 from molgen.structures.backbone_quality import score_backbone
 
-BUNDLED_PROBLEMS = Path(__file__).resolve().parents[2] / "data" / "motif_benchmark"
+BUNDLED_PROBLEMS = bundled_data("motif_benchmark")
 SUCCESS_RMSD = 1.0  # Angstrom
 GEOMETRY_PASS = 0.95  # share of residues within tolerance
 

@@ -1,4 +1,4 @@
-"""Protein backbone training sets: the bundled ``data/backbones.npz`` or a folder of PDB/mmCIF files."""
+"""Protein backbone training sets: the bundled chains (``molgen/data/backbones.npz``), or PDB/mmCIF files."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from molgen.io.pdb import read_chains
+from molgen.runtime import bundled_data
 from molgen.structures.backbone import ALPHABET, Backbone
 
 logger = logging.getLogger("molgen")
 
-BUNDLED_BACKBONES = Path(__file__).resolve().parents[2] / "data" / "backbones.npz"
+BUNDLED_BACKBONES = bundled_data("backbones.npz")
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
 
 
@@ -67,10 +68,13 @@ def read_backbone_folder(folder: str | os.PathLike, min_length: int = 20) -> lis
     return pieces
 
 
+BUNDLED_SET_NAME = "pdb-chains"  # --data name of the bundled training set
+
+
 def load_backbone_set(path: str | os.PathLike | None = None) -> list[Backbone]:
     """Backbones from a ``.npz`` (format in data/README.md), a folder of PDB/mmCIF files, or
-    (None) the bundled training set."""
-    if path is None:
+    (None or ``"pdb-chains"``) the bundled training set."""
+    if path is None or str(path) == BUNDLED_SET_NAME:
         return load_backbone_npz()
     path = Path(path)
     if path.is_dir():

@@ -5,7 +5,7 @@ and formal charges from RDKit (:mod:`molgen.datasets.bonds`; about 3 minutes); l
 the cache. The split follows EDM (Hoogeboom et al. 2022, via Cormorant): molecules in QM9 index
 order, permuted with ``numpy.random.seed(0)``; train 100,000, valid 17,748, test 13,083.
 
-A small bundled subset (``data/qm9_subset.npz``, 3,000 train + 1,000 test molecules) serves
+A small bundled subset (``molgen/data/qm9_subset.npz``, 3,000 train + 1,000 test molecules) serves
 tests and demos without qm9pack: :func:`load_qm9_subset`.
 """
 
@@ -24,6 +24,7 @@ from rdkit import Chem
 
 from molgen.datasets.bonds import perceive_bonds
 from molgen.datasets.packed import PackedMolecules
+from molgen.runtime import bundled_data
 
 logger = logging.getLogger("molgen")
 
@@ -52,7 +53,7 @@ PROPERTY_UNITS = {
 
 _PT = Chem.GetPeriodicTable()
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # qm9pack writes "0." and "2E-6"
-_SUBSET_PATH = Path(__file__).resolve().parents[2] / "data" / "qm9_subset.npz"
+_SUBSET_PATH = bundled_data("qm9_subset.npz")
 
 
 def cache_dir() -> Path:

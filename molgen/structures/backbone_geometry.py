@@ -1,7 +1,7 @@
 """Backbone geometry: ideal values, measurements, and a restrained idealisation.
 
 Ideal bond lengths and angles are Engh & Huber's (Acta Cryst. A47, 392, 1991). The training
-set (data/backbones.npz, 224,806 residues) measures N-CA 1.459 +- 0.012, CA-C 1.525 +- 0.012,
+set (molgen/data/backbones.npz, 224,806 residues) measures N-CA 1.459 +- 0.012, CA-C 1.525 +- 0.012,
 C-N 1.330 +- 0.012 Angstrom; N-CA-C 111.0 +- 2.8, CA-C-N 116.6 +- 1.3, C-N-CA 121.6 +- 1.7 degrees;
 CA-CA 3.803 +- 0.056 Angstrom.
 """

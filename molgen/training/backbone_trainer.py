@@ -72,6 +72,11 @@ class EncodedBackbones:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def strand_fraction(self) -> np.ndarray:
+        """``[chains]`` share of each chain's residues in DSSP strands (needs ``with_ss``)."""
+        strand = (self.ss == SS_CLASSES.index("E")).astype(np.float64)
+        return np.add.reduceat(strand, self.offsets[:-1]) / self.lengths
+
     def batch(
         self, indices: np.ndarray, starts: np.ndarray, crop: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray | None]:
@@ -178,10 +183,18 @@ class BackboneTrainer(DiffusionTrainer):
         return DataStats({int(v): int(c) for v, c in zip(values, counts)}, BACKBONE_COORD_SCALE)
 
     def encode(self, data: Sequence[Backbone]) -> EncodedBackbones:
-        conditioning = self.model_config.denoiser.conditioning
-        return EncodedBackbones(
-            data, self.model_config.min_length, self.stats.coord_scale, with_ss=conditioning
-        )
+        with_ss = self.model_config.denoiser.conditioning or self.config.strand_oversampling > 0
+        return EncodedBackbones(data, self.model_config.min_length, self.stats.coord_scale, with_ss=with_ss)
+
+    def global_batch(self, step: int) -> np.ndarray:
+        """Uniform epochs, or with ``strand_oversampling`` a weighted draw per step (without
+        replacement within the batch; strand-rich chains more often)."""
+        boost = self.config.strand_oversampling
+        if boost == 0:
+            return super().global_batch(step)
+        weights = 1.0 + boost * self.encoded.strand_fraction()
+        rng = np.random.default_rng([self.config.seed, step])
+        return rng.choice(len(weights), self.config.batch_size, replace=False, p=weights / weights.sum())
 
     def local_inputs(self, step: int) -> TrainingBatch:
         """This rank's share of the global batch of ``step``."""
