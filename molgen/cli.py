@@ -35,6 +35,7 @@ from molgen.benchmark.report import (
     write_plot,
 )
 from molgen.config import BackboneRunConfig, RegressorRunConfig, RunConfig, load_config
+from molgen.console import counted_third_party_warnings
 from molgen.datasets.backbones import BUNDLED_SET_NAME, load_backbone_set
 from molgen.datasets.molecules import TRAINING_SETS, load_training_molecules
 from molgen.generators import backbones as backbone_api
@@ -101,12 +102,18 @@ def main(
 
 
 def cli_errors(fn: Callable) -> Callable:
-    """Turn user errors (ValueError, OSError) into one stderr line + exit 2."""
+    """Turn user errors (ValueError, OSError) into one stderr line + exit 2; third-party warnings
+    are counted and summarised in one line (in full with --verbose)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with counted_third_party_warnings(_state["verbose"]) as tally:
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    if not _state["verbose"] and (summary := tally.summary()) is not None:
+                        typer.echo(summary, err=True)
         except (ValueError, OSError, ModuleNotFoundError) as err:
             if _state["verbose"]:
                 raise

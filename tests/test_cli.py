@@ -29,6 +29,7 @@ def test_sample_molecules_with_the_bundled_model_is_reproducible(tmp_path):
     assert [int(m.GetProp("index")) for m in mols] == list(range(100))
     assert first.read_bytes() == second.read_bytes()
     assert "wrote 100 molecules" in result.stdout
+    assert "arning" not in result.output  # README command 1: progress bar and summary only
 
 
 @pytest.mark.parametrize(

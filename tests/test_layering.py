@@ -24,6 +24,7 @@ LEVEL = {
     "training": 6,
     "benchmark": 6,
     "testing": 7,
+    "console": 7,
     "cli": 8,
     "molgen": 8,  # molgen/__init__.py
 }
