@@ -12,9 +12,10 @@ import dataclasses
 import functools
 import json
 import logging
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -48,13 +49,15 @@ from molgen.generators.conditioners import (
     parse_pairs,
     parse_ss_fraction,
 )
+from molgen.io.partial import PartialRun, read_manifest, sdf_tags
 from molgen.io.pdb import write_pdb
-from molgen.io.sdf import SDFWriter, read_first_molecule
+from molgen.io.sdf import check_output_file, read_first_molecule, sdf_record
 from molgen.io.tables import write_rows
 from molgen.runtime import (
     atomic_dir,
     atomic_path,
     bundled_data,
+    check_output_dir,
     file_or_bundled,
     molgen_version,
     resolve_device,
@@ -147,6 +150,7 @@ Precision = Annotated[str, opt("fp32 | bf16 (denoiser under bfloat16 autocast)")
 JsonOut = Annotated[Path | None, opt("Write the results as JSON.", "--json")]
 CsvOut = Annotated[Path | None, opt("Write the per-item table as CSV.", "--csv")]
 Overwrite = Annotated[bool, opt("Replace a non-empty --out folder.")]
+Resume = Annotated[bool, opt("Continue the interrupted run of this command (OUT.partial) where it stopped.")]
 BackboneSteps = Annotated[int, opt("Denoiser evaluations per design.")]
 BackboneSampler = Annotated[str, opt(SAMPLERS)]
 MOLECULE_MODEL = molecule_api.MoleculeGenerator.DEFAULT_MODEL
@@ -163,6 +167,43 @@ NUM_ATOMS_HELP = (
     "Atoms per molecule: N or a range A-B (heavy atoms for implicit-hydrogen models such as "
     "qm9-heavy; default: training histogram)."
 )
+
+
+def _number_or_text(value):
+    """A manifest value as a number where it reads as one."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+@contextlib.contextmanager
+def sampling_into(run: PartialRun, batch_size: int, what: str, overwrite: bool = False) -> Iterator[int]:
+    """Sample into ``run``'s partial output: yields the records kept from an interrupted run; on
+    success the output is moved into place. SIGTERM (a scheduler's time limit) and Ctrl-C keep
+    the complete batches for ``--resume``; an error before the first record removes everything."""
+    kept = run.begin(batch_size)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield kept
+    except KeyboardInterrupt:
+        typer.echo(
+            f"interrupted: the complete batches are kept in {run.partial}; "
+            "the same command with --resume finishes the run",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    except BaseException:
+        if not run.resuming and not run.has_records():
+            run.discard()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    run.finish(overwrite)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @sample_app.command("molecules")
@@ -185,32 +226,50 @@ def sample_molecules(
     ] = None,
     resample: Annotated[int | None, opt(f"RePaint resamplings per step {WITH_FRAGMENT['resample']}")] = None,
     precision: Precision = "fp32",
+    resume: Resume = False,
 ) -> None:
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
-    target_NAME and guidance with --property; fixed_atoms and resample with --fragment)."""
+    target_NAME and guidance with --property; fixed_atoms and resample with --fragment). An
+    interrupted run keeps its complete batches in OUT.partial; --resume finishes it."""
+    check_output_file(out)
+    request = {
+        "command": "sample molecules", "num_molecules": num_molecules, "model": model, "steps": steps,
+        "sampler": sampler, "seed": seed, "num_atoms": num_atoms, "batch_size": batch_size,
+        "property": prop or [], "guidance": guidance, "fragment": fragment, "resample": resample,
+        "precision": precision,
+    }  # fmt: skip
+    run = PartialRun(out, request, resume)
     targets = molecule_api.parse_properties(prop or [])
     gen = molecule_api.MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
     fixed = read_first_molecule(file_or_bundled(fragment, ".sdf", "fragments")) if fragment else None
-    options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
+    options = {
+        "steps": steps,
+        "sampler": sampler,
+        "seed": run.seed,
+        "batch_size": batch_size,
+        "progress": True,
+    }
     sizes = molecule_api.parse_num_atoms(num_atoms)
-    batches = gen.iter_batches(
-        num_molecules,
-        num_atoms=sizes,
-        properties=targets,
-        guidance=guidance,
-        fixed=fixed,
-        resample=resample,
-        **options,
-    )
     start = time.perf_counter()
-    valid, smiles = 0, set()
-    with SDFWriter(out) as writer:
-        for mol in (m for batch in batches for m in batch):
-            writer.write(mol)
-            if mol.GetIntProp("valid"):
-                valid += 1
-                smiles.add(mol.GetProp("smiles"))
-    seconds, n = time.perf_counter() - start, writer.count
+    with sampling_into(run, batch_size, "molecules") as kept:
+        batches = gen.iter_batches(
+            num_molecules,
+            num_atoms=sizes,
+            properties=targets,
+            guidance=guidance,
+            fixed=fixed,
+            resample=resample,
+            first_batch=kept // batch_size,
+            **options,
+        )
+        with open(run.partial, "a") as handle:
+            for batch in batches:
+                handle.write("".join(sdf_record(mol, mol.GetIntProp("index") + 1) for mol in batch))
+                handle.flush()
+    tags = list(sdf_tags(out))
+    valid = sum(t.get("valid") == 1 for t in tags)
+    smiles = {t["smiles"] for t in tags if t.get("valid") == 1}
+    seconds, n = time.perf_counter() - start, len(tags)
     typer.echo(
         f"wrote {n} molecules to {out} in {seconds:.1f} s ({seconds / n:.3f} s/molecule, {gen.device})"
     )
@@ -303,9 +362,20 @@ def sample_backbones(
     device: Device = "auto",
     overwrite: Overwrite = False,
     precision: Precision = "fp32",
+    resume: Resume = False,
 ) -> None:
     """Sample protein backbones (N, CA, C, O; chain A) as PDB files plus manifest.csv:
-    by length, around a motif (--motif + --contig) and/or with secondary structure (--ss)."""
+    by length, around a motif (--motif + --contig) and/or with secondary structure (--ss). An
+    interrupted run keeps its complete batches in OUT.partial/; --resume finishes it."""
+    check_output_dir(out, overwrite)
+    request = {
+        "command": "sample backbones", "num_samples": num_samples, "length": length, "motif": motif,
+        "contig": contig, "ss": ss, "ss_fraction": ss_fraction, "pairs": pairs,
+        "ss_from": None if ss_from is None else str(ss_from), "guidance": guidance, "model": model,
+        "steps": steps, "sampler": sampler, "seed": seed, "refine": refine, "batch_size": batch_size,
+        "precision": precision,
+    }  # fmt: skip
+    run = PartialRun(out, request, resume)
     if (motif is None) != (contig is None):
         raise ValueError("--motif and --contig go together")
     if length is None and contig is None and ss is None and ss_from is None:
@@ -325,22 +395,32 @@ def sample_backbones(
     if motif is not None:  # after a secondary-structure string, which fixes the length
         conditioners.append(Motif.from_contig(file_or_bundled(motif, ".pdb", *MOTIF_FOLDERS), contig))
     gen = backbone_api.BackboneGenerator.from_pretrained(model, device=device, precision=precision)
-    plans = gen.plan_designs(num_samples, conditioners, seed)
-    options = {"steps": steps, "sampler": sampler, "seed": seed, "batch_size": batch_size, "progress": True}
-    batches = gen.iter_designs(plans, guidance=guidance, refine=refine, **options)
+    plans = gen.plan_designs(num_samples, conditioners, run.seed)
+    options = {
+        "steps": steps,
+        "sampler": sampler,
+        "seed": run.seed,
+        "batch_size": batch_size,
+        "progress": True,
+    }
     start = time.perf_counter()
-    rows = []
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        for design in (d for batch in batches for d in batch):
-            name = f"design_{design.metadata['index']:04d}.pdb"
-            write_pdb(design, tmp / name)
-            rows.append(backbone_api.manifest_row(design, name))
-        write_rows(rows, tmp / "manifest.csv")
+    with sampling_into(run, batch_size, "designs", overwrite) as kept:
+        batches = gen.iter_designs(
+            plans, guidance=guidance, refine=refine, first_batch=kept // batch_size, **options
+        )
+        rows = read_manifest(run.partial / "manifest.csv")
+        for batch in batches:
+            for design in batch:
+                name = f"design_{design.metadata['index']:04d}.pdb"
+                write_pdb(design, run.partial / name)
+                rows.append(backbone_api.manifest_row(design, name))
+            write_rows(rows, run.partial / "manifest.csv")
     seconds = time.perf_counter() - start
     typer.echo(
         f"wrote {len(rows)} backbones to {out}/ in {seconds:.1f} s "
         f"({seconds / len(rows):.2f} s/design incl. scoring, {gen.device})"
     )
+    rows = [{k: _number_or_text(v) for k, v in row.items()} for row in rows]  # resumed rows are text
     for line in backbone_api.missed_requests(rows):
         typer.echo(f"warning: {line}; manifest.csv has requested and achieved shares per design", err=True)
 

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -72,6 +73,19 @@ def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torc
     return gen
 
 
+def resolve_seed(seed: int | None) -> int:
+    """``seed``, or fresh entropy drawn once (so a run without a seed still records the one it
+    used; 31 bits, as an SD tag holds it)."""
+    return int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else int(seed)
+
+
+def batch_generator(seed: int, batch: int) -> torch.Generator:
+    """The CPU generator of batch number ``batch`` of a sampling run seeded with ``seed``: a
+    function of the two alone, so an interrupted run can restart at any batch."""
+    state = np.random.SeedSequence([int(seed), int(batch)]).generate_state(1, np.uint64)[0]
+    return make_generator(int(state >> 1))
+
+
 def rank() -> int:
     """Global rank under torchrun (0 otherwise)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -121,10 +135,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     temporary folder is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise ValueError(f"{path} exists and is not empty (pass --overwrite to replace it)")
+    check_output_dir(path, overwrite)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -132,17 +143,35 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         raise ValueError(f"cannot create output folder {path}: {err.strerror}") from None
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
+        replace_path(tmp, path, overwrite=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_output_dir(path: Path, overwrite: bool) -> None:
+    """A ValueError unless ``path`` can become an output folder (absent, empty, or ``overwrite``)."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise ValueError(f"{path} exists and is not empty (pass --overwrite to replace it)")
+
+
+def replace_path(source: Path, path: Path, overwrite: bool) -> None:
+    """Rename the file or folder ``source`` onto ``path`` (a folder replaces an existing one
+    only with ``overwrite``; the old one is removed after the swap)."""
+    if source.is_dir():
+        os.chmod(source, 0o777 & ~_UMASK)
+        if path.exists():
+            check_output_dir(path, overwrite)
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(source, path)
+            shutil.rmtree(old)
+            return
+    else:
+        os.chmod(source, 0o666 & ~_UMASK)
+    os.replace(source, path)
 
 
 @functools.cache

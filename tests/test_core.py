@@ -174,13 +174,15 @@ def test_sampling_options_are_checked_and_both_domains_record_the_same_metadata(
             SamplingOptions(**({"steps": 2, "sampler": "ancestral", "batch_size": 4} | bad))
     with pytest.raises(TypeError):
         SamplingOptions(2, "ancestral", 4, None)  # only steps, sampler and batch size by position
-    mol = MoleculeGenerator.from_pretrained(tiny_model_dir).sample(1, steps=2)[0]
+    gen = MoleculeGenerator.from_pretrained(tiny_model_dir)
+    mol = gen.sample(1, steps=2)[0]
     tags = [k for k in mol.GetPropsAsDict() if k not in ("valid", "smiles")]  # from the validity check
     assert tags[: len(SAMPLE_METADATA)] == SAMPLE_METADATA
-    assert mol.GetProp("seed") == ""  # unseeded
+    again = gen.sample(1, steps=2, seed=mol.GetIntProp("seed"))[0]  # an unseeded run records its seed
+    np.testing.assert_array_equal(mol.GetConformer().GetPositions(), again.GetConformer().GetPositions())
     backbone = BackboneGenerator.from_pretrained(tiny_backbone_model_dir).sample([25], steps=2)[0]
     assert list(backbone.metadata)[: len(SAMPLE_METADATA)] == SAMPLE_METADATA
-    assert backbone.metadata["seed"] is None
+    assert isinstance(backbone.metadata["seed"], int)
 
 
 def test_sampling_options_are_keyword_only(tiny_backbone_model_dir):

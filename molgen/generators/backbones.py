@@ -13,7 +13,7 @@ from molgen.generators.conditioners import Conditioner, DesignPlan, compose, for
 from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.models.pretrained import bundled_configs
-from molgen.runtime import make_generator
+from molgen.runtime import resolve_seed
 from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
 from molgen.structures.backbone_quality import score_backbone
@@ -125,6 +125,7 @@ class BackboneGenerator(PretrainedGenerator):
         batch_size: int = DEFAULT_BATCH_SIZE,
         refine: bool = True,
         progress: bool = False,
+        first_batch: int = 0,
     ) -> Iterator[list[Backbone]]:
         """Sample ``plans`` (from :meth:`plan_designs`) batch by batch (the request is checked
         before the first batch is asked for).
@@ -136,15 +137,18 @@ class BackboneGenerator(PretrainedGenerator):
             steps: denoiser evaluations per backbone.
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
                 (see :func:`molgen.diffusion.samplers.sample`).
-            seed: makes the output reproducible (same seed, plans and batch_size).
+            seed: makes the output reproducible (same seed, plans and batch_size); None draws
+                one (recorded in each design's metadata).
+            first_batch: skip the batches before this one (a resumed run; batch ``b`` depends
+                only on the seed, ``b`` and its plans).
             refine: polish bond lengths and angles with :func:`idealize` (a restrained
                 minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the
                 network's raw output.
         """
+        seed = resolve_seed(seed)
         options = SamplingOptions(steps, sampler, batch_size, seed=seed, guidance=guidance, progress=progress)
         self._check_conditional(plans)
-        gen = make_generator(seed, "cpu")
-        samples = self.iter_samples(list(plans), self._batch_inputs, options, gen, "backbones")
+        samples = self.iter_samples(list(plans), self._batch_inputs, options, "backbones", first_batch)
         return self._backbones(samples, options, refine)
 
     def _backbones(

@@ -26,7 +26,14 @@ from molgen.diffusion.inpainting import RigidParts, impose_rigid
 from molgen.diffusion.samplers import SAMPLERS, check_resample, sample
 from molgen.diffusion.sde import VPSDE
 from molgen.models.pretrained import AnyModelConfig, DataStats, load_pretrained, save_pretrained
-from molgen.runtime import AutocastNet, check_precision, make_generator, molgen_version, resolve_device
+from molgen.runtime import (
+    AutocastNet,
+    batch_generator,
+    check_precision,
+    make_generator,
+    molgen_version,
+    resolve_device,
+)
 
 logger = logging.getLogger("molgen")
 
@@ -164,17 +171,28 @@ class PretrainedGenerator:
         requests: Sequence,
         batch_inputs: Callable[[Sequence], BatchInputs],
         options: SamplingOptions,
-        gen: torch.Generator,
         what: str,
+        first_batch: int = 0,
     ) -> Iterator[tuple[int, Sequence, list[Sampled]]]:
-        """Sample ``requests`` batch by batch: yields ``(index of the batch's first request,
-        its requests, one Sampled per request)``. ``batch_inputs`` describes a batch of
-        requests; ``gen`` (CPU) drives every random draw."""
-        bar = tqdm(total=len(requests), disable=not options.progress, desc=what, unit="sample")
-        for done in range(0, len(requests), options.batch_size):
+        """Sample ``requests`` batch by batch from batch ``first_batch`` on: yields ``(index of the
+        batch's first request, its requests, one Sampled per request)``. ``batch_inputs``
+        describes a batch of requests; batch ``b`` draws its noise from
+        ``batch_generator(options.seed, b)`` alone (so a resumed run repeats the rest exactly)."""
+        if options.seed is None:
+            raise ValueError("iter_samples needs a seed (molgen.runtime.resolve_seed)")
+        start = first_batch * options.batch_size
+        bar = tqdm(
+            total=len(requests),
+            initial=min(start, len(requests)),
+            disable=not options.progress,
+            desc=what,
+            unit="sample",
+        )
+        for done in range(start, len(requests), options.batch_size):
             chunk = requests[done : done + options.batch_size]
+            gen = batch_generator(options.seed, done // options.batch_size)
             samples = sample_finite(
-                lambda part: self.sample_batch(batch_inputs(part), options, gen), chunk, done, what
+                lambda part, gen=gen: self.sample_batch(batch_inputs(part), options, gen), chunk, done, what
             )
             bar.update(len(chunk))
             yield done, chunk, samples

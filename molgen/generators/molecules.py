@@ -17,7 +17,7 @@ from molgen.diffusion.inpainting import RigidParts
 from molgen.generators.base import BatchInputs, PretrainedGenerator, Sampled, SamplingOptions
 from molgen.models.pretrained import bundled_configs
 from molgen.models.property_conditions import PropertyConditions
-from molgen.runtime import make_generator
+from molgen.runtime import make_generator, resolve_seed
 from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule
 from molgen.structures.vocab import AtomVocab, type_token
@@ -157,12 +157,15 @@ class MoleculeGenerator(PretrainedGenerator):
         seed: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool = False,
+        first_batch: int = 0,
     ) -> Iterator[list[Chem.Mol]]:
         """Like :meth:`sample` (same options) but yields molecules batch by batch (memory stays
-        flat). The request is checked before the first batch is asked for."""
+        flat), from batch ``first_batch`` on (a resumed run: batch ``b`` depends only on the
+        request, the seed and ``b``). The request is checked before the first batch is asked for."""
         if num_molecules < 1:
             raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
         steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
+        seed = resolve_seed(seed)
         options = SamplingOptions(
             steps, sampler, batch_size, seed=seed, guidance=guidance, resample=resample, progress=progress
         )
@@ -187,7 +190,7 @@ class MoleculeGenerator(PretrainedGenerator):
             rigid = [] if fragment is None else [fragment.rigid(sizes[indices])]
             return BatchInputs(sizes[indices], len(self.symbols), part, rigid, self.config.num_pair_states)
 
-        samples = self.iter_samples(np.arange(num_molecules), batch_inputs, options, gen, "molecules")
+        samples = self.iter_samples(np.arange(num_molecules), batch_inputs, options, "molecules", first_batch)
         return self._molecules(samples, options, targets, fragment)
 
     def _molecules(

@@ -16,6 +16,25 @@ from molgen.structures.molecule import Molecule
 logger = logging.getLogger("molgen")
 
 
+def check_output_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or a ValueError when no file can be written there."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"output {path} is a directory, expected an .sdf file path")
+    if not path.parent.exists():
+        raise ValueError(f"output folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"output folder {path.parent} is not writable")
+    return path
+
+
+def sdf_record(mol: Chem.Mol, number: int) -> str:
+    """One SDF record of ``mol``, its SD tags numbered ``number`` (what RDKit's SDWriter writes as
+    the ``number``-th record of a file, so a file can be continued record by record)."""
+    tags = "".join(f">  <{name}>  ({number}) \n{mol.GetProp(name)}\n\n" for name in mol.GetPropNames())
+    return Chem.MolToMolBlock(mol, kekulize=True) + tags + "$$$$\n"
+
+
 class SDFWriter:
     """Writes molecules to ``path`` as they come; the file appears only on successful close.
 
@@ -25,13 +44,7 @@ class SDFWriter:
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise ValueError(f"output {self.path} is a directory, expected an .sdf file path")
-        if not self.path.parent.exists():
-            raise ValueError(f"output folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK):
-            raise ValueError(f"output folder {self.path.parent} is not writable")
+        self.path = check_output_file(path)
         self.count = 0
 
     def __enter__(self) -> SDFWriter:
