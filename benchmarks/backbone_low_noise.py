@@ -2,6 +2,7 @@
 chains from a little noise (prints a markdown table).
 
     python benchmarks/backbone_low_noise.py [--model backbones] [--noise 0.4 0.85 1.6 3.3] [--repeats 4]
+        [--lengths 40-256]
 
 The chains are data/heldout_chains/ (PDB entries left out of the training set), those within the
 model's length range. Per noise level (Angstrom per coordinate: ``z = alpha x + sigma eps`` with
@@ -68,10 +69,11 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="+", default=[0.4, 0.85, 1.6, 3.3])
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lengths", help="chain lengths MIN-MAX (default: the model's range)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = BackboneGenerator.from_pretrained(args.model, device="cpu")
-    lo, hi = gen.length_range
+    lo, hi = map(int, args.lengths.split("-")) if args.lengths else gen.length_range
     chains = [c for c in read_backbone_folder(HELD_OUT) if lo <= len(c) <= hi]
     real = [secondary_structure(c) for c in chains]
     names = ", ".join(f"{c.metadata.get('id', '?')} ({len(c)})" for c in chains)

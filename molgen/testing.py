@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -41,14 +42,14 @@ TINY_BACKBONE_TRAIN = BackboneTrainConfig(
 
 
 def random_rotation(gen: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """A uniformly random proper rotation ``[3, 3]`` (det +1) drawn with ``gen`` (QR of a
-    Gaussian matrix with the sign convention that makes it Haar-distributed)."""
-    q, r = torch.linalg.qr(torch.randn(3, 3, generator=gen, dtype=torch.float64))
-    q = q * torch.sign(torch.diagonal(r))
-    if torch.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    assert torch.allclose(q @ q.T, torch.eye(3, dtype=torch.float64), atol=1e-10)
-    return q.to(dtype)
+    """A uniformly random proper rotation ``[3, 3]`` (det +1) drawn with ``gen``: e3nn's
+    Euler-angle rotation (``o3.angles_to_matrix``) at Haar-distributed angles, drawn as
+    ``o3.rand_angles`` draws them but from ``gen`` (e3nn comes with the test extra)."""
+    from e3nn import o3
+
+    u = torch.rand(3, generator=gen, dtype=torch.float64)
+    alpha, beta, gamma = 2 * math.pi * u[0], torch.acos(2 * u[1] - 1), 2 * math.pi * u[2]
+    return o3.angles_to_matrix(alpha, beta, gamma).to(dtype)
 
 
 def assert_equivariant(

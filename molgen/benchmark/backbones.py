@@ -19,7 +19,9 @@ said otherwise):
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from molgen.structures.backbone import Backbone
 from molgen.structures.backbone_quality import radius_of_gyration, score_backbone
 from molgen.structures.secondary_structure import secondary_structure
 
+logger = logging.getLogger("molgen")
+
 STRAND_MIN_RESIDUES = 3
 
 
@@ -45,8 +49,21 @@ def fit_rg_power_law(backbones: Sequence[Backbone]) -> tuple[float, float]:
     return float(np.exp(log_a)), float(b)
 
 
+TM_MISSING = (
+    "TM-scores (diversity, novelty) need the optional tmtools package (GPL-3.0, so not a required "
+    "dependency): pip install 'molgen[bench]'"
+)
+
+
+def has_tm_align() -> bool:
+    """Whether TM-align (the optional tmtools package) is installed."""
+    return importlib.util.find_spec("tmtools") is not None
+
+
 def tm_score(a: Backbone, b: Backbone) -> tuple[float, float]:
     """TM-align scores (normalised by ``a``, normalised by ``b``) on CA atoms."""
+    if not has_tm_align():
+        raise ModuleNotFoundError(TM_MISSING)
     import tmtools
 
     result = tmtools.tm_align(a.ca, b.ca, "G" * len(a), "G" * len(b))
@@ -150,11 +167,13 @@ def benchmark_backbones(
         m["rg_ratio_mean"] = float(np.mean(ratios))
         m["reference_helix_plus_strand_%"] = 100 * (reference.helix + reference.strand)
         m["reference_strand_%"] = 100 * reference.strand
-        if novelty_reference:
+        if novelty_reference and has_tm_align():
             best = novelty(designs, reference.chains, novelty_reference, progress)
             for row, value in zip(rows, best):
                 row["novelty_tm"] = value
             m["novelty_max_tm_mean"] = float(np.nanmean(best))
-    if diversity and len(designs) > 1:
+    if (novelty_reference or diversity) and not has_tm_align():
+        logger.warning("%s; skipped them", TM_MISSING)
+    if diversity and len(designs) > 1 and has_tm_align():
         m["pairwise_tm_mean"] = float(pairwise_tm(designs, progress).mean())
     return BackboneBenchmark(rows, m)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch_geometric.utils import scatter
 
 from molgen.config import ModelConfig
 from molgen.core.denoiser import Denoiser, DenoiserOutput
@@ -93,7 +94,7 @@ def run_layers(
         h, pos, e = layer(h, pos, src, dst, inv_count, e)
     if e is None:
         return h, pos, None
-    return h, pos, torch.zeros_like(pair).index_add_(0, edge_pair, e)
+    return h, pos, scatter(e, edge_pair, 0, len(pair), reduce="sum")
 
 
 def narrow_conditions(

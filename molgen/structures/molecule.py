@@ -7,9 +7,11 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdDetermineBonds, rdForceFieldHelpers
 from rdkit.Geometry import Point3D
+from torch_geometric.data import Data
 
 from molgen.structures.bond_lengths import bond_orders
 
@@ -57,6 +59,46 @@ class Molecule:
     @property
     def num_atoms(self) -> int:
         return len(self.symbols)
+
+    # ----------------------------------------------------------------- PyG
+    def to_pyg(self) -> Data:
+        """A ``torch_geometric.data.Data`` with ``pos`` ``[N, 3]`` float32 (Angstrom), ``z`` ``[N]``
+        atomic numbers and, when the bonds are known, ``edge_index`` ``[2, 2B]`` (both
+        directions) with ``edge_attr`` ``[2B]`` bond orders; ``charge`` ``[N]`` when charged."""
+        data = Data(
+            pos=torch.as_tensor(self.pos, dtype=torch.float32),
+            z=torch.tensor([_PT.GetAtomicNumber(s) for s in self.symbols], dtype=torch.long),
+        )
+        if self.bonds is not None:
+            i, j, order = torch.as_tensor(self.bonds, dtype=torch.long).T
+            data.edge_index = torch.stack([torch.cat([i, j]), torch.cat([j, i])])
+            data.edge_attr = torch.cat([order, order])
+        if self.charges is not None:
+            data.charge = torch.as_tensor(self.charges, dtype=torch.long)
+        return data
+
+    @classmethod
+    def from_pyg(cls, data: Data) -> Molecule:
+        """Molecule from a PyG ``Data`` with ``pos`` and ``z`` (atomic numbers); bonds from
+        ``edge_index`` + ``edge_attr`` (orders 1-3, each bond once or in both directions) and
+        formal charges from ``charge`` when present."""
+        if getattr(data, "pos", None) is None or getattr(data, "z", None) is None:
+            raise ValueError("a PyG molecule needs pos [N, 3] and z [N] (atomic numbers)")
+        symbols = [_PT.GetElementSymbol(int(z)) for z in data.z]
+        bonds = None
+        if getattr(data, "edge_index", None) is not None and getattr(data, "edge_attr", None) is not None:
+            i, j = data.edge_index
+            order = data.edge_attr.reshape(len(i), -1)[:, 0] if data.edge_attr.dim() > 1 else data.edge_attr
+            keep = i < j
+            bonds = torch.stack([i[keep], j[keep], order[keep].long()], 1).numpy()
+        charges = getattr(data, "charge", None)
+        return cls(
+            symbols,
+            data.pos.detach().double().numpy(),
+            bonds,
+            {},
+            None if charges is None else charges.numpy(),
+        )
 
     # ----------------------------------------------------------------- RDKit
     @classmethod
