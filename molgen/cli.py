@@ -26,6 +26,7 @@ from molgen.benchmark.backbones import BackboneReference, benchmark_backbones, r
 from molgen.benchmark.molecules import benchmark_sdf
 from molgen.benchmark.motifs import BUNDLED_PROBLEMS, load_problems, run_problem
 from molgen.benchmark.motifs import summary as motif_summary
+from molgen.benchmark.pictures import GRID_MOLECULES, backbone_plot, molecule_grid
 from molgen.benchmark.report import (
     distance_table,
     markdown_table,
@@ -49,7 +50,7 @@ from molgen.generators.conditioners import (
     parse_pairs,
     parse_ss_fraction,
 )
-from molgen.io.partial import PartialRun, read_manifest, sdf_tags
+from molgen.io.partial import PartialRun, first_records, read_manifest, sdf_tags
 from molgen.io.pdb import write_pdb
 from molgen.io.sdf import check_output_file, read_first_molecule, sdf_record
 from molgen.io.tables import write_rows
@@ -150,6 +151,7 @@ Precision = Annotated[str, opt("fp32 | bf16 (denoiser under bfloat16 autocast)")
 JsonOut = Annotated[Path | None, opt("Write the results as JSON.", "--json")]
 CsvOut = Annotated[Path | None, opt("Write the per-item table as CSV.", "--csv")]
 Overwrite = Annotated[bool, opt("Replace a non-empty --out folder.")]
+Grid = Annotated[Path | None, opt(f"PNG of the first {GRID_MOLECULES} molecules in 2D, with validity.")]
 Resume = Annotated[bool, opt("Continue the interrupted run of this command (OUT.partial) where it stopped.")]
 BackboneSteps = Annotated[int, opt("Denoiser evaluations per design.")]
 BackboneSampler = Annotated[str, opt(SAMPLERS)]
@@ -227,6 +229,7 @@ def sample_molecules(
     resample: Annotated[int | None, opt(f"RePaint resamplings per step {WITH_FRAGMENT['resample']}")] = None,
     precision: Precision = "fp32",
     resume: Resume = False,
+    grid: Grid = None,
 ) -> None:
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
     target_NAME and guidance with --property; fixed_atoms and resample with --fragment). An
@@ -267,6 +270,12 @@ def sample_molecules(
                 handle.write("".join(sdf_record(mol, mol.GetIntProp("index") + 1) for mol in batch))
                 handle.flush()
     tags = list(sdf_tags(out))
+    if grid:
+        shown = tags[:GRID_MOLECULES]
+        legends = [
+            f"{t['index']}: {t['smiles']}" if t.get("valid") == 1 else f"{t['index']}: invalid" for t in shown
+        ]
+        molecule_grid(first_records(out, len(shown)), legends, grid)
     valid = sum(t.get("valid") == 1 for t in tags)
     smiles = {t["smiles"] for t in tags if t.get("valid") == 1}
     seconds, n = time.perf_counter() - start, len(tags)
@@ -440,18 +449,22 @@ def benchmark_backbones_cmd(
     diversity: Annotated[bool, opt("Pairwise TM-score among designs.")] = True,
     json_out: JsonOut = None,
     csv_out: CsvOut = None,
+    plot: Annotated[
+        Path | None, opt("PNG: DSSP strip and CA contact map per design, SS shares (molgen[bench]).")
+    ] = None,
 ) -> None:
     """Score backbones: geometry, breaks, clashes, Rg, DSSP, helix handedness, TM diversity/novelty."""
     files, designs = read_designs(folder)
     chains = load_backbone_set(reference)
-    result = benchmark_backbones(
-        designs, BackboneReference.from_backbones(chains), novelty_reference, diversity, progress=True
-    )
+    ref = BackboneReference.from_backbones(chains)
+    result = benchmark_backbones(designs, ref, novelty_reference, diversity, progress=True)
     typer.echo(f"{folder}: {len(designs)} designs")
     typer.echo(value_table(result.metrics))
     _write_json(json_out, {"folder": str(folder), "metrics": result.metrics})
     if csv_out:
         write_rows([{"file": p.name, **row} for p, row in zip(files, result.rows)], csv_out)
+    if plot:
+        backbone_plot(designs, [p.stem for p in files], plot, (ref.helix, ref.strand))
 
 
 @benchmark_app.command("motifs")
@@ -504,6 +517,7 @@ def benchmark_molecules_cmd(
     bonds: Annotated[str, opt("Bonds: auto (the file's if any) | file | coordinates (EDM's rule).")] = "auto",
     fcd: Annotated[bool, opt("Frechet ChemNet Distance to the reference.", "--fcd")] = False,
     posebusters: Annotated[int, opt("PoseBusters' checks on the first N records (~4 s each).")] = 0,
+    grid: Grid = None,
 ) -> None:
     """Score molecules: EDM stability, validity, uniqueness, novelty (denominators stated)."""
     result, ref_stats = benchmark_sdf(sdf, reference, bonds, fcd, posebusters, progress=True)
@@ -520,6 +534,12 @@ def benchmark_molecules_cmd(
         write_csv(result.scores, csv_out)
     if plot:
         write_plot(result, ref_stats, plot)
+    if grid:
+        scores = result.scores[:GRID_MOLECULES]
+        legends = [
+            f"{s.index}: {s.smiles}" if s.valid else f"{s.index}: {s.problem or 'invalid'}" for s in scores
+        ]
+        molecule_grid(first_records(sdf, len(scores)), legends, grid)
 
 
 if __name__ == "__main__":

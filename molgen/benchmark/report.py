@@ -12,6 +12,7 @@ import numpy as np
 
 from molgen.benchmark.distributions import BOND_BINS, DistributionStats
 from molgen.benchmark.molecules import BenchmarkResult, MoleculeScore
+from molgen.benchmark.pictures import pyplot
 from molgen.runtime import atomic_path
 
 LABELS = {
@@ -64,13 +65,7 @@ def write_json(result: BenchmarkResult, path: str | os.PathLike, extra: dict | N
 def write_plot(result: BenchmarkResult, reference: DistributionStats | None, path: str | os.PathLike) -> None:
     """Bond-length histograms of the four most common bond types, atom types and molecule
     sizes, each against the reference (needs matplotlib: ``pip install 'molgen[bench]'``)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError("--plot needs matplotlib: pip install 'molgen[bench]'") from None
+    plt = pyplot()
     stats = result.stats
     source = reference if reference is not None else stats
     bond_types = sorted(source.bonds, key=lambda k: -source.bonds[k].sum())[:4]

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 from molgen.io.tables import write_rows
 from molgen.runtime import atomic_path, replace_path, resolve_seed
@@ -141,3 +141,10 @@ def sdf_tags(path: Path) -> Iterator[dict]:
     with open(path, "rb") as handle:
         for mol in Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=False):
             yield {} if mol is None else mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
+
+
+def first_records(path: Path, count: int) -> list[Chem.Mol | None]:
+    """The first ``count`` records of an SDF file, unsanitised (None where unreadable)."""
+    with open(path, "rb") as handle, rdBase.BlockLogs():
+        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=False)
+        return [mol for _, mol in zip(range(count), supplier)]
