@@ -171,6 +171,11 @@ NUM_ATOMS_HELP = (
 )
 
 
+def _sampling_options(steps: int | None, sampler: str | None, run: PartialRun, batch_size: int) -> dict:
+    """The keyword options both sampling commands pass to their generator."""
+    return {"steps": steps, "sampler": sampler, "seed": run.seed, "batch_size": batch_size, "progress": True}
+
+
 def _number_or_text(value):
     """A manifest value as a number where it reads as one."""
     try:
@@ -245,13 +250,7 @@ def sample_molecules(
     targets = molecule_api.parse_properties(prop or [])
     gen = molecule_api.MoleculeGenerator.from_pretrained(model, device=device, precision=precision)
     fixed = read_first_molecule(file_or_bundled(fragment, ".sdf", "fragments")) if fragment else None
-    options = {
-        "steps": steps,
-        "sampler": sampler,
-        "seed": run.seed,
-        "batch_size": batch_size,
-        "progress": True,
-    }
+    options = _sampling_options(steps, sampler, run, batch_size)
     sizes = molecule_api.parse_num_atoms(num_atoms)
     start = time.perf_counter()
     with sampling_into(run, batch_size, "molecules") as kept:
@@ -405,13 +404,7 @@ def sample_backbones(
         conditioners.append(Motif.from_contig(file_or_bundled(motif, ".pdb", *MOTIF_FOLDERS), contig))
     gen = backbone_api.BackboneGenerator.from_pretrained(model, device=device, precision=precision)
     plans = gen.plan_designs(num_samples, conditioners, run.seed)
-    options = {
-        "steps": steps,
-        "sampler": sampler,
-        "seed": run.seed,
-        "batch_size": batch_size,
-        "progress": True,
-    }
+    options = _sampling_options(steps, sampler, run, batch_size)
     start = time.perf_counter()
     with sampling_into(run, batch_size, "designs", overwrite) as kept:
         batches = gen.iter_designs(
