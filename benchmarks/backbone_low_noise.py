@@ -15,52 +15,16 @@ strand recall = real strand residues that are strand in the estimate; helix kept
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from molgen.core.state import State
 from molgen.datasets.backbones import read_backbone_folder
-from molgen.diffusion.targets import predict_x0
 from molgen.generators.backbones import BackboneGenerator
-from molgen.structures.backbone import Backbone, ideal_oxygens
 from molgen.structures.secondary_structure import secondary_structure
+from molgen.training.validation import ss_retention
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "heldout_chains"
-
-
-@torch.no_grad()
-def one_step_estimate(gen: BackboneGenerator, chain: Backbone, noise: float, seed: int) -> str:
-    """DSSP string of the network's x0 estimate of ``chain`` noised by ``noise`` Angstrom per coordinate."""
-    scale = gen.stats.coord_scale
-    xyz = torch.as_tensor(chain.coords[:, :3], dtype=torch.float32).reshape(-1, 3)
-    pos = (xyz - xyz.mean(0)) / scale
-    x0 = State(pos, pos.new_zeros(len(pos), 0), torch.zeros(len(pos), dtype=torch.long), 1)
-    logsnr = -2.0 * math.log(noise / scale)  # sigma / alpha = noise / scale
-    alpha, sigma = math.sqrt(1 / (1 + math.exp(-logsnr))), math.sqrt(1 / (1 + math.exp(logsnr)))
-    gen_noise = torch.Generator().manual_seed(seed)
-    z = x0.replace(alpha * pos + sigma * gen.sde.noise_like(x0, gen_noise).pos, x0.feat)
-    t = _time_of(gen, logsnr)
-    estimate, _ = predict_x0(gen.net, gen.sde, z, torch.tensor([t]), 1.0)
-    if gen.self_conditioning:  # as when sampling: a second pass reading the first estimate
-        estimate, _ = predict_x0(gen.net, gen.sde, z, torch.tensor([t]), 1.0, self_cond=estimate)
-    out = (estimate.pos.double() * scale).numpy().reshape(-1, 3, 3)
-    o = ideal_oxygens(out[:, 0], out[:, 1], out[:, 2])
-    return secondary_structure(Backbone(np.concatenate([out, o[:, None]], 1), chain.sequence))
-
-
-def _time_of(gen: BackboneGenerator, logsnr: float) -> float:
-    """The diffusion time with this log-SNR (bisection on the decreasing schedule)."""
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if float(gen.sde.schedule.logsnr(torch.tensor(mid, dtype=torch.float64))) > logsnr:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 def main() -> None:
@@ -83,17 +47,12 @@ def main() -> None:
     print("| noise (A per coordinate) | strand kept | strand recall | helix kept | helix recall |")
     print("|---|---|---|---|---|")
     for noise in args.noise:
-        kept = {"E": [0, 0, 0], "H": [0, 0, 0]}  # estimate count, recalled, real count
-        for chain, truth in zip(chains, real):
-            for r in range(args.repeats):
-                ss = one_step_estimate(gen, chain, noise, seed=r)
-                for k, counts in kept.items():
-                    counts[0] += ss.count(k)
-                    counts[1] += sum(a == k and b == k for a, b in zip(ss, truth))
-                    counts[2] += truth.count(k)
-        e, h = kept["E"], kept["H"]
+        r = ss_retention(
+            gen.net, gen.sde, chains, noise, gen.stats.coord_scale, gen.self_conditioning, args.repeats
+        )
         print(
-            f"| {noise} | {e[0] / e[2]:.2f} | {e[1] / e[2]:.2f} | {h[0] / h[2]:.2f} | {h[1] / h[2]:.2f} |",
+            f"| {noise} | {r['strand_kept']:.2f} | {r['strand_recall']:.2f} | {r['helix_kept']:.2f} "
+            f"| {r['helix_recall']:.2f} |",
             flush=True,
         )
 

@@ -50,10 +50,10 @@ from molgen.generators.conditioners import (
     parse_pairs,
     parse_ss_fraction,
 )
-from molgen.io.partial import PartialRun, first_records, read_manifest, sdf_tags
+from molgen.io.partial import PartialRun, first_records, sdf_tags
 from molgen.io.pdb import write_pdb
 from molgen.io.sdf import check_output_file, read_first_molecule, sdf_record
-from molgen.io.tables import write_rows
+from molgen.io.tables import read_rows, write_rows
 from molgen.runtime import (
     atomic_dir,
     atomic_path,
@@ -410,7 +410,7 @@ def sample_backbones(
         batches = gen.iter_designs(
             plans, guidance=guidance, refine=refine, first_batch=kept // batch_size, **options
         )
-        rows = read_manifest(run.partial / "manifest.csv")
+        rows = read_rows(run.partial / "manifest.csv")
         for batch in batches:
             for design in batch:
                 name = f"design_{design.metadata['index']:04d}.pdb"

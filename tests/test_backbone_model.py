@@ -414,3 +414,25 @@ def test_strand_oversampling_draws_strand_rich_chains_more_often(tmp_path, real_
     uniform = BackboneTrainer(real_chains[:24], tmp_path / "uniform", model, TINY_BACKBONE_TRAIN)
     epoch = np.concatenate([uniform.global_batch(s) for s in range(24 // TINY_BACKBONE_TRAIN.batch_size)])
     assert sorted(epoch) == list(range(24))  # without oversampling: each chain once per epoch
+
+
+def test_validation_chains_leave_training_and_pick_the_best_checkpoint(tmp_path, real_chains):
+    from molgen.io.tables import read_rows
+    from molgen.structures.secondary_structure import secondary_structure
+
+    chains = real_chains[:300]
+    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, validation_chains=3, max_steps=4, checkpoint_every=2)
+    trainer = BackboneTrainer(chains, tmp_path, TINY_BACKBONE_MODEL, cfg)
+    held = trainer.validation
+    assert len(held) == 3 and len({c.metadata["cluster"] for c in held}) == 3
+    assert all(secondary_structure(c).count("E") >= 0.25 * len(c) for c in held)
+    clusters = {c.metadata["cluster"] for c in held}
+    kept = [c for c in chains if c.metadata["cluster"] not in clusters and len(c) >= 20]
+    assert len(trainer.encoded) == len(kept)  # whole clusters leave the training set
+    trainer.train()
+    rows = read_rows(tmp_path / "validation.csv")
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert all(0 <= float(r["helix_recall"]) <= 1 and float(r["strand_kept"]) >= 0 for r in rows)
+    assert (tmp_path / "best" / "config.json").exists()
+    with pytest.raises(ValueError, match="strand-rich"):
+        BackboneTrainer(chains[:5], tmp_path / "x", TINY_BACKBONE_MODEL, cfg)

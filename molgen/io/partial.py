@@ -10,7 +10,6 @@ seed and the batch's index, so the finished output equals an uninterrupted run's
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from rdkit import Chem, rdBase
 
-from molgen.io.tables import write_rows
+from molgen.io.tables import read_rows, write_rows
 from molgen.runtime import atomic_path, replace_path, resolve_seed
 
 SDF_END = b"$$$$\n"  # the line closing every SDF record
@@ -115,7 +114,7 @@ def _cut_sdf(path: Path, batch_size: int) -> int:
 def _cut_folder(folder: Path, batch_size: int) -> int:
     """Keep a design folder's manifest rows and PDB files of its complete batches; returns how many."""
     manifest = folder / "manifest.csv"
-    rows = read_manifest(manifest)
+    rows = read_rows(manifest)
     kept = len(rows) // batch_size * batch_size
     keep = {row["file"] for row in rows[:kept]}
     for path in folder.glob("*.pdb"):
@@ -126,14 +125,6 @@ def _cut_folder(folder: Path, batch_size: int) -> int:
     elif manifest.exists():
         manifest.unlink()
     return kept
-
-
-def read_manifest(path: Path) -> list[dict]:
-    """The rows of a ``manifest.csv`` as written (strings); none when it does not exist."""
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def sdf_tags(path: Path) -> Iterator[dict]:

@@ -15,3 +15,11 @@ def write_rows(rows: list[dict], path: str | os.PathLike) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()})
+
+
+def read_rows(path: str | os.PathLike) -> list[dict]:
+    """The rows of a CSV file as written (strings); none when the file does not exist."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -11,6 +11,7 @@ from torch_geometric.utils import scatter
 from molgen.config import BackboneModelConfig, BackboneTrainConfig
 from molgen.core.graph import batch_vector, remove_mean
 from molgen.core.state import State
+from molgen.io.tables import read_rows, write_rows
 from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE, residue_index
 from molgen.models.pretrained import DataStats
@@ -24,6 +25,7 @@ from molgen.structures.secondary_structure import (
 )
 from molgen.training.loop import DiffusionTrainer
 from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, backbone_loss, stratified_times
+from molgen.training.validation import VALIDATION_NOISE, ss_retention
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
 LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) draws t from [0, 0.25)
@@ -32,6 +34,34 @@ LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) dra
 MOTIF_SEGMENTS = (1, 4)  # random training motifs: this many contiguous segments ...
 MOTIF_SEGMENT_LENGTH = (1, 20)  # ... of this many residues each (each at most a quarter of the chain)
 MULTI_MOTIF_PROBABILITY = 0.25  # ... and on this share of chains each segment is its own motif group
+
+
+VALIDATION_MIN_STRAND = 0.25  # validation chains are strand-rich: at least this share in DSSP strands
+
+
+def split_validation(
+    chains: Sequence[Backbone], count: int, lengths: tuple[int, int], seed: int
+) -> tuple[list[Backbone], list[Backbone]]:
+    """(validation, training): ``count`` strand-rich chains within ``lengths``, one per sequence
+    cluster (``metadata["cluster"]``; a chain without one is its own cluster), drawn with
+    ``seed``; every chain of their clusters leaves the training set."""
+    if count == 0:
+        return [], list(chains)
+    rng = np.random.default_rng([seed, 7])
+    clusters = [c.metadata.get("cluster", -1 - i) for i, c in enumerate(chains)]
+    chosen, taken = [], set()
+    for i in rng.permutation(len(chains)):
+        chain = chains[i]
+        if clusters[i] in taken or not lengths[0] <= len(chain) <= lengths[1]:
+            continue
+        if secondary_structure(chain).count("E") >= VALIDATION_MIN_STRAND * len(chain):
+            chosen.append(chain)
+            taken.add(clusters[i])
+            if len(chosen) == count:
+                break
+    if len(chosen) < count:
+        raise ValueError(f"only {len(chosen)} strand-rich chains for validation_chains={count}")
+    return chosen, [c for c, k in zip(chains, clusters) if k not in taken]
 
 
 class EncodedBackbones:
@@ -182,8 +212,37 @@ class BackboneTrainer(DiffusionTrainer):
         return DataStats({int(v): int(c) for v, c in zip(values, counts)}, BACKBONE_COORD_SCALE)
 
     def encode(self, data: Sequence[Backbone]) -> EncodedBackbones:
+        """The training chains, after the validation chains and their clusters are set aside."""
+        lo, hi = self.model_config.min_length, self.model_config.max_length
+        self.validation, data = split_validation(
+            data, self.config.validation_chains, (lo, hi), self.config.seed
+        )
         with_ss = self.model_config.denoiser.conditioning or self.config.strand_oversampling > 0
-        return EncodedBackbones(data, self.model_config.min_length, self.stats.coord_scale, with_ss=with_ss)
+        return EncodedBackbones(data, lo, self.stats.coord_scale, with_ss=with_ss)
+
+    def validate(self) -> None:
+        """One-step strand and helix retention of the validation chains (EMA weights) appended to
+        ``validation.csv``; the best model so far (mean of strand and helix recall) in ``best/``."""
+        if not self.validation:
+            return
+        was_training = self.ema.training
+        self.ema.eval()
+        scores = ss_retention(
+            self.ema,
+            self.sde,
+            self.validation,
+            VALIDATION_NOISE,
+            self.stats.coord_scale,
+            self.model_config.denoiser.self_condition,
+        )
+        self.ema.train(was_training)
+        path = self.out / "validation.csv"
+        history = read_rows(path)
+        score = (scores["strand_recall"] + scores["helix_recall"]) / 2
+        row = {"step": self.step, "chains_seen": self.step * self.config.batch_size, **scores, "score": score}
+        write_rows([*history, row], path)
+        if all(score > float(r["score"]) for r in history):
+            self.export(self.out / "best")
 
     def global_batch(self, step: int) -> np.ndarray:
         """Uniform epochs, or with ``strand_oversampling`` a weighted draw per step (without

@@ -171,6 +171,9 @@ class DiffusionTrainer:
         """(loss to minimise, ``{name: value}`` for ``LOSS_FIELDS``) on this rank's batch of ``step``."""
         raise NotImplementedError
 
+    def validate(self) -> None:
+        """Held-out validation at every checkpoint (subclasses that have one)."""
+
     @property
     def metric_fields(self) -> list[str]:
         return ["step", "epoch", "loss", *self.LOSS_FIELDS, "lr", "grad_norm", self.RATE_FIELD, "minutes"]
@@ -279,6 +282,8 @@ class DiffusionTrainer:
                     self._log(row)
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
+                    if is_main_process():
+                        self.validate()
         finally:
             signals.restore()
             bar.close()
