@@ -88,10 +88,6 @@ def main() -> None:
         out[batch, slot] = v
         return out
 
-    def index_add_centre(p):
-        total = p.new_zeros(graphs, 3).index_add_(0, batch, p)
-        return p - (total / counts.clamp(min=1).to(p.dtype)[:, None])[batch]
-
     def index_add_mean(v):
         out = v.new_zeros(len(batch), v.shape[1])
         return out.index_add_(0, dst, v) * inv_count
@@ -111,9 +107,9 @@ def main() -> None:
         ),
         (
             "zero centre of mass per graph (`core.graph.remove_mean`)",
-            with_backward(index_add_centre, pos),
             with_backward(lambda p: remove_mean(p, batch, graphs), pos),
-            "PyG",
+            with_backward(lambda p: p - scatter(p, batch, 0, graphs, reduce="mean")[batch], pos),
+            "hand-written",
         ),
         (
             "node features -> dense [G, N_max, F] (not needed by molgen)",

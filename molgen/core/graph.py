@@ -4,7 +4,6 @@ within each graph, the graph index of every node, per-graph centring."""
 from __future__ import annotations
 
 import torch
-from torch_geometric.utils import scatter
 
 
 def full_edges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,5 +57,8 @@ def batch_vector(counts: torch.Tensor) -> torch.Tensor:
 
 
 def remove_mean(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.Tensor:
-    """Subtract each graph's centre (of geometry, PyG's scatter mean) from ``pos`` ``[num_nodes, 3]``."""
-    return pos - scatter(pos, batch, 0, num_graphs, reduce="mean")[batch]
+    """Subtract each graph's centre (of geometry) from ``pos`` ``[num_nodes, 3]``."""
+    total = torch.zeros(num_graphs, pos.shape[-1], dtype=pos.dtype, device=pos.device)
+    total.index_add_(0, batch, pos)
+    count = torch.bincount(batch, minlength=num_graphs).clamp(min=1).to(pos.dtype)
+    return pos - (total / count[:, None])[batch]

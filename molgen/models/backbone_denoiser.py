@@ -34,7 +34,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch_geometric.utils import scatter
 
 from molgen.config import BackboneDenoiserConfig
 from molgen.core.denoiser import Denoiser, DenoiserOutput
@@ -287,9 +286,11 @@ class BackboneDenoiser(Denoiser):
             edge = edge + self.pairing_embed(kind) * (kind > 0)[:, None]
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
+        inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]
 
         def chain_mean(values: torch.Tensor) -> torch.Tensor:
-            return scatter(values, rbatch, 0, num_graphs, reduce="mean")[rbatch]
+            total = torch.zeros(num_graphs, values.shape[1], dtype=values.dtype, device=values.device)
+            return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
 
         for layer in self.layers:
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)

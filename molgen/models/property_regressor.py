@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.utils import scatter
 
 from molgen.config import RegressorConfig
 from molgen.models.molecule_denoiser import EGNNLayer, run_layers
@@ -37,4 +36,5 @@ class PropertyRegressor(nn.Module):
         """pos ``[N, 3]`` (model units), feat ``[N, num_types]`` one-hot types, batch ``[N]``
         -> ``[num_graphs, num_properties]`` (sum of per-atom contributions)."""
         h, _, _ = run_layers(self.layers, self.embed(feat), pos, batch, num_graphs)
-        return scatter(self.head(h), batch, 0, num_graphs, reduce="sum")
+        out = torch.zeros(num_graphs, self.head[-1].out_features, dtype=h.dtype, device=h.device)
+        return out.index_add_(0, batch, self.head(h))

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch_geometric.utils import scatter
 
 from molgen.config import BackboneModelConfig, BackboneTrainConfig
 from molgen.core.graph import batch_vector, remove_mean
@@ -170,8 +169,10 @@ def random_conditions(
     share = 0.5 + 0.5 * torch.rand(graphs, generator=gen)
     ss_given = (torch.rand(graphs, generator=gen) < config.ss_probability)[rbatch]
     ss_given &= torch.rand(len(rbatch), generator=gen) < share[rbatch]
-    counts = torch.bincount(rbatch, minlength=graphs)
-    fraction = scatter(torch.stack([ss == 0, ss == 1], -1).float(), rbatch, 0, graphs, reduce="mean")
+    counts = torch.bincount(rbatch, minlength=graphs).clamp(min=1)
+    fraction = torch.stack(
+        [torch.zeros(graphs).index_add_(0, rbatch, (ss == k).float()) / counts for k in (0, 1)], -1
+    )
     motif = torch.zeros(len(rbatch), dtype=torch.bool)
     group = torch.zeros(len(rbatch), dtype=torch.long)
     with_motif = torch.rand(graphs, generator=gen) < config.motif_probability

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
-from torch_geometric.utils import scatter
 
 from molgen.config import SDEConfig, TrainConfig
 from molgen.core.denoiser import Conditioning, Denoiser
@@ -57,7 +56,9 @@ def stratified_times(num: int, gen: torch.Generator) -> torch.Tensor:
 def graph_mean(values: torch.Tensor, index: torch.Tensor, num_graphs: int) -> torch.Tensor:
     """Mean of per-item ``values`` ``[M, ...]`` over the items of each graph (``index`` ``[M]``
     graph of every item) -> ``[num_graphs, ...]`` (0 for a graph without items)."""
-    return scatter(values, index, 0, num_graphs, reduce="mean")
+    total = values.new_zeros(num_graphs, *values.shape[1:]).index_add_(0, index, values)
+    counts = torch.bincount(index, minlength=num_graphs).clamp(min=1)
+    return total / counts.reshape(-1, *([1] * (values.dim() - 1)))
 
 
 def min_snr_weight(sde: VPSDE, t: torch.Tensor, gamma: float) -> torch.Tensor:
