@@ -12,7 +12,7 @@ export PATH="$work/venv/bin:$PATH"
 cd "$work"
 run() { echo "+ $*"; "$@"; }
 run molgen --version
-run molgen sample molecules -n 20 -o molecules.sdf --seed 0
+run molgen sample molecules -n 20 -o molecules.sdf --seed 0 --grid grid.png
 run molgen benchmark molecules molecules.sdf --bonds coordinates
 run molgen benchmark molecules molecules.sdf
 run molgen sample molecules --model qm9-heavy --fragment benzene --num-atoms 7-9 -n 4 -o benzenes.sdf --seed 0
