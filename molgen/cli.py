@@ -185,7 +185,7 @@ def _number_or_text(value):
 
 
 @contextlib.contextmanager
-def sampling_into(run: PartialRun, batch_size: int, what: str, overwrite: bool = False) -> Iterator[int]:
+def sampling_into(run: PartialRun, batch_size: int, overwrite: bool = False) -> Iterator[int]:
     """Sample into ``run``'s partial output: yields the records kept from an interrupted run; on
     success the output is moved into place. SIGTERM (a scheduler's time limit) and Ctrl-C keep
     the complete batches for ``--resume``; an error before the first record removes everything."""
@@ -253,7 +253,7 @@ def sample_molecules(
     options = _sampling_options(steps, sampler, run, batch_size)
     sizes = molecule_api.parse_num_atoms(num_atoms)
     start = time.perf_counter()
-    with sampling_into(run, batch_size, "molecules") as kept:
+    with sampling_into(run, batch_size) as kept:
         batches = gen.iter_batches(
             num_molecules,
             num_atoms=sizes,
@@ -383,7 +383,7 @@ def sample_backbones(
         "steps": steps, "sampler": sampler, "seed": seed, "refine": refine, "batch_size": batch_size,
         "precision": precision,
     }  # fmt: skip
-    run = PartialRun(out, request, resume)
+    run = PartialRun(out, request, resume, folder=True)
     if (motif is None) != (contig is None):
         raise ValueError("--motif and --contig go together")
     if length is None and contig is None and ss is None and ss_from is None:
@@ -406,7 +406,7 @@ def sample_backbones(
     plans = gen.plan_designs(num_samples, conditioners, run.seed)
     options = _sampling_options(steps, sampler, run, batch_size)
     start = time.perf_counter()
-    with sampling_into(run, batch_size, "designs", overwrite) as kept:
+    with sampling_into(run, batch_size, overwrite) as kept:
         batches = gen.iter_designs(
             plans, guidance=guidance, refine=refine, first_batch=kept // batch_size, **options
         )

@@ -28,14 +28,15 @@ class PartialRun:
     """The partial output and stored request of one sampling run (see the module docstring).
 
     Args:
-        out: the final output (an SDF file or a folder).
+        out: the final output, an SDF file or (``folder``) a folder.
         request: everything that decides the output (JSON-able; ``seed`` None: drawn, or taken
             from the interrupted run when resuming).
         resume: continue the interrupted run of ``out``; False refuses to start over one.
+        folder: the output is a folder (of PDB files and a manifest.csv).
     """
 
-    def __init__(self, out: str | os.PathLike, request: dict, resume: bool) -> None:
-        self.out = Path(out)
+    def __init__(self, out: str | os.PathLike, request: dict, resume: bool, folder: bool = False) -> None:
+        self.out, self.folder = Path(out), folder
         self.partial = self.out.with_name(self.out.name + ".partial")
         self.request_file = self.out.with_name(self.out.name + ".partial.json")
         interrupted = self.request_file.is_file() and self.partial.exists()
@@ -69,14 +70,12 @@ class PartialRun:
                 raise ValueError(f"cannot create output folder {self.out}: {err.strerror}") from None
             with atomic_path(self.request_file) as tmp:
                 tmp.write_text(json.dumps(self.request, indent=1) + "\n")
-            if self.out.suffix.lower() == ".sdf":
-                self.partial.write_bytes(b"")
-            else:
+            if self.folder:
                 self.partial.mkdir()
+            else:
+                self.partial.write_bytes(b"")
             return 0
-        if self.partial.is_file():
-            return _cut_sdf(self.partial, batch_size)
-        return _cut_folder(self.partial, batch_size)
+        return (_cut_folder if self.folder else _cut_sdf)(self.partial, batch_size)
 
     def has_records(self) -> bool:
         """Whether the partial output holds anything yet."""
