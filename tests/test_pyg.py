@@ -27,6 +27,8 @@ def test_molecules_round_trip_through_pyg_with_bonds_and_charges(qm9_train):
         assert sorted(map(tuple, back.bonds.tolist())) == sorted(map(tuple, mol.bonds.tolist()))
         if mol.charges is not None:
             np.testing.assert_array_equal(back.charges, mol.charges)
+        data.edge_attr = torch.nn.functional.one_hot(data.edge_attr - 1, 4)  # PyG QM9's one-hot bond types
+        assert Molecule.from_pyg(data).bonds.tolist() == back.bonds.tolist()
 
 
 def test_a_pyg_dataset_trains_a_model_whose_samples_feed_a_pyg_model(tmp_path, qm9_train):

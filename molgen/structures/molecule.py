@@ -80,15 +80,17 @@ class Molecule:
     @classmethod
     def from_pyg(cls, data: Data) -> Molecule:
         """Molecule from a PyG ``Data`` with ``pos`` and ``z`` (atomic numbers); bonds from
-        ``edge_index`` + ``edge_attr`` (orders 1-3, each bond once or in both directions) and
-        formal charges from ``charge`` when present."""
+        ``edge_index`` + ``edge_attr`` (each bond once or in both directions; ``[E]`` orders, or
+        ``[E, K]`` one-hot over single, double, triple, aromatic as in PyG's QM9) and formal
+        charges from ``charge`` when present."""
         if getattr(data, "pos", None) is None or getattr(data, "z", None) is None:
             raise ValueError("a PyG molecule needs pos [N, 3] and z [N] (atomic numbers)")
         symbols = [_PT.GetElementSymbol(int(z)) for z in data.z]
         bonds = None
         if getattr(data, "edge_index", None) is not None and getattr(data, "edge_attr", None) is not None:
             i, j = data.edge_index
-            order = data.edge_attr.reshape(len(i), -1)[:, 0] if data.edge_attr.dim() > 1 else data.edge_attr
+            attr = data.edge_attr.reshape(len(i), -1)
+            order = attr.argmax(1) + 1 if attr.shape[1] > 1 else attr[:, 0]
             keep = i < j
             bonds = torch.stack([i[keep], j[keep], order[keep].long()], 1).numpy()
         charges = getattr(data, "charge", None)
