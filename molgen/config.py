@@ -257,6 +257,11 @@ class BackboneTrainConfig(BaseTrainConfig):
     # leave the training set) are denoised in one step from 1.6 A of noise at every checkpoint;
     # validation.csv logs how much strand and helix the estimates keep, best/ holds the best model
     validation_chains: int = 0
+    # share of the chains longer than crop_length cut to the crop_length residues nearest (CA) to
+    # a random residue (pieces in chain order, gaps between them) instead of a contiguous window,
+    # so strand partners far apart in sequence stay together (needs conditioning: the residue
+    # numbering travels with the conditions)
+    spatial_crop_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -270,7 +275,13 @@ class BackboneTrainConfig(BaseTrainConfig):
             )
         if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
-        for name in ("low_noise_fraction", "ss_probability", "pairing_probability", "motif_probability"):
+        for name in (
+            "low_noise_fraction",
+            "ss_probability",
+            "pairing_probability",
+            "motif_probability",
+            "spatial_crop_fraction",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"BackboneTrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 

@@ -286,7 +286,7 @@ def test_random_training_conditions_are_contiguous_motifs_and_true_secondary_str
         x0, cond = batch.x0, batch.cond
         rbatch = x0.batch[::3]
         starts = torch.rand(8, generator=trainer.step_generator(step), dtype=torch.float64).numpy()
-        _, _, truth, _ = trainer.encoded.batch(trainer.global_batch(step), starts, train.crop_length)
+        truth = trainer.encoded.batch(trainer.global_batch(step), starts, train.crop_length).ss
         given = cond.ss != 3
         assert torch.equal(cond.ss[given], truth[given])  # given classes are the crop's DSSP classes
         for g in range(x0.num_graphs):
@@ -436,3 +436,57 @@ def test_validation_chains_leave_training_and_pick_the_best_checkpoint(tmp_path,
     assert (tmp_path / "best" / "config.json").exists()
     with pytest.raises(ValueError, match="strand-rich"):
         BackboneTrainer(chains[:5], tmp_path / "x", TINY_BACKBONE_MODEL, cfg)
+
+
+def test_spatial_crops_keep_the_residues_nearest_a_centre_in_chain_order(tmp_path, real_chains):
+    from molgen.training.backbone_trainer import MIN_CROP_SEGMENT
+
+    cfg = dataclasses.replace(TINY_BACKBONE_TRAIN, crop_length=40, spatial_crop_fraction=1.0)
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, cfg)
+    long = [i for i in range(len(trainer.encoded)) if trainer.encoded.lengths[i] > 80][:3]
+    starts = np.array([0.5, 0.1, 0.9])
+    spatial = trainer.encoded.batch(np.array(long), starts, 40, np.ones(3, dtype=bool))
+    window = trainer.encoded.batch(np.array(long), starts, 40, np.zeros(3, dtype=bool))
+    rbatch = spatial.batch[::3]
+    for k, i in enumerate(long):
+        number = spatial.number[rbatch == k].numpy()
+        assert (np.diff(number) > 0).all() and len(number) <= 40  # chain order, at most the crop
+        pieces = np.split(number, np.flatnonzero(np.diff(number) != 1) + 1)
+        assert len(pieces) > 1 and min(len(p) for p in pieces) >= MIN_CROP_SEGMENT  # gaps, no stubs
+        ca = trainer.encoded.coords[trainer.encoded.offsets[i] : trainer.encoded.offsets[i + 1], 1]
+        centre = ca[int(starts[k] * len(ca))]
+        inside = np.linalg.norm(ca[number] - centre, axis=-1).max()
+        outside = np.delete(np.linalg.norm(ca - centre, axis=-1), number)
+        dropped = 40 - len(number)  # stubs among the 40 nearest
+        assert (np.sort(outside)[dropped:] >= inside - 1e-4).all()  # the rest is farther than the crop
+        assert (spatial.chain_length[rbatch == k] == len(ca)).all()
+        first = window.number[window.batch[::3] == k].numpy()
+        np.testing.assert_array_equal(first, np.arange(first[0], first[0] + 40))  # windows stay contiguous
+    batch = trainer.local_inputs(0)
+    assert batch.cond.residue_number is not None and len(batch.cond.residue_number) == len(batch.x0.pos) // 3
+
+
+def test_residue_numbering_in_order_changes_nothing_and_gaps_cut_the_trace(real_chains):
+    from molgen.core.state import State
+    from molgen.models.backbone_conditions import BackboneConditions
+    from molgen.models.backbone_denoiser import segment_index
+
+    torch.manual_seed(0)
+    net = BackboneDenoiser(TINY_BACKBONE_MODEL.denoiser).eval()
+    xyz = torch.as_tensor(real_chains[0].coords[:30, :3], dtype=torch.float32).reshape(-1, 3) / 10
+    state = State(xyz - xyz.mean(0), xyz.new_zeros(len(xyz), 0), torch.zeros(len(xyz), dtype=torch.long), 1)
+    logsnr = torch.tensor([2.0])
+    plain = BackboneConditions.none(30, 1)
+    numbered = dataclasses.replace(plain, residue_number=torch.arange(30), chain_length=torch.full((30,), 30))
+    with torch.no_grad():
+        a, b = net(state, logsnr, plain), net(state, logsnr, numbered)
+    torch.testing.assert_close(a.disp, b.disp)
+    gapped = dataclasses.replace(
+        numbered,
+        residue_number=torch.cat([torch.arange(15), torch.arange(40, 55)]),
+        chain_length=torch.full((30,), 60),
+    )
+    with torch.no_grad():
+        assert not torch.allclose(net(state, logsnr, gapped).disp, a.disp)
+    index, length = segment_index(torch.zeros(30, dtype=torch.long), gapped.residue_number)
+    assert index.tolist() == list(range(15)) * 2 and length.tolist() == [15] * 30

@@ -35,6 +35,10 @@ class BackboneConditions:
             the other (RFdiffusion's block adjacency), so the register is left to the model.
         pair_kind: ``[Q]`` long, ``ANTIPARALLEL`` or ``PARALLEL``
             (:mod:`molgen.structures.secondary_structure`).
+        residue_number: ``[R]`` long position of every residue in its full chain, and
+        chain_length: ``[R]`` long length of that chain, when the residues are a crop of longer
+            chains (training: windows and spatial crops with gaps); None (sampling): each chain's
+            residues are the whole chain, in order.
     """
 
     ss: torch.Tensor
@@ -45,6 +49,8 @@ class BackboneConditions:
     motif_group: torch.Tensor
     pair_index: torch.Tensor
     pair_kind: torch.Tensor
+    residue_number: torch.Tensor | None = None
+    chain_length: torch.Tensor | None = None
 
     @classmethod
     def none(
@@ -78,7 +84,7 @@ class BackboneConditions:
         """This batch's chains followed by ``other``'s."""
         pair_index = torch.cat([self.pair_index, other.pair_index + len(self.ss)], 1)
         per_item = {
-            f.name: torch.cat([getattr(self, f.name), getattr(other, f.name)])
+            f.name: _cat(getattr(self, f.name), getattr(other, f.name))
             for f in fields(self)
             if f.name != "pair_index"
         }
@@ -109,11 +115,20 @@ class BackboneConditions:
             motif_group=self.motif_group.to(device),
             pair_index=self.pair_index.to(device),
             pair_kind=self.pair_kind.to(device),
+            residue_number=None if self.residue_number is None else self.residue_number.to(device),
+            chain_length=None if self.chain_length is None else self.chain_length.to(device),
         )
 
     def motif_pairs(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """``[E]`` bool: both residues of each pair ``(src, dst)`` are in the same motif group."""
         return self.motif[src] & self.motif[dst] & (self.motif_group[src] == self.motif_group[dst])
+
+
+def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    """Concatenate two optional per-item tensors (both given or both None)."""
+    if (a is None) != (b is None):
+        raise ValueError("cannot join conditions with and without residue numbering")
+    return None if a is None else torch.cat([a, b])
 
 
 def residue_frames(xyz: torch.Tensor) -> torch.Tensor:

@@ -80,6 +80,15 @@ def residue_index(batch: torch.Tensor, num_graphs: int) -> tuple[torch.Tensor, t
     return torch.arange(len(batch), device=batch.device) - starts[batch], counts[batch]
 
 
+def segment_index(batch: torch.Tensor, number: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Position of every residue in its contiguous segment and the segment's length, both ``[R]``
+    (a segment: consecutive rows of one chain whose residue ``number`` rises by 1)."""
+    breaks = torch.ones(len(batch), dtype=torch.bool, device=batch.device)
+    breaks[1:] = (batch[1:] != batch[:-1]) | (number[1:] != number[:-1] + 1)
+    segment = torch.cumsum(breaks.long(), 0) - 1
+    return residue_index(segment, int(segment[-1]) + 1 if len(segment) else 0)
+
+
 def neighbour_edges(
     ca: torch.Tensor,
     batch: torch.Tensor,
@@ -230,11 +239,15 @@ class BackboneDenoiser(Denoiser):
         c = self.config
         xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
         rbatch = batch[::ATOMS_PER_RESIDUE]
-        index, length = residue_index(rbatch, num_graphs)
         ca = xyz[:, 1]
-        frames = trace_frames(ca, index, length)
         if c.conditioning and cond is None:
             cond = BackboneConditions.none(len(ca), num_graphs, ca.device)
+        if c.conditioning and cond.residue_number is not None:  # a crop with gaps (training)
+            index, length = cond.residue_number, cond.chain_length
+            frames = trace_frames(ca, *segment_index(rbatch, index))
+        else:
+            index, length = residue_index(rbatch, num_graphs)
+            frames = trace_frames(ca, index, length)
         extra = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
         if c.conditioning and bool(cond.motif.any()):
             same_group = cond.motif_group[:, None] == cond.motif_group[None, :]

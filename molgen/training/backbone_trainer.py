@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ from molgen.core.graph import batch_vector, remove_mean
 from molgen.core.state import State
 from molgen.io.tables import read_rows, write_rows
 from molgen.models.backbone_conditions import BackboneConditions
-from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE, residue_index
+from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
 from molgen.structures.secondary_structure import (
@@ -63,6 +64,30 @@ def split_validation(
     return chosen, [c for c, k in zip(chains, clusters) if k not in taken]
 
 
+MIN_CROP_SEGMENT = 3  # spatial crops drop pieces shorter than this (a residue needs both neighbours)
+
+
+class CroppedBatch(NamedTuple):
+    """A training batch of cropped chains: ``pos`` ``[3 R, 3]`` (centred, model units), ``batch``
+    ``[3 R]``, DSSP class ``ss`` ``[R]`` and strand ``element`` ``[R]`` (None without DSSP), and
+    each residue's ``number`` in its full chain and that chain's length, ``[R]`` each."""
+
+    pos: torch.Tensor
+    batch: torch.Tensor
+    ss: torch.Tensor | None
+    element: np.ndarray | None
+    number: torch.Tensor
+    chain_length: torch.Tensor
+
+
+def _long_pieces(rows: np.ndarray) -> np.ndarray:
+    """``rows`` (sorted residue numbers) without its runs of consecutive numbers shorter than
+    ``MIN_CROP_SEGMENT``."""
+    run = np.cumsum(np.concatenate([[1], np.diff(rows) != 1]))
+    sizes = np.bincount(run)
+    return rows[sizes[run] >= MIN_CROP_SEGMENT]
+
+
 class EncodedBackbones:
     """N, CA, C coordinates of every training chain, back to back, in Angstrom, and (when
     ``with_ss``) their DSSP secondary-structure classes and strand pairing: the strand element of
@@ -108,23 +133,34 @@ class EncodedBackbones:
         return np.add.reduceat(strand, self.offsets[:-1]) / self.lengths
 
     def batch(
-        self, indices: np.ndarray, starts: np.ndarray, crop: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray | None]:
-        """Chains ``indices``, each cut to ``crop`` residues from ``starts`` (fractions in
-        [0, 1) of the possible window starts): (pos ``[3 R, 3]`` centred model units, batch
-        ``[3 R]``, secondary structure ``[R]`` or None, strand element ``[R]`` or None)."""
-        windows = []
-        for i, u in zip(indices, starts):
+        self, indices: np.ndarray, starts: np.ndarray, crop: int, spatial: np.ndarray | None = None
+    ) -> CroppedBatch:
+        """Chains ``indices``, each cut to ``crop`` residues: a contiguous window starting at
+        ``starts`` (fractions in [0, 1) of the possible window starts), or where ``spatial`` is
+        set the ``crop`` residues nearest (CA) to the residue at fraction ``starts`` of the chain,
+        in chain order, without the pieces shorter than ``MIN_CROP_SEGMENT`` residues."""
+        crops = []
+        for k, (i, u) in enumerate(zip(indices, starts)):
             length = self.lengths[i]
             n = min(length, crop)
-            first = self.offsets[i] + int(u * (length - n + 1))
-            windows.append(np.arange(first, first + n))
-        rows = np.concatenate(windows)
-        batch = batch_vector(torch.tensor([len(w) * ATOMS_PER_RESIDUE for w in windows]))
+            if spatial is not None and spatial[k] and length > crop:
+                ca = self.coords[self.offsets[i] : self.offsets[i + 1], 1]
+                centre = ca[int(u * length)]
+                crops.append(_long_pieces(np.sort(np.argsort(((ca - centre) ** 2).sum(-1))[:n])))
+            else:
+                first = int(u * (length - n + 1))
+                crops.append(np.arange(first, first + n))
+        rows = np.concatenate([self.offsets[i] + c for i, c in zip(indices, crops)])
+        batch = batch_vector(torch.tensor([len(c) * ATOMS_PER_RESIDUE for c in crops]))
         pos = torch.from_numpy(self.coords[rows].reshape(-1, 3)) / self.coord_scale
-        ss = None if self.ss is None else torch.from_numpy(self.ss[rows])
-        element = None if self.element is None else self.element[rows]
-        return remove_mean(pos, batch, len(windows)), batch, ss, element
+        return CroppedBatch(
+            pos=remove_mean(pos, batch, len(crops)),
+            batch=batch,
+            ss=None if self.ss is None else torch.from_numpy(self.ss[rows]),
+            element=None if self.element is None else self.element[rows],
+            number=torch.from_numpy(np.concatenate(crops)),
+            chain_length=torch.from_numpy(np.repeat(self.lengths[indices], [len(c) for c in crops])),
+        )
 
     def pairs_of(self, element: np.ndarray, chains: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The block adjacency of a batch's residues (``element`` ``[R]`` strand elements, -1 none)
@@ -165,7 +201,6 @@ def random_conditions(
     """
     rbatch = x0.batch[::ATOMS_PER_RESIDUE]
     graphs = x0.num_graphs
-    index, length = residue_index(rbatch, graphs)
     share = 0.5 + 0.5 * torch.rand(graphs, generator=gen)
     ss_given = (torch.rand(graphs, generator=gen) < config.ss_probability)[rbatch]
     ss_given &= torch.rand(len(rbatch), generator=gen) < share[rbatch]
@@ -214,6 +249,10 @@ class BackboneTrainer(DiffusionTrainer):
 
     def encode(self, data: Sequence[Backbone]) -> EncodedBackbones:
         """The training chains, after the validation chains and their clusters are set aside."""
+        if self.config.spatial_crop_fraction and not self.model_config.denoiser.conditioning:
+            raise ValueError(
+                "spatial_crop_fraction needs model.denoiser.conditioning (it carries the numbering)"
+            )
         lo, hi = self.model_config.min_length, self.model_config.max_length
         self.validation, data = split_validation(
             data, self.config.validation_chains, (lo, hi), self.config.seed
@@ -260,7 +299,11 @@ class BackboneTrainer(DiffusionTrainer):
         b = self.config.batch_size
         gen = self.step_generator(step)
         starts = torch.rand(b, generator=gen, dtype=torch.float64).numpy()
-        pos, batch, ss, element = self.encoded.batch(self.global_batch(step), starts, self.config.crop_length)
+        spatial = None
+        if self.config.spatial_crop_fraction:  # only such runs draw this: other runs are unchanged
+            spatial = (torch.rand(b, generator=gen) < self.config.spatial_crop_fraction).numpy()
+        cropped = self.encoded.batch(self.global_batch(step), starts, self.config.crop_length, spatial)
+        pos, batch, ss, element = cropped.pos, cropped.batch, cropped.ss, cropped.element
         t = stratified_times(b, gen)
         low = torch.randperm(b, generator=gen) < round(self.config.low_noise_fraction * b)
         t = torch.where(low, LOW_NOISE_TIME * t, t)
@@ -290,6 +333,8 @@ class BackboneTrainer(DiffusionTrainer):
                 motif_group=cond.motif_group[residues],
                 pair_index=cond.pair_index[:, local_pairs] - first,
                 pair_kind=cond.pair_kind[local_pairs],
+                residue_number=cropped.number[residues],
+                chain_length=cropped.chain_length[residues],
             ).to(self.device)
         return self.local_batch(x0, t, noise, cond=cond, self_condition=self_condition)
 
