@@ -51,15 +51,13 @@ class SDFWriter:
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         self._handle = open(tmp, "w")
-        self._writer = Chem.SDWriter(self._handle)
         return self
 
     def write(self, mol: Chem.Mol) -> None:
-        self._writer.write(mol)
         self.count += 1
+        self._handle.write(sdf_record(mol, self.count))
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._writer.close()
         self._handle.close()
         return bool(self._atomic.__exit__(exc_type, exc, tb))
 

@@ -90,6 +90,28 @@ class BackboneConditions:
         }
         return BackboneConditions(**per_item, pair_index=pair_index)
 
+    def graphs(self, lo: int, hi: int, residue_graph: torch.Tensor) -> BackboneConditions:
+        """Chains ``lo .. hi-1`` (``residue_graph`` ``[R]``: the chain of every residue, stored
+        chain by chain), residue pairs renumbered from their first residue."""
+        residues = (residue_graph >= lo) & (residue_graph < hi)
+        pairs = residues[self.pair_index[0]]
+
+        def rows(x: torch.Tensor | None) -> torch.Tensor | None:
+            return None if x is None else x[residues]
+
+        return BackboneConditions(
+            ss=rows(self.ss),
+            ss_fraction=self.ss_fraction[lo:hi],
+            ss_fraction_given=self.ss_fraction_given[lo:hi],
+            motif=rows(self.motif),
+            motif_xyz=rows(self.motif_xyz),
+            motif_group=rows(self.motif_group),
+            pair_index=self.pair_index[:, pairs] - int((residue_graph < lo).sum()),
+            pair_kind=self.pair_kind[pairs],
+            residue_number=rows(self.residue_number),
+            chain_length=rows(self.chain_length),
+        )
+
     def pairing_matrix(self) -> torch.Tensor:
         """``[R, R]`` long: the pairing kind of every residue pair, both orders (0: none)."""
         out = torch.zeros(len(self.ss), len(self.ss), dtype=torch.long, device=self.ss.device)

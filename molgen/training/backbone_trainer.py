@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -321,21 +322,8 @@ class BackboneTrainer(DiffusionTrainer):
                 chosen = torch.rand(b, generator=gen) < self.config.pairing_probability
                 pairing = self.encoded.pairs_of(element, chosen[rbatch].numpy())
             cond = random_conditions(x0, ss, self.config, gen, pairing)
-            residues = (rbatch >= lo) & (rbatch < hi)
-            first = int((rbatch < lo).sum())  # residues are stored chain by chain
-            local_pairs = residues[cond.pair_index[0]]
-            cond = BackboneConditions(
-                ss=cond.ss[residues],
-                ss_fraction=cond.ss_fraction[lo:hi],
-                ss_fraction_given=cond.ss_fraction_given[lo:hi],
-                motif=cond.motif[residues],
-                motif_xyz=cond.motif_xyz[residues],
-                motif_group=cond.motif_group[residues],
-                pair_index=cond.pair_index[:, local_pairs] - first,
-                pair_kind=cond.pair_kind[local_pairs],
-                residue_number=cropped.number[residues],
-                chain_length=cropped.chain_length[residues],
-            ).to(self.device)
+            cond = dataclasses.replace(cond, residue_number=cropped.number, chain_length=cropped.chain_length)
+            cond = cond.graphs(lo, hi, rbatch).to(self.device)
         return self.local_batch(x0, t, noise, cond=cond, self_condition=self_condition)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
