@@ -297,7 +297,10 @@ def _train_command(
     def train(
         out: Annotated[Path, opt("Run folder: metrics.csv, checkpoints/, model/.")],
         data: str = typer.Option(..., help=data_help),  # a closure value: not in an annotation
-        config: Annotated[Path | None, opt("YAML with model: and train: sections.")] = None,
+        config: Annotated[
+            Path | None,
+            opt("YAML with model: and train: sections (on --resume: its train: section replaces the run's)."),
+        ] = None,
         resume: Annotated[bool, opt("Continue from OUT/checkpoints/last.pt.")] = False,
         max_steps: Annotated[int | None, opt("Override train.max_steps.")] = None,
         max_minutes: Annotated[float | None, opt("Override train.max_minutes.")] = None,
@@ -310,8 +313,9 @@ def _train_command(
         limits = {"max_steps": max_steps, "max_minutes": max_minutes, "cooldown_steps": cooldown_steps}
         with distributed_context(resolve_device(device)) as dev:
             model = run.model if config or not init_from else None  # --init-from alone keeps its model
+            settings = run.train if config else None  # None: the defaults, or a resumed run's own
             run_trainer = trainer(
-                dataset, out, model, run.train, resume=resume, device=dev, init_from=init_from
+                dataset, out, model, settings, resume=resume, device=dev, init_from=init_from
             )
             # the limits apply to the run's own config (a resumed checkpoint's included); they act in train()
             overrides = {k: v for k, v in limits.items() if v is not None}

@@ -90,6 +90,12 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
     assert lrs[5] == pytest.approx(5e-4) and lrs[6] == pytest.approx(2.5e-4)  # the resumed run cools down
     result = run(*resume, "--max-steps", 8, "--cooldown-steps", 9)
     assert result.exit_code == 2 and "cooldown_steps must be in [0, max_steps=8]" in result.stderr
+    changed = tmp_path / "changed.yaml"  # --config on --resume: its train: section from here on
+    changed.write_text(config.read_text().replace("max_steps: 3", "max_steps: 8, lr: 0.002"))
+    result = run(*resume, "--config", changed)
+    assert result.exit_code == 0 and "trained 8 steps" in result.stdout
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        assert float(list(csv.DictReader(f))[-1]["lr"]) == pytest.approx(2e-3)
 
 
 def test_train_with_missing_data_exits_2(tmp_path):

@@ -63,6 +63,21 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, qm9_train):
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
 
 
+def test_resume_with_new_training_settings_keeps_them(tmp_path, qm9_train):
+    """A cooldown with another loss weighting: the given settings replace the stored ones on
+    resume and are what the next checkpoint stores; without them the stored ones come back."""
+    data = qm9_train.subset(range(64))
+    cfg = dataclasses.replace(TINY_TRAIN, max_steps=2, checkpoint_every=2)
+    MoleculeTrainer(data, tmp_path, TINY_MODEL, cfg).train()
+    assert MoleculeTrainer(data, tmp_path, resume=True).config == cfg
+    changed = dataclasses.replace(cfg, max_steps=4, cooldown_steps=2, min_snr_gamma=200.0)
+    resumed = MoleculeTrainer(data, tmp_path, TINY_MODEL, changed, resume=True)
+    assert resumed.step == 2 and resumed.config == changed
+    resumed.train()
+    again = MoleculeTrainer(data, tmp_path, resume=True)
+    assert again.step == 4 and again.config.min_snr_gamma == 200.0
+
+
 def test_training_writes_metrics_checkpoint_and_model(tmp_path, qm9_train):
     folder = MoleculeTrainer(qm9_train.subset(range(64)), tmp_path, TINY_MODEL, TINY_TRAIN).train()
     assert (tmp_path / "metrics.csv").read_text().startswith("step,epoch,loss")
@@ -168,7 +183,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
     [
         ("qm9", "qm9_bonds_train.yaml", "molecules"),  # stage 4: bonds and self-conditioning grown on
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
-        ("qm9-heavy-bonds", "qm9_heavy_bonds_train.yaml", "molecules"),
+        ("qm9-heavy-bonds", "qm9_heavy_bonds_cooldown.yaml", "molecules"),  # its last stage
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
         ("qm9-heavy-cond", "qm9_heavy_cond_train_gpu.yaml", "molecules"),
         ("qm9-heavy-alpha", "qm9_heavy_alpha_train_gpu.yaml", "molecules"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import functools
 import json
 import logging
@@ -68,7 +69,10 @@ class DiffusionTrainer:
         """
         Args:
             data: the training set (its type is the subclass's business).
-            resume: continue from ``out_dir/checkpoints/last.pt`` when it exists.
+            resume: continue from ``out_dir/checkpoints/last.pt`` when it exists, with its
+                model and, unless ``train_config`` is given, its training settings (a given
+                ``train_config`` replaces them from here on, e.g. a cooldown with another loss
+                weighting; ``model_config`` is not used).
             init_from: start from a model folder's weights, config and statistics (used when
                 the checkpoints are gone but the bundled weights remain). Steps, warm-up and
                 ``max_steps`` count from 0 for this run; the folder's steps and wall time are
@@ -93,7 +97,15 @@ class DiffusionTrainer:
             train_config = train_config or self.TRAIN_CONFIG()
         elif checkpoint is not None:
             model_config = from_stored(model_cls, json.loads(checkpoint["model_config"]))
-            train_config = from_stored(self.TRAIN_CONFIG, json.loads(checkpoint["train_config"]))
+            stored = from_stored(self.TRAIN_CONFIG, json.loads(checkpoint["train_config"]))
+            if train_config is not None and train_config != stored:
+                changed = {
+                    f.name: getattr(train_config, f.name)
+                    for f in dataclasses.fields(stored)
+                    if getattr(train_config, f.name) != getattr(stored, f.name)
+                }
+                logger.info("resuming with changed training settings: %s", changed)
+            train_config = train_config or stored
             self.stats = DataStats.from_json(json.loads(checkpoint["stats"]))
         else:
             model_config = self.complete_config(data, model_config or model_cls())
