@@ -213,6 +213,12 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+TIME_POWER_HELP = (
+    "Time grid t_i = (1 - i/steps)^P; P > 1 puts more of the steps at low noise "
+    "[default: the model's; 1 with --fragment]"
+)
+
+
 @sample_app.command("molecules")
 @cli_errors
 def sample_molecules(
@@ -232,19 +238,23 @@ def sample_molecules(
         opt("SDF whose first molecule every sample contains (rigid), or a bundled one: " + FRAGMENTS),
     ] = None,
     resample: Annotated[int | None, opt(f"RePaint resamplings per step {WITH_FRAGMENT['resample']}")] = None,
+    time_power: Annotated[
+        float | None,
+        opt(TIME_POWER_HELP),
+    ] = None,
     precision: Precision = "fp32",
     resume: Resume = False,
     grid: Grid = None,
 ) -> None:
-    """Sample molecules into an SDF file (SD tags: index, seed, model, steps, valid, smiles;
-    target_NAME and guidance with --property; fixed_atoms and resample with --fragment). An
-    interrupted run keeps its complete batches in OUT.partial; --resume finishes it."""
+    """Sample molecules into an SDF file (SD tags: index, seed, model, steps, sampler, time_power,
+    valid, smiles; target_NAME and guidance with --property; fixed_atoms and resample with
+    --fragment). An interrupted run keeps its complete batches in OUT.partial; --resume finishes it."""
     check_output_file(out)
     request = {
         "command": "sample molecules", "num_molecules": num_molecules, "model": model, "steps": steps,
         "sampler": sampler, "seed": seed, "num_atoms": num_atoms, "batch_size": batch_size,
         "property": prop or [], "guidance": guidance, "fragment": fragment, "resample": resample,
-        "precision": precision,
+        "time_power": time_power, "precision": precision,
     }  # fmt: skip
     run = PartialRun(out, request, resume)
     targets = molecule_api.parse_properties(prop or [])
@@ -261,6 +271,7 @@ def sample_molecules(
             guidance=guidance,
             fixed=fixed,
             resample=resample,
+            time_power=time_power,
             first_batch=kept // batch_size,
             **options,
         )

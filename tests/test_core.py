@@ -29,7 +29,7 @@ from molgen.testing import random_rotation
 from molgen.training.losses import graph_mean, stratified_times
 
 TINY_MOLECULES = ModelConfig(QM9_VOCAB.symbols, DenoiserConfig(hidden=16, edge_hidden=8, num_layers=1))
-SAMPLE_METADATA = ["index", "seed", "model", "steps", "sampler", "molgen_version"]
+SAMPLE_METADATA = ["index", "seed", "model", "steps", "sampler", "time_power", "molgen_version"]
 
 
 def molecule_batch(gen: torch.Generator, counts=(5, 7), num_types=5) -> State:
@@ -169,6 +169,8 @@ def test_sampling_options_are_checked_and_both_domains_record_the_same_metadata(
         ({"sampler": "euler"}, "unknown sampler"),
         ({"guidance": float("nan")}, "guidance"),
         ({"resample": 2, "sampler": "ddim"}, "resample"),
+        ({"time_power": 0.0}, "time power"),
+        ({"time_power": float("inf")}, "time power"),
     ):
         with pytest.raises(ValueError, match=match):
             SamplingOptions(**({"steps": 2, "sampler": "ancestral", "batch_size": 4} | bad))

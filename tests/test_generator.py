@@ -22,6 +22,31 @@ def test_sample_returns_rdkit_molecules_with_3d_conformers(gen):
         assert {a.GetSymbol() for a in mol.GetAtoms()} <= {"H", "C", "N", "O", "F"}
 
 
+def test_a_model_folder_sets_its_default_time_grid(gen, tmp_path):
+    """config.json's ``sampling`` is the model's default time grid; a request overrides it, a
+    fragment request keeps the uniform grid it was measured with, and the folder round-trips."""
+    import json
+
+    from molgen.structures.molecule import Molecule
+
+    assert gen.sample(1, steps=2, seed=0)[0].GetDoubleProp("time_power") == 1.0
+    gen.sampling = {"time_power": 3.0}
+    folder = gen.save_pretrained(tmp_path / "model")
+    assert json.loads((folder / "config.json").read_text())["sampling"] == {"time_power": 3.0}
+    tuned = MoleculeGenerator.from_pretrained(folder, device="cpu")
+    gen.sampling = {}
+    a, b = tuned.sample(1, steps=3, seed=0)[0], gen.sample(1, steps=3, seed=0, time_power=3.0)[0]
+    assert a.GetDoubleProp("time_power") == 3.0
+    np.testing.assert_array_equal(a.GetConformer().GetPositions(), b.GetConformer().GetPositions())
+    assert tuned.sample(1, steps=2, time_power=1.5)[0].GetDoubleProp("time_power") == 1.5
+    fragment = Molecule(["C", "O"], np.array([[0.0, 0, 0], [1.2, 0, 0]]))
+    assert tuned.sample(1, steps=2, fixed=fragment, resample=1)[0].GetDoubleProp("time_power") == 1.0
+    meta = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(meta | {"sampling": {"time_powr": 2}}))
+    with pytest.raises(ValueError, match="unknown sampling defaults"):
+        MoleculeGenerator.from_pretrained(folder)
+
+
 def test_sizes_follow_the_training_histogram_or_the_user(gen):
     sizes = [m.GetNumAtoms() for m in gen.sample(40, steps=1, seed=1)]
     assert set(sizes) <= set(gen.stats.num_atoms_hist)

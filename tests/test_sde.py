@@ -65,10 +65,12 @@ def test_full_edges_connect_each_graph_completely():
     assert pairs == {(a, b) for a, b in [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (4, 5), (5, 4)]}
 
 
+@pytest.mark.parametrize("time_power", [1.0, 3.0])
 @pytest.mark.parametrize("sampler", SAMPLERS)
-def test_samplers_follow_the_exact_path_to_a_point_mass(sampler):
+def test_samplers_follow_the_exact_path_to_a_point_mass(sampler, time_power):
     """With an exact denoiser of a point mass, deterministic samplers must visit exactly
-    z_t = alpha_t x + sigma_t eps (eps fixed by the prior draw); ancestral ones must contract."""
+    z_t = alpha_t x + sigma_t eps (eps fixed by the prior draw) at the times of the grid
+    (1 - k / steps) ** time_power; ancestral ones must contract."""
     sde = VPSDE("cosine")
     target = _state(n_graphs=5)
     seen = []
@@ -78,8 +80,9 @@ def test_samplers_follow_the_exact_path_to_a_point_mass(sampler):
         return target
 
     z = sde.prior(target, torch.Generator().manual_seed(0))
-    sample(denoise, sde, z, steps=7, sampler=sampler, generator=torch.Generator().manual_seed(1))
-    assert [round(t, 6) for t, _ in seen] == [round(1 - k / 7, 6) for k in range(7)]
+    gen = torch.Generator().manual_seed(1)
+    sample(denoise, sde, z, steps=7, sampler=sampler, generator=gen, time_power=time_power)
+    assert [round(t, 6) for t, _ in seen] == [round((1 - k / 7) ** time_power, 6) for k in range(7)]
     a1, s1 = sde.alpha_sigma(torch.tensor(1.0, dtype=torch.float64))
     eps = (z.pos - a1 * target.pos) / s1
     for t, state in seen[1:]:

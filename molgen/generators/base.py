@@ -23,9 +23,15 @@ from molgen.core.graph import batch_vector, full_pairs
 from molgen.core.state import State
 from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.inpainting import RigidParts, impose_rigid
-from molgen.diffusion.samplers import SAMPLERS, check_resample, sample
+from molgen.diffusion.samplers import SAMPLERS, check_resample, check_time_power, sample
 from molgen.diffusion.sde import VPSDE
-from molgen.models.pretrained import AnyModelConfig, DataStats, load_pretrained, save_pretrained
+from molgen.models.pretrained import (
+    AnyModelConfig,
+    DataStats,
+    load_pretrained,
+    load_sampling_defaults,
+    save_pretrained,
+)
 from molgen.runtime import (
     AutocastNet,
     batch_generator,
@@ -52,6 +58,7 @@ class SamplingOptions:
             draws fresh entropy.
         guidance: classifier-free guidance weight (1: plain conditional sampling).
         resample: RePaint resamplings per step (``ancestral`` only).
+        time_power: the sampler's time grid ``t_i = (1 - i / steps) ** time_power`` (1: uniform).
         progress: show a progress bar on stderr.
     """
 
@@ -62,6 +69,7 @@ class SamplingOptions:
     seed: int | None = None
     guidance: float = 1.0
     resample: int = 1
+    time_power: float = 1.0
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -74,16 +82,18 @@ class SamplingOptions:
         if not math.isfinite(self.guidance) or self.guidance < 0:
             raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
         check_resample(self.sampler, self.resample)
+        check_time_power(self.time_power)
 
     def metadata(self, index: int, model: str) -> dict:
-        """What every sample records, in this order: index, seed, model, steps, sampler, and the
-        molgen version that made it."""
+        """What every sample records, in this order: index, seed, model, steps, sampler, time
+        power, and the molgen version that made it."""
         return {
             "index": index,
             "seed": self.seed,
             "model": model,
             "steps": self.steps,
             "sampler": self.sampler,
+            "time_power": self.time_power,
             "molgen_version": molgen_version(),
         }
 
@@ -135,10 +145,13 @@ class PretrainedGenerator:
         info: dict | None = None,
         device: str | torch.device = "auto",
         precision: str = "fp32",
+        sampling: dict | None = None,
     ) -> None:
         """``precision``: ``"fp32"`` or ``"bf16"`` (the denoiser runs under bfloat16 autocast;
-        the sampler's arithmetic stays float32)."""
+        the sampler's arithmetic stays float32). ``sampling``: the model's default sampler
+        settings (:func:`molgen.models.pretrained.load_sampling_defaults`)."""
         self.config, self.stats, self.name, self.info = config, stats, name, info or {}
+        self.sampling = sampling or {}
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
         self.precision = check_precision(precision)
@@ -155,10 +168,13 @@ class PretrainedGenerator:
         """Load a bundled model by name (default ``DEFAULT_MODEL``) or a ``save_pretrained`` folder."""
         name_or_path = name_or_path or cls.DEFAULT_MODEL
         config, net, stats, info = load_pretrained(name_or_path, kind=cls.KIND)
-        return cls(config, net, stats, name=str(name_or_path), info=info, device=device, precision=precision)
+        sampling = load_sampling_defaults(name_or_path)
+        return cls(
+            config, net, stats, str(name_or_path), info, device=device, precision=precision, sampling=sampling
+        )
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
-        return save_pretrained(out_dir, self.config, self.net, self.stats, self.info)
+        return save_pretrained(out_dir, self.config, self.net, self.stats, self.info, self.sampling)
 
     @property
     def self_conditioning(self) -> bool:
@@ -241,6 +257,7 @@ class PretrainedGenerator:
             options.sampler,
             generator=noise_gen,
             resample=options.resample,
+            time_power=options.time_power,
         )
         pos = (x0.pos.double() * self.stats.coord_scale).cpu().numpy()
         types = (

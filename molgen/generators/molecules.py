@@ -132,12 +132,15 @@ class MoleculeGenerator(PretrainedGenerator):
                 taken ``resample`` times so the generated atoms settle around a fixed fragment
                 (``ancestral`` sampler only; ``steps * resample`` evaluations); None: 1, or 10
                 with ``fixed`` and the ``ancestral`` sampler.
+            time_power: the sampler's time grid ``t_i = (1 - i / steps) ** time_power``; None: the
+                model's default (config.json's ``sampling``; 3 for ``qm9-heavy-bonds``, else 1),
+                or 1 with ``fixed``.
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
             batch_size: molecules per batch (default ``DEFAULT_BATCH_SIZE``).
             progress: show a progress bar.
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
-        ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
+        ``time_power``, ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
         ``properties`` also ``target_<name>`` and ``guidance``; with ``fixed`` also ``resample``
         and ``fixed_atoms`` (the first ``fixed_atoms`` atoms of the heavy-atom list are the fragment).
         """
@@ -154,6 +157,7 @@ class MoleculeGenerator(PretrainedGenerator):
         steps: int | None = None,
         sampler: str | None = None,
         resample: int | None = None,
+        time_power: float | None = None,
         seed: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool = False,
@@ -165,9 +169,18 @@ class MoleculeGenerator(PretrainedGenerator):
         if num_molecules < 1:
             raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
         steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
+        if time_power is None:  # the fragment settings were measured on the uniform grid
+            time_power = 1.0 if fixed is not None else float(self.sampling.get("time_power", 1.0))
         seed = resolve_seed(seed)
         options = SamplingOptions(
-            steps, sampler, batch_size, seed=seed, guidance=guidance, resample=resample, progress=progress
+            steps,
+            sampler,
+            batch_size,
+            seed=seed,
+            guidance=guidance,
+            resample=resample,
+            time_power=time_power,
+            progress=progress,
         )
         cond = self.conditions(properties, num_molecules)
         if guidance != 1.0 and not properties:

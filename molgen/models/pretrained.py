@@ -137,8 +137,10 @@ def save_pretrained(
     net: torch.nn.Module,
     stats: DataStats,
     info: dict | None = None,
+    sampling: dict | None = None,
 ) -> Path:
-    """Write a model folder atomically file by file; ``info`` goes into config.json's ``training``."""
+    """Write a model folder atomically file by file; ``info`` goes into config.json's ``training``,
+    ``sampling`` (the model's default sampler settings, :data:`SAMPLING_KEYS`) into its ``sampling``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
@@ -146,6 +148,8 @@ def save_pretrained(
         save_file(state, str(tmp))
     _write_json(out / "stats.json", stats.to_json())
     meta = {"kind": model_kind(config), "model": to_dict(config), "training": info or {}}
+    if sampling:
+        meta["sampling"] = _checked_sampling(sampling)
     _write_json(out / "config.json", meta)
     return out
 
@@ -171,6 +175,23 @@ def bundled_configs(kind: str) -> dict[str, AnyModelConfig]:
             if meta.get("kind", "molecules") == kind:
                 out[folder.name] = from_stored(MODEL_KINDS[kind][0], meta["model"])
     return out
+
+
+SAMPLING_KEYS = ("time_power",)  # sampler settings a model folder may set as its defaults
+
+
+def _checked_sampling(sampling: dict) -> dict:
+    unknown = sorted(set(sampling) - set(SAMPLING_KEYS))
+    if unknown:
+        raise ValueError(f"unknown sampling defaults {unknown}; a model folder may set {list(SAMPLING_KEYS)}")
+    return dict(sampling)
+
+
+def load_sampling_defaults(name_or_path: str | Path) -> dict:
+    """A model folder's default sampler settings (config.json's ``sampling``; {} when it sets none),
+    e.g. ``{"time_power": 3.0}``."""
+    meta = json.loads((resolve_model_dir(name_or_path) / "config.json").read_text())
+    return _checked_sampling(meta.get("sampling", {}))
 
 
 def load_pretrained(
