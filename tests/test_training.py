@@ -181,7 +181,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
 @pytest.mark.parametrize(
     ("name", "yaml_name", "kind"),
     [
-        ("qm9", "qm9_bonds_train.yaml", "molecules"),  # stage 4: bonds and self-conditioning grown on
+        ("qm9", "qm9_bonds_cooldown.yaml", "molecules"),  # stage 5: the cooldown of the bond stage
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("qm9-heavy-bonds", "qm9_heavy_bonds_cooldown.yaml", "molecules"),  # its last stage
         ("backbones", "backbones_train_gpu.yaml", "backbones"),
