@@ -238,10 +238,7 @@ def sample_molecules(
         opt("SDF whose first molecule every sample contains (rigid), or a bundled one: " + FRAGMENTS),
     ] = None,
     resample: Annotated[int | None, opt(f"RePaint resamplings per step {WITH_FRAGMENT['resample']}")] = None,
-    time_power: Annotated[
-        float | None,
-        opt(TIME_POWER_HELP),
-    ] = None,
+    time_power: Annotated[float | None, opt(TIME_POWER_HELP)] = None,
     precision: Precision = "fp32",
     resume: Resume = False,
     grid: Grid = None,

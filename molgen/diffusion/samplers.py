@@ -50,7 +50,7 @@ def sample(
             parts the denoise function imposes (e.g. a fixed fragment) and the generated parts
             agree. ``steps * r`` evaluations; the ``ancestral`` sampler only.
         time_power: the time grid (module docstring); models that denoise precisely at low
-            noise gain from a power above 1 (docs/benchmarks.md, "time grid").
+            noise gain from a power above 1 (docs/benchmarks.md, "The time grid").
 
     Returns:
         The final clean-data prediction.
