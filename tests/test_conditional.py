@@ -209,11 +209,15 @@ def test_regressor_learns_polarizability_and_is_invariant(tmp_path, qm9_train, q
 def test_sampling_defaults_change_around_a_fragment():
     from molgen.generators.molecules import sampling_settings
 
-    assert sampling_settings(False, None, None, None) == (50, "dpm2m", 1)
-    assert sampling_settings(True, None, None, None) == (20, "ancestral", 10)
-    assert sampling_settings(True, None, "dpm2m", None) == (20, "dpm2m", 1)  # resampling needs ancestral
-    assert sampling_settings(True, 100, None, 2) == (100, "ancestral", 2)
-    assert sampling_settings(False, None, "ancestral", None) == (50, "ancestral", 1)
+    assert sampling_settings(False, None, None, None) == (50, "dpm2m", 1, 1.0)
+    assert sampling_settings(True, None, None, None) == (20, "ancestral", 10, 1.0)
+    assert sampling_settings(True, None, "dpm2m", None) == (20, "dpm2m", 1, 1.0)  # resampling needs ancestral
+    assert sampling_settings(True, 100, None, 2) == (100, "ancestral", 2, 1.0)
+    assert sampling_settings(False, None, "ancestral", None) == (50, "ancestral", 1, 1.0)
+    tuned = {"time_power": 3.0}  # a model's own default grid; fragments keep theirs
+    assert sampling_settings(False, None, None, None, None, tuned) == (50, "dpm2m", 1, 3.0)
+    assert sampling_settings(True, None, None, None, None, tuned) == (20, "ancestral", 10, 1.0)
+    assert sampling_settings(False, None, None, None, 2.0, tuned)[3] == 2.0
 
 
 def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):

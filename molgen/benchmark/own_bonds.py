@@ -64,13 +64,18 @@ def strict_problem(molecule: Molecule) -> str:
     return ""
 
 
-def bonds_match(molecule: Molecule, orders: np.ndarray) -> bool:
-    """Whether the file's bonds (Kekulé orders; 4 = aromatic) equal the bond-order matrix
-    ``orders`` ``[N, N]`` (e.g. EDM's distance rule)."""
-    own = np.zeros_like(orders)
+def bond_order_matrix(molecule: Molecule) -> np.ndarray:
+    """``[N, N]`` int: the file's bond orders (Kekulé; 4 = aromatic), 0 where there is no bond."""
+    own = np.zeros((molecule.num_atoms, molecule.num_atoms), dtype=np.int64)
     for i, j, order in molecule.bonds if molecule.bonds is not None else ():
         own[i, j] = own[j, i] = order
-    return bool(np.array_equal(own, orders))
+    return own
+
+
+def bonds_match(molecule: Molecule, orders: np.ndarray) -> bool:
+    """Whether the file's bonds equal the bond-order matrix ``orders`` ``[N, N]`` (e.g. EDM's
+    distance rule)."""
+    return bool(np.array_equal(bond_order_matrix(molecule), orders))
 
 
 def ring_systems(mol: Chem.Mol) -> set[str]:

@@ -30,8 +30,9 @@ Properties = dict[str, float | Sequence[float]]
 # Sampling defaults (None arguments of MoleculeGenerator.sample). Around a fixed fragment, 20 ancestral
 # steps x 10 RePaint resamplings gave about four times as many valid samples as the general defaults
 # (benzene 19 -> 74 %, pyridine 11 -> 44 %; docs/benchmarks.md, "Fragment inpainting").
-DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1}
-FRAGMENT_SAMPLING = {"steps": 20, "sampler": "ancestral", "resample": 10}
+DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1, "time_power": 1.0}
+# measured on the uniform grid, whatever a model's own default
+FRAGMENT_SAMPLING = {"steps": 20, "sampler": "ancestral", "resample": 10, "time_power": 1.0}
 DEFAULT_BATCH_SIZE = 256
 
 
@@ -168,9 +169,9 @@ class MoleculeGenerator(PretrainedGenerator):
         request, the seed and ``b``). The request is checked before the first batch is asked for."""
         if num_molecules < 1:
             raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
-        steps, sampler, resample = sampling_settings(fixed is not None, steps, sampler, resample)
-        if time_power is None:  # the fragment settings were measured on the uniform grid
-            time_power = 1.0 if fixed is not None else float(self.sampling.get("time_power", 1.0))
+        steps, sampler, resample, time_power = sampling_settings(
+            fixed is not None, steps, sampler, resample, time_power, self.sampling
+        )
         seed = resolve_seed(seed)
         options = SamplingOptions(
             steps,
@@ -362,15 +363,23 @@ def bond_disagreements(symbols: list[str], pos: np.ndarray, bonds: np.ndarray) -
 
 
 def sampling_settings(
-    around_fragment: bool, steps: int | None, sampler: str | None, resample: int | None
-) -> tuple[int, str, int]:
-    """``(steps, sampler, resample)`` with each None replaced by its default: ``DEFAULT_SAMPLING``,
-    or ``FRAGMENT_SAMPLING`` around a fixed fragment (resampling only with the ancestral sampler)."""
-    defaults = FRAGMENT_SAMPLING if around_fragment else DEFAULT_SAMPLING
+    around_fragment: bool,
+    steps: int | None,
+    sampler: str | None,
+    resample: int | None,
+    time_power: float | None = None,
+    model_defaults: dict | None = None,
+) -> tuple[int, str, int, float]:
+    """``(steps, sampler, resample, time_power)`` with each None replaced by its default:
+    ``DEFAULT_SAMPLING`` updated by the model's own ``model_defaults`` (config.json's
+    ``sampling``), or ``FRAGMENT_SAMPLING`` around a fixed fragment (resampling only with the
+    ancestral sampler)."""
+    defaults = FRAGMENT_SAMPLING if around_fragment else DEFAULT_SAMPLING | (model_defaults or {})
     sampler = defaults["sampler"] if sampler is None else sampler
     if resample is None:
         resample = defaults["resample"] if sampler == "ancestral" else 1
-    return defaults["steps"] if steps is None else steps, sampler, resample
+    steps = defaults["steps"] if steps is None else steps
+    return steps, sampler, resample, float(defaults["time_power"] if time_power is None else time_power)
 
 
 def _per_molecule(name: str, value: float | Sequence[float], num_molecules: int) -> np.ndarray:
