@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--resample", type=int, default=10, help="RePaint resampling per step")
     parser.add_argument("--sampler", default="ancestral")
+    parser.add_argument("--time-power", type=float, default=1.0, help="time grid t_i = (1 - i/steps)^P")
+    parser.add_argument("--scaffolds", default=",".join(SCAFFOLDS), help="comma-separated subset")
     parser.add_argument(
         "--max-atoms", type=int, default=9, help="largest sample (heavy atoms for implicit-H models)"
     )
@@ -96,13 +98,14 @@ def main() -> None:
     print(
         f"model `{args.model}`, {args.num_molecules} samples per scaffold, sizes "
         f"(fragment + 1)..{args.max_atoms}, sampler {args.sampler} {args.steps} steps x {args.resample} "
-        f"(RePaint), seed {args.seed}"
+        f"(RePaint), time power {args.time_power}, seed {args.seed}"
     )
     print()
     known_rings = qm9_train_ring_systems()
     print("| scaffold | fragment file | contains scaffold | valid | plausible | connected | s/molecule |")
     print("|---|---|---|---|---|---|---|")
-    for name, smiles in SCAFFOLDS.items():
+    for name in args.scaffolds.split(","):
+        smiles = SCAFFOLDS[name]
         path = FRAGMENTS / f"{name}.sdf"
         fragment = read_first_molecule(path)
         k = fragment.num_atoms
@@ -115,6 +118,7 @@ def main() -> None:
             seed=args.seed,
             fixed=fragment,
             resample=args.resample,
+            time_power=args.time_power,
         )
         seconds = (time.perf_counter() - start) / len(mols)
         pattern = Chem.MolFromSmiles(smiles)

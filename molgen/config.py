@@ -211,13 +211,17 @@ class BackboneDenoiserConfig:
     estimate_neighbors: int = 0
     long_range_neighbors: int = 0
     pairing: bool = False  # read which strand elements pair (BackboneConditions.pair_index/pair_kind)
+    # a dense pair track (molgen.models.pair_track) of this many channels per residue pair, refined
+    # by pair_blocks blocks of triangle updates, read by every graph edge; 0: none
+    pair_channels: int = 0
+    pair_blocks: int = 2
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
         if self.pairing and not self.conditioning:
             raise ValueError("BackboneDenoiserConfig.pairing is a condition: it needs conditioning: true")
-        if min(self.estimate_neighbors, self.long_range_neighbors) < 0:
-            raise ValueError("BackboneDenoiserConfig neighbour counts must be >= 0")
+        if min(self.estimate_neighbors, self.long_range_neighbors, self.pair_channels, self.pair_blocks) < 0:
+            raise ValueError("BackboneDenoiserConfig neighbour counts and pair sizes must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,9 @@ class BackboneTrainConfig(BaseTrainConfig):
     # CA-CA distance is below pair_loss_cutoff (Angstrom), at any sequence separation, x alpha^2
     pair_loss_weight: float = 0.0
     pair_loss_cutoff: float = 10.0
+    # models with a pair track: cross-entropy of its distogram (every residue pair's clean CA
+    # distance bin), at every noise level
+    distogram_loss_weight: float = 0.0
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
@@ -275,6 +282,10 @@ class BackboneTrainConfig(BaseTrainConfig):
             )
         if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
+        if self.distogram_loss_weight < 0:
+            raise ValueError(
+                f"BackboneTrainConfig.distogram_loss_weight must be >= 0: {self.distogram_loss_weight}"
+            )
         for name in (
             "low_noise_fraction",
             "ss_probability",

@@ -9,7 +9,9 @@ import torch
 from molgen.config import BackboneDenoiserConfig
 from molgen.core.graph import batch_vector
 from molgen.core.state import State
+from molgen.io.tables import read_rows
 from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, trace_frames
+from molgen.models.pair_track import DISTOGRAM_BINS
 from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant, random_rotation
 from molgen.training.backbone_trainer import BackboneTrainer
 from molgen.training.losses import local_distances
@@ -174,7 +176,8 @@ def test_backbone_resume_reproduces_an_uninterrupted_run(tmp_path, real_chains):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     header = (tmp_path / "split" / "metrics.csv").read_text().splitlines()[0]
-    assert header == "step,epoch,loss,loss_pos,loss_geometry,loss_pair,lr,grad_norm,chains_per_s,minutes"
+    losses = "loss_pos,loss_geometry,loss_pair,loss_distogram"
+    assert header == f"step,epoch,loss,{losses},lr,grad_norm,chains_per_s,minutes"
 
 
 def test_a_molecule_checkpoint_is_not_resumed_as_a_backbone_run(tmp_path, real_chains, qm9_train):
@@ -490,3 +493,57 @@ def test_residue_numbering_in_order_changes_nothing_and_gaps_cut_the_trace(real_
         assert not torch.allclose(net(state, logsnr, gapped).disp, a.disp)
     index, length = segment_index(torch.zeros(30, dtype=torch.long), gapped.residue_number)
     assert index.tolist() == list(range(15)) * 2 and length.tolist() == [15] * 30
+
+
+# ------------------------------------------------------------ the dense pair track (issue 21)
+PAIR_TRACK = dataclasses.replace(PAIR_AWARE, pair_channels=8, pair_blocks=1)
+
+
+def test_pair_track_denoiser_is_se3_equivariant_its_distogram_invariant_and_read_by_the_edges(real_chains):
+    torch.manual_seed(4)
+    model = BackboneDenoiser(PAIR_TRACK).double()
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    torch.nn.init.normal_(model.pair_to_edge.weight, std=0.3)  # zero at first (warm starts)
+    fn, noisy, previous, batch, logsnr = with_previous_estimate(model, real_chains, 0.3)
+    both = torch.cat([noisy, previous], 1)
+    out = fn(both)
+    lengths = torch.bincount(batch[::3])
+    assert out.pair_logits.shape == (int((lengths * (lengths - 1) // 2).sum()), DISTOGRAM_BINS)
+    rot = random_rotation(torch.Generator().manual_seed(1))
+    moved = fn(torch.cat([noisy @ rot.T - 0.2, previous @ rot.T - 0.2], 1))
+    torch.testing.assert_close(moved.disp, out.disp @ rot.T, atol=1e-9, rtol=0)
+    torch.testing.assert_close(moved.pair_logits, out.pair_logits, atol=1e-9, rtol=0)
+    mirrored = fn(torch.cat([noisy @ MIRROR, previous @ MIRROR], 1)).disp
+    assert (mirrored - out.disp @ MIRROR).abs().max() > 1e-3 * out.disp.abs().max()
+    # the estimate's distances reach the output through the pair track alone when the edges ignore it
+    far = torch.cat([noisy, previous + 0.5 * torch.randn_like(previous)], 1)
+    assert (fn(far).pair_logits - out.pair_logits).abs().max() > 1e-6
+    torch.nn.init.zeros_(model.pair_to_edge.weight)
+    assert (fn(both).disp - out.disp).abs().max() > 1e-6
+
+
+def test_pair_track_sees_each_chain_alone():
+    """Padding must not leak: a chain's distogram is the same alone or batched with a longer one."""
+    torch.manual_seed(5)
+    model = BackboneDenoiser(dataclasses.replace(PAIR_TRACK, self_condition=False)).double().eval()
+    short, long = torch.randn(3 * 12, 3, dtype=torch.float64), torch.randn(3 * 20, 3, dtype=torch.float64)
+    logsnr = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    batch = torch.cat([torch.zeros(36, dtype=torch.long), torch.ones(60, dtype=torch.long)])
+    pos = torch.cat([short - short.mean(0), long - long.mean(0)])
+    together = model(backbone_state(pos, batch, 2), logsnr).pair_logits
+    alone = model(backbone_state(pos[:36], batch[:36], 1), logsnr[:1]).pair_logits
+    torch.testing.assert_close(together[: 12 * 11 // 2], alone, atol=1e-9, rtol=0)
+
+
+def test_the_distogram_loss_trains_the_pair_track(tmp_path, real_chains):
+    denoiser = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, pair_channels=8, pair_blocks=1)
+    model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=denoiser)
+    train = dataclasses.replace(
+        TINY_BACKBONE_TRAIN, distogram_loss_weight=1.0, lr=5e-3, max_steps=100, checkpoint_every=100
+    )
+    BackboneTrainer(real_chains[:16], tmp_path, model, train).train()
+    losses = [float(r["loss_distogram"]) for r in read_rows(tmp_path / "metrics.csv")]
+    assert losses[0] > 2.0  # about log(21) untrained
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    with pytest.raises(ValueError, match="pair track"):  # a model without one cannot take this loss
+        BackboneTrainer(real_chains[:16], tmp_path / "plain", TINY_BACKBONE_MODEL, train).train()

@@ -3,16 +3,19 @@
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 from molgen.config import (
+    BackboneRunConfig,
     BackboneTrainConfig,
     BaseTrainConfig,
     DenoiserConfig,
     ModelConfig,
     RegressorConfig,
+    RegressorRunConfig,
     RunConfig,
     TrainConfig,
     from_dict,
@@ -21,6 +24,8 @@ from molgen.config import (
     to_dict,
 )
 from molgen.testing import TINY_BACKBONE_TRAIN, TINY_MODEL
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_extends_merges_mappings_and_the_including_file_wins(tmp_path):
@@ -154,3 +159,15 @@ def test_an_old_backbone_checkpoint_resumes(tmp_path, tiny_backbone_model_dir, r
         else:
             with pytest.raises(ValueError, match="condition_dropout = 0.3"):
                 BackboneTrainer(real_chains[:16], run, resume=True)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_loads(path):
+    """The configs the docs point to parse into their run config (unknown keys would raise)."""
+    if path.name.startswith("backbones"):
+        kind = BackboneRunConfig
+    elif "regressor" in path.name:
+        kind = RegressorRunConfig
+    else:
+        kind = RunConfig
+    load_config(kind, path)

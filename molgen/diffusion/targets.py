@@ -51,5 +51,8 @@ def x0_from_output(
     pos = alpha[z.batch, None] * z.pos + sigma[z.batch, None] * out.disp
     pos = remove_mean(pos, z.batch, z.num_graphs)
     pair_scale = type_scale if pair_scale is None else pair_scale
-    pair = None if out.pair_logits is None else torch.softmax(out.pair_logits, -1) * pair_scale
+    # pair logits only stand for a state where one is diffused (a backbone's distogram is not)
+    pair = None
+    if out.pair_logits is not None and z.pair is not None:
+        pair = torch.softmax(out.pair_logits, -1) * pair_scale
     return z.replace(pos, torch.softmax(out.logits, -1) * type_scale, pair)

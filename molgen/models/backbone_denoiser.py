@@ -41,6 +41,7 @@ from molgen.core.graph import remove_mean
 from molgen.core.state import State
 from molgen.models.backbone_conditions import BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
+from molgen.models.pair_track import Padded, PairTrack
 from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
 ATOMS_PER_RESIDUE = 3  # N, CA, C
@@ -211,6 +212,12 @@ class BackboneDenoiser(Denoiser):
                     nn.init.zeros_(param)  # starts as the unconditional model (warm starts)
             if c.pairing:
                 nn.init.zeros_(self.pairing_embed.weight)
+        if c.pair_channels:  # the dense pair track; its edge read-out starts at zero (warm starts)
+            self.pair_track = PairTrack(
+                c.pair_channels, c.pair_blocks, c.hidden, c.max_relpos, c.num_rbf, c.rbf_max
+            )
+            self.pair_to_edge = nn.Linear(c.pair_channels, c.edge_hidden, bias=False)
+            nn.init.zeros_(self.pair_to_edge.weight)
         self.layers = nn.ModuleList(
             ResidueLayer(c.hidden, c.edge_hidden, c.edge_updates) for _ in range(c.num_layers)
         )
@@ -233,7 +240,9 @@ class BackboneDenoiser(Denoiser):
 
         Returns:
             ``disp`` ``[3 R, 3]`` equivariant displacement (zero mean per chain), ``logits``
-            ``[3 R, 0]`` (no types).
+            ``[3 R, 0]`` (no types), and with a pair track ``pair_logits`` ``[P, DISTOGRAM_BINS]``:
+            the clean CA distance bin of every residue pair ``i < j`` of each chain
+            (:func:`molgen.core.graph.full_pairs` order), otherwise None.
         """
         pos, batch, num_graphs = noisy.pos, noisy.batch, noisy.num_graphs
         c = self.config
@@ -297,6 +306,13 @@ class BackboneDenoiser(Denoiser):
         if pairing is not None:
             kind = pairing[dst, src]
             edge = edge + self.pairing_embed(kind) * (kind > 0)[:, None]
+        distogram = None
+        if c.pair_channels:
+            padded = Padded(rbatch, num_graphs)
+            previous_ca = None if self_cond is None else self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1]
+            z = self.pair_track(padded, ca, index, h, previous_ca, pairing)
+            edge = edge + self.pair_to_edge(padded.pairs(z, dst, src))
+            distogram = self.pair_track.distogram_logits(z, padded)
 
         inv_count = 1.0 / torch.bincount(dst, minlength=len(ca)).clamp(min=1).to(pos.dtype)[:, None]
         inv_length = 1.0 / torch.bincount(rbatch, minlength=num_graphs).clamp(min=1).to(pos.dtype)[:, None]
@@ -309,7 +325,8 @@ class BackboneDenoiser(Denoiser):
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
         disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
-        return DenoiserOutput(remove_mean(disp, batch, num_graphs), noisy.feat.new_zeros(len(pos), 0))
+        no_types = noisy.feat.new_zeros(len(pos), 0)
+        return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram)
 
     def _condition_nodes(self, cond: BackboneConditions, rbatch: torch.Tensor) -> torch.Tensor:
         """``[R, hidden]``: secondary structure class, chain fractions, motif flag."""

@@ -240,7 +240,7 @@ class BackboneTrainer(DiffusionTrainer):
 
     KIND = "backbones"
     TRAIN_CONFIG = BackboneTrainConfig
-    LOSS_FIELDS = ("loss_pos", "loss_geometry", "loss_pair")
+    LOSS_FIELDS = ("loss_pos", "loss_geometry", "loss_pair", "loss_distogram")
     RATE_FIELD = "chains_per_s"
 
     def make_stats(self, data: Sequence[Backbone], model_config: BackboneModelConfig) -> DataStats:
@@ -329,6 +329,6 @@ class BackboneTrainer(DiffusionTrainer):
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         weights = (cfg.min_snr_gamma, cfg.geometry_loss_weight, self.stats.coord_scale, cfg.geometry_span)
-        pair = (cfg.pair_loss_weight, cfg.pair_loss_cutoff)
+        pair = (cfg.pair_loss_weight, cfg.pair_loss_cutoff, cfg.distogram_loss_weight)
         loss, parts = backbone_loss(self.model, self.sde, self.local_inputs(step), *weights, *pair)
         return loss, {name: float(v) for name, v in zip(self.LOSS_FIELDS, parts)}

@@ -11,10 +11,12 @@ from torch.nn import functional as F
 
 from molgen.config import SDEConfig, TrainConfig
 from molgen.core.denoiser import Conditioning, Denoiser
+from molgen.core.graph import full_pairs
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
+from molgen.models.pair_track import distogram_bins
 
 
 @dataclass
@@ -167,22 +169,25 @@ def backbone_loss(
     geometry_span: int = 4,
     pair_weight: float = 0.0,
     pair_cutoff: float = 10.0,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    distogram_weight: float = 0.0,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss plus (``pair_weight``) a
-    non-local pair loss.
+    non-local pair loss plus (``distogram_weight``, models with a pair track) a distogram loss.
 
     The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
     every ``geometry_span`` consecutive residues in the x0 prediction; the pair term that of the
     N, CA, C distances of every residue pair whose real CA atoms are closer than ``pair_cutoff``
     Angstrom, at any sequence separation (strand partners, packed helices). Both are weighted by
-    ``alpha_t^2`` so that they matter where the prediction can be precise (low noise).
+    ``alpha_t^2`` so that they matter where the prediction can be precise (low noise). The
+    distogram term is the cross-entropy of the network's CA distance bins of every residue pair
+    against the real distances (per-chain mean, all noise levels).
 
     Returns:
-        total, and its (coordinate, geometry, pair) parts (pair 0 without), scalars.
+        total, and its (coordinate, geometry, pair, distogram) parts (0 where unused), scalars.
     """
     x0, t = batch.x0, batch.t
     z = sde.add_noise(x0, t, batch.noise)
-    pred, _ = self_conditioned(
+    pred, out = self_conditioned(
         lambda prev: predict_x0(net, sde, z, t, 1.0, batch.cond, prev), batch.self_condition
     )
     graphs = x0.num_graphs
@@ -194,11 +199,22 @@ def backbone_loss(
     geo = graph_mean(((d_pred - d_true) * coord_scale).square().mean(-1), pair_graph, graphs)
     alpha, _ = sde.alpha_sigma(t)
     loss_geo = (alpha.square() * geo).mean()
-    loss_pair = torch.zeros((), device=loss_pos.device)
+    zero = torch.zeros((), device=loss_pos.device)
+    loss_pair = loss_distogram = zero
     if pair_weight > 0:
         pairs = close_pairs(x0.pos, x0.batch, pair_cutoff / coord_scale)
         error = (pair_atom_distances(pred.pos, pairs) - pair_atom_distances(x0.pos, pairs)) * coord_scale
         pair_graph = x0.batch[::ATOMS_PER_RESIDUE][pairs[0]]
         loss_pair = (alpha.square() * graph_mean(error.square().mean(-1), pair_graph, graphs)).mean()
+    if distogram_weight > 0:
+        if out.pair_logits is None:
+            raise ValueError("distogram_loss_weight needs a model with a pair track (denoiser.pair_channels)")
+        rbatch = x0.batch[::ATOMS_PER_RESIDUE]
+        i, j = full_pairs(torch.bincount(rbatch, minlength=graphs))
+        ca = x0.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1]
+        target = distogram_bins((ca[i] - ca[j]).norm(dim=-1))
+        entropy = F.cross_entropy(out.pair_logits, target, reduction="none")
+        loss_distogram = graph_mean(entropy, rbatch[i], graphs).mean()
     total = loss_pos + geometry_weight * loss_geo + pair_weight * loss_pair
-    return total, (loss_pos.detach(), loss_geo.detach(), loss_pair.detach())
+    total = total + distogram_weight * loss_distogram
+    return total, (loss_pos.detach(), loss_geo.detach(), loss_pair.detach(), loss_distogram.detach())
