@@ -218,6 +218,10 @@ def test_sampling_defaults_change_around_a_fragment():
     assert sampling_settings(False, None, None, None, None, tuned) == (50, "dpm2m", 1, 3.0)
     assert sampling_settings(True, None, None, None, None, tuned) == (20, "ancestral", 10, 1.0)
     assert sampling_settings(False, None, None, None, 2.0, tuned)[3] == 2.0
+    both = {"time_power": 3.0, "fragment_time_power": 2.0}  # and one for fragments
+    assert sampling_settings(True, None, None, None, None, both) == (20, "ancestral", 10, 2.0)
+    assert sampling_settings(False, None, None, None, None, both)[3] == 3.0
+    assert sampling_settings(True, None, None, None, 1.5, both)[3] == 1.5
 
 
 def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):

@@ -31,7 +31,8 @@ Properties = dict[str, float | Sequence[float]]
 # steps x 10 RePaint resamplings gave about four times as many valid samples as the general defaults
 # (benzene 19 -> 74 %, pyridine 11 -> 44 %; docs/benchmarks.md, "Fragment inpainting").
 DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1, "time_power": 1.0}
-# measured on the uniform grid, whatever a model's own default
+# the uniform grid unless a model names its own for fragments (config.json's sampling
+# "fragment_time_power"; the unconditional "time_power" does not carry over)
 FRAGMENT_SAMPLING = {"steps": 20, "sampler": "ancestral", "resample": 10, "time_power": 1.0}
 DEFAULT_BATCH_SIZE = 256
 
@@ -372,9 +373,14 @@ def sampling_settings(
 ) -> tuple[int, str, int, float]:
     """``(steps, sampler, resample, time_power)`` with each None replaced by its default:
     ``DEFAULT_SAMPLING`` updated by the model's own ``model_defaults`` (config.json's
-    ``sampling``), or ``FRAGMENT_SAMPLING`` around a fixed fragment (resampling only with the
-    ancestral sampler)."""
-    defaults = FRAGMENT_SAMPLING if around_fragment else DEFAULT_SAMPLING | (model_defaults or {})
+    ``sampling``), or ``FRAGMENT_SAMPLING`` around a fixed fragment with the model's
+    ``fragment_time_power`` if it names one (resampling only with the ancestral sampler)."""
+    model_defaults = model_defaults or {}
+    if around_fragment:
+        power = model_defaults.get("fragment_time_power", FRAGMENT_SAMPLING["time_power"])
+        defaults = FRAGMENT_SAMPLING | {"time_power": power}
+    else:
+        defaults = DEFAULT_SAMPLING | model_defaults
     sampler = defaults["sampler"] if sampler is None else sampler
     if resample is None:
         resample = defaults["resample"] if sampler == "ancestral" else 1

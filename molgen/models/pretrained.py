@@ -177,7 +177,8 @@ def bundled_configs(kind: str) -> dict[str, AnyModelConfig]:
     return out
 
 
-SAMPLING_KEYS = ("time_power",)  # sampler settings a model folder may set as its defaults
+# sampler settings a model folder may set as its defaults (unconditional; around a fragment)
+SAMPLING_KEYS = ("time_power", "fragment_time_power")
 
 
 def _checked_sampling(sampling: dict) -> dict:
