@@ -515,7 +515,7 @@ def test_pair_track_denoiser_is_se3_equivariant_its_distogram_invariant_and_read
     torch.testing.assert_close(moved.pair_logits, out.pair_logits, atol=1e-9, rtol=0)
     mirrored = fn(torch.cat([noisy @ MIRROR, previous @ MIRROR], 1)).disp
     assert (mirrored - out.disp @ MIRROR).abs().max() > 1e-3 * out.disp.abs().max()
-    # the estimate's distances reach the output through the pair track alone when the edges ignore it
+    # the self-conditioning estimate reaches the distogram (its CA distance map is a pair input)
     far = torch.cat([noisy, previous + 0.5 * torch.randn_like(previous)], 1)
     assert (fn(far).pair_logits - out.pair_logits).abs().max() > 1e-6
     torch.nn.init.zeros_(model.pair_to_edge.weight)

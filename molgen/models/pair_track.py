@@ -35,7 +35,8 @@ def distogram_bins(distance: torch.Tensor) -> torch.Tensor:
 
 class Padded:
     """Where each residue of a batch sits in dense per-chain tensors: chain ``graph`` ``[R]``,
-    row ``row`` ``[R]``, the padded length and ``mask`` ``[G, L]`` (True on real residues)."""
+    row ``row`` ``[R]``, residues per chain ``counts`` ``[G]`` and ``mask`` ``[G, L]`` (True on
+    real residues; ``L`` the longest chain)."""
 
     def __init__(self, rbatch: torch.Tensor, num_graphs: int) -> None:
         counts = torch.bincount(rbatch, minlength=num_graphs)
@@ -43,8 +44,8 @@ class Padded:
         self.graph = rbatch
         self.row = torch.arange(len(rbatch), device=rbatch.device) - starts[rbatch]
         self.counts = counts
-        self.length = int(counts.max()) if len(counts) else 0
-        self.mask = torch.zeros(num_graphs, self.length, dtype=torch.bool, device=rbatch.device)
+        longest = int(counts.max()) if len(counts) else 0
+        self.mask = torch.zeros(num_graphs, longest, dtype=torch.bool, device=rbatch.device)
         self.mask[self.graph, self.row] = True
 
     def dense(self, values: torch.Tensor) -> torch.Tensor:
@@ -137,10 +138,9 @@ class PairTrack(nn.Module):
             previous_ca: ``[R, 3]`` CA of the self-conditioning estimate, or None.
             pairing: ``[R, R]`` long strand-pairing kinds (0 none), or None.
         """
-        ca_d = padded.dense(ca)
-        idx = padded.dense(index[:, None].to(ca.dtype))[..., 0]
-        offset = (idx[:, None, :] - idx[:, :, None]).long().clamp(-self.max_relpos, self.max_relpos)
-        z = self.relpos(offset + self.max_relpos) + self.distance_in(self._rbf(ca_d))
+        idx = padded.dense(index[:, None])[..., 0]
+        offset = (idx[:, None, :] - idx[:, :, None]).clamp(-self.max_relpos, self.max_relpos)
+        z = self.relpos(offset + self.max_relpos) + self.distance_in(self._rbf(padded.dense(ca)))
         if previous_ca is None:
             flagged = z.new_zeros(*z.shape[:3], self.previous_in.in_features)
         else:
