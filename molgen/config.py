@@ -69,6 +69,10 @@ class ModelConfig:
     # generate bond orders (BOND_STATES) for every atom pair jointly with atoms; False: bonds
     # are inferred from distances after sampling
     bonds: bool = False
+    # the denoiser reads a fixed fragment (its atoms' types, bonds and distances) as a condition,
+    # trained on random fragments of the training molecules (TrainConfig.fragment_probability);
+    # needs bonds (the fragment's geometry enters on the pair states)
+    fragments: bool = False
 
     def __post_init__(self) -> None:
         if self.hydrogens not in ("explicit", "implicit"):
@@ -79,6 +83,8 @@ class ModelConfig:
             raise ValueError("a model with implicit hydrogens must not have H in its vocabulary")
         if len(set(self.properties)) != len(self.properties):
             raise ValueError(f"properties must not repeat: {list(self.properties)}")
+        if self.fragments and not self.bonds:
+            raise ValueError("ModelConfig.fragments needs bonds: true (fragments enter on the pair states)")
 
     @property
     def num_types(self) -> int:
@@ -177,11 +183,15 @@ class TrainConfig(BaseTrainConfig):
     # property-conditioned models: share of molecules trained without any property (what
     # classifier-free guidance contrasts with); half of the rest see one property, half a random subset
     condition_dropout: float = 0.1
+    # fragment-conditioned models (ModelConfig.fragments): share of molecules trained with a fragment
+    # given (half of them one ring system, the rest a connected piece of random size)
+    fragment_probability: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.condition_dropout <= 1.0:
-            raise ValueError(f"TrainConfig.condition_dropout must be in [0, 1], got {self.condition_dropout}")
+        for name in ("condition_dropout", "fragment_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.loss_weighting not in ("min_snr", "clamped_snr"):
             raise ValueError(
                 f"TrainConfig.loss_weighting must be 'min_snr' or 'clamped_snr', got {self.loss_weighting!r}"

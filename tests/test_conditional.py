@@ -16,7 +16,7 @@ from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.io.sdf import read_first_molecule
-from molgen.models.property_conditions import PropertyConditions
+from molgen.models.molecule_conditions import MoleculeConditions
 from molgen.runtime import bundled_data
 from molgen.structures.molecule import Molecule
 from molgen.testing import TINY_TRAIN
@@ -75,9 +75,9 @@ def test_init_from_a_multi_property_model_narrows_it_to_one_property(
     ones, zeros = torch.ones(3), torch.zeros(3)
     with torch.no_grad():
         before = cond_gen.net(
-            z, logsnr, PropertyConditions(torch.stack([zeros, gap], 1), torch.stack([zeros, ones], 1))
+            z, logsnr, MoleculeConditions(torch.stack([zeros, gap], 1), torch.stack([zeros, ones], 1))
         )
-        after = run.net(z, logsnr, PropertyConditions(gap[:, None], ones[:, None]))
+        after = run.net(z, logsnr, MoleculeConditions(gap[:, None], ones[:, None]))
     for a, b in zip(before, after):
         torch.testing.assert_close(a, b)
     folder = run.train()

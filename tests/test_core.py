@@ -21,8 +21,8 @@ from molgen.generators.conditioners import Length, SecondaryStructure
 from molgen.generators.molecules import MoleculeGenerator
 from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import BackboneDenoiser
+from molgen.models.molecule_conditions import MoleculeConditions
 from molgen.models.molecule_denoiser import MoleculeDenoiser
-from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.secondary_structure import ss_indices
 from molgen.structures.vocab import QM9_VOCAB
 from molgen.testing import random_rotation
@@ -81,7 +81,7 @@ def test_state_doubled_puts_a_copy_of_the_batch_after_it():
 
 
 def test_conditioning_objects_give_their_guidance_reference_and_concatenate():
-    props = PropertyConditions(torch.tensor([[0.3, 2.0]]), torch.tensor([[1.0, 0.0]]))
+    props = MoleculeConditions(torch.tensor([[0.3, 2.0]]), torch.tensor([[1.0, 0.0]]))
     torch.testing.assert_close(props.network_input(), torch.tensor([[0.3, 0.0, 1.0, 0.0]]))
     assert not props.unconditional().network_input().any()
     assert props.has_guided_parts and not props.unconditional().has_guided_parts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -12,11 +13,12 @@ import torch
 from rdkit import Chem
 
 from molgen.config import BOND_STATES
-from molgen.core.graph import full_pairs
+from molgen.core.graph import batch_vector, full_pairs
+from molgen.core.state import State
 from molgen.diffusion.inpainting import RigidParts
 from molgen.generators.base import BatchInputs, PretrainedGenerator, Sampled, SamplingOptions
+from molgen.models.molecule_conditions import FragmentCondition, MoleculeConditions
 from molgen.models.pretrained import bundled_configs
-from molgen.models.property_conditions import PropertyConditions
 from molgen.runtime import make_generator, resolve_seed
 from molgen.structures.bond_lengths import bond_orders
 from molgen.structures.molecule import Molecule
@@ -85,6 +87,25 @@ class Fragment:
         pair_rows = torch.as_tensor(rows, device=self.pos.device)
         pair = self.pair.expand(g, *self.pair.shape)
         return RigidParts(atoms, self.pos.expand(g, k, 3), feat, pair_rows, pair)
+
+    def condition(self, sizes: np.ndarray) -> FragmentCondition:
+        """The fragment as a fragment-conditioned model reads it, in a batch of molecules of
+        ``sizes`` ``[G]`` atoms whose first ``k`` atoms are the fragment (models with bonds)."""
+        part = self.rigid(sizes)
+        counts = torch.as_tensor(sizes, device=self.pos.device)
+        pair_index = full_pairs(counts)
+        atoms, rows = part.atoms.reshape(-1), part.pair_rows.reshape(-1)
+
+        def placed(num_rows: int, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+            flat = values.flatten(0, 1)
+            return flat.new_zeros(num_rows, flat.shape[1]).index_copy(0, index, flat)
+
+        n = int(counts.sum())
+        pos, feat = placed(n, atoms, part.pos), placed(n, atoms, part.feat)
+        pair = placed(pair_index.shape[1], rows, part.pair)
+        fixed = torch.zeros(n, dtype=torch.bool, device=self.pos.device).index_fill(0, atoms, True)
+        clean = State(pos, feat, batch_vector(counts), len(sizes), pair, pair_index)
+        return FragmentCondition.of(clean, fixed)
 
 
 class MoleculeGenerator(PretrainedGenerator):
@@ -201,8 +222,11 @@ class MoleculeGenerator(PretrainedGenerator):
 
         def batch_inputs(indices: np.ndarray) -> BatchInputs:
             rows = torch.as_tensor(np.asarray(indices))
-            part = None if cond is None else PropertyConditions(cond.values[rows], cond.given[rows])
+            part = None if cond is None else MoleculeConditions(cond.values[rows], cond.given[rows])
             rigid = [] if fragment is None else [fragment.rigid(sizes[indices])]
+            if fragment is not None and self.config.fragments:
+                part = part or MoleculeConditions.none(len(rows), len(self.config.properties))
+                part = dataclasses.replace(part, fragment=fragment.condition(sizes[indices]))
             return BatchInputs(sizes[indices], len(self.symbols), part, rigid, self.config.num_pair_states)
 
         samples = self.iter_samples(np.arange(num_molecules), batch_inputs, options, "molecules", first_batch)
@@ -246,7 +270,7 @@ class MoleculeGenerator(PretrainedGenerator):
         return molecule.to_rdkit()
 
     # ------------------------------------------------------------ conditions
-    def conditions(self, properties: Properties | None, num_molecules: int = 1) -> PropertyConditions | None:
+    def conditions(self, properties: Properties | None, num_molecules: int = 1) -> MoleculeConditions | None:
         """The conditioning of a property request for ``num_molecules`` molecules (None for a
         model without properties). A property's value is one number for every molecule or a
         sequence of one per molecule; a ValueError names what is wrong with the request."""
@@ -281,7 +305,7 @@ class MoleculeGenerator(PretrainedGenerator):
                 )
             i = known.index(name)
             values[:, i], given[:, i] = torch.from_numpy((value - stats.mean) / stats.std).float(), 1.0
-        return PropertyConditions(values, given)
+        return MoleculeConditions(values, given)
 
     def fragment(self, fixed: Molecule) -> Fragment:
         """Check a fragment against the model and put it into model units."""

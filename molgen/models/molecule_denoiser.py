@@ -18,7 +18,7 @@ from molgen.core.denoiser import Denoiser, DenoiserOutput
 from molgen.core.graph import full_edges, pair_of_edge, remove_mean
 from molgen.core.state import State
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
-from molgen.models.property_conditions import PropertyConditions
+from molgen.models.molecule_conditions import MoleculeConditions
 
 TIME_FEATURES = 16  # Fourier features of the noise level in the input layer
 
@@ -124,7 +124,9 @@ class MoleculeDenoiser(Denoiser):
     it and from the distances of the final coordinates. With ``config.denoiser.self_condition``
     the previous clean estimate enters too: its type features at the input, its bond orders and
     interatomic distances in the initial pair states (Chen et al. 2022); these inputs start at
-    zero, so a self-conditioning model can be grown from one without.
+    zero, so a self-conditioning model can be grown from one without. With ``config.fragments``
+    a fixed fragment enters the same way (node flags and types; pair flags, bond orders and
+    distances), also from zero-initialised weights.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -163,11 +165,20 @@ class MoleculeDenoiser(Denoiser):
                 )
                 nn.init.zeros_(self.previous_pair.weight)
                 nn.init.zeros_(self.previous_rbf[1].weight)
+        if config.fragments:  # a fixed fragment's flags, types, bonds and distances; zero at first
+            self.fragment_embed = nn.Linear(1 + config.num_types, net.hidden, bias=False)
+            self.fragment_pair = nn.Linear(1 + bonds, net.edge_hidden, bias=False)
+            self.fragment_rbf = nn.Sequential(
+                GaussianRBF(net.num_rbf, net.rbf_max), nn.Linear(net.num_rbf, net.edge_hidden, bias=False)
+            )
+            for linear in (self.fragment_embed, self.fragment_pair, self.fragment_rbf[1]):
+                nn.init.zeros_(linear.weight)
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`: ``noisy.pos`` ``[N, 3]`` (normalised units),
         ``noisy.feat`` ``[N, num_types]``, with bonds ``noisy.pair`` ``[P, num_pair_states]``;
-        ``cond``: property targets of a property-conditioned model (None: none given);
+        ``cond``: :class:`~molgen.models.molecule_conditions.MoleculeConditions`, property targets
+        of a property-conditioned model and a fragment of a fragment-conditioned one (None: none given);
         ``self_cond``: the previous clean estimate (models with ``self_condition``; None: none yet).
 
         Returns ``disp`` ``[N, 3]`` (zero mean per graph), type ``logits`` ``[N, num_types]`` and
@@ -176,15 +187,20 @@ class MoleculeDenoiser(Denoiser):
         reads_previous = self.config.denoiser.self_condition
         if self_cond is not None and not reads_previous:
             raise ValueError("this MoleculeDenoiser does not read a self-conditioning estimate")
+        fragment = None if cond is None else cond.fragment
+        if fragment is not None and not self.config.fragments:
+            raise ValueError("this MoleculeDenoiser was not trained with fragments (model.fragments)")
         pos, batch, num_graphs = noisy.pos, noisy.batch, noisy.num_graphs
         inputs = [noisy.feat, self.time(logsnr)[batch]]
         if self.config.num_conditions:
             if cond is None:
-                cond = PropertyConditions.none(num_graphs, len(self.config.properties), pos.device)
+                cond = MoleculeConditions.none(num_graphs, len(self.config.properties), pos.device)
             inputs.append(cond.network_input().to(pos.dtype)[batch])
         h = self.embed(torch.cat(inputs, -1))
         if reads_previous and self_cond is not None:
             h = h + self.previous_embed(self_cond.feat)
+        if fragment is not None:
+            h = h + self.fragment_embed(torch.cat([fragment.atoms[:, None], fragment.feat], -1))
         pair = None
         if self.config.num_pair_states:
             if noisy.pair is None:
@@ -194,6 +210,9 @@ class MoleculeDenoiser(Denoiser):
                 i, j = noisy.pair_index
                 pair = pair + self.previous_pair(self_cond.pair)
                 pair = pair + self.previous_rbf((self_cond.pos[i] - self_cond.pos[j]).norm(dim=-1))
+            if fragment is not None:
+                pair = pair + self.fragment_pair(torch.cat([fragment.pairs[:, None], fragment.pair], -1))
+                pair = pair + fragment.pairs[:, None] * self.fragment_rbf(fragment.dist)
         h, x, pair = run_layers(self.layers, h, pos, batch, num_graphs, pair)
         disp = remove_mean(x - pos, batch, num_graphs)
         logits = self.type_head(self.out_norm(h))

@@ -13,10 +13,11 @@ from molgen.config import BaseTrainConfig, ModelConfig, TrainConfig
 from molgen.core.graph import full_pairs, pair_of_edge, remove_mean
 from molgen.core.state import State
 from molgen.datasets.packed import PackedMolecules
+from molgen.models.molecule_conditions import FragmentCondition, MoleculeConditions
 from molgen.models.molecule_denoiser import narrow_conditions
 from molgen.models.pretrained import DataStats, PropertyStats
-from molgen.models.property_conditions import PropertyConditions
 from molgen.structures.vocab import AtomVocab, type_token
+from molgen.training.fragments import random_fragments
 from molgen.training.loop import DiffusionTrainer, export_checkpoint, read_checkpoint
 from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, molecule_loss, stratified_times
 
@@ -241,7 +242,7 @@ class MoleculeTrainer(DiffusionTrainer):
         if self.model_config.properties:
             values = self.encoded.properties[torch.from_numpy(indices)]
             mask = condition_mask(b, values.shape[1], self.config.condition_dropout, gen)
-            cond = PropertyConditions(values[lo:hi], mask[lo:hi]).to(self.device)
+            cond = MoleculeConditions(values[lo:hi], mask[lo:hi]).to(self.device)
         local = (batch >= lo) & (batch < hi)
         local_orders = None
         if orders is not None:
@@ -254,6 +255,13 @@ class MoleculeTrainer(DiffusionTrainer):
         self_condition = self.model_config.denoiser.self_condition and bool(
             torch.rand((), generator=gen) < SELF_CONDITION_PROBABILITY
         )
+        if self.model_config.fragments:
+            counts = torch.bincount(batch, minlength=b)
+            fixed = random_fragments(orders, x0.pair_index, counts, self.config.fragment_probability, gen)
+            fragment = FragmentCondition.of(x0.graphs(lo, hi), fixed[local]).to(self.device)
+            if cond is None:
+                cond = MoleculeConditions.none(hi - lo, 0, self.device)
+            cond = dataclasses.replace(cond, fragment=fragment)
         return self.local_batch(
             x0,
             t,
