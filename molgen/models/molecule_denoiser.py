@@ -188,8 +188,10 @@ class MoleculeDenoiser(Denoiser):
         if self_cond is not None and not reads_previous:
             raise ValueError("this MoleculeDenoiser does not read a self-conditioning estimate")
         fragment = None if cond is None else cond.fragment
-        if fragment is not None and not self.config.fragments:
-            raise ValueError("this MoleculeDenoiser was not trained with fragments (model.fragments)")
+        if fragment is not None:
+            if not self.config.fragments:
+                raise ValueError("this MoleculeDenoiser was not trained with fragments (model.fragments)")
+            fragment = fragment.to(noisy.pos.device, noisy.pos.dtype)
         pos, batch, num_graphs = noisy.pos, noisy.batch, noisy.num_graphs
         inputs = [noisy.feat, self.time(logsnr)[batch]]
         if self.config.num_conditions:

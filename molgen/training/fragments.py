@@ -2,7 +2,8 @@
 
 A molecule given a fragment gets, with equal chance, one of its ring systems (fused rings as one
 unit: the scaffolds users fix) or a connected piece of random size grown breadth-first from a
-random atom. A fragment never covers the whole molecule.
+random atom (also when its only ring system is the whole molecule). A fragment never covers the
+whole molecule.
 """
 
 from __future__ import annotations
@@ -40,14 +41,13 @@ def random_fragments(
         if n < 2:
             continue
         edges = [(a - first[g], b - first[g]) for a, b in per_graph[g].tolist()]
-        systems = ring_systems(n, edges) if draws[g, 1] < 0.5 else []
+        systems = [s for s in ring_systems(n, edges) if len(s) < n] if draws[g, 1] < 0.5 else []
         if systems:
             atoms = systems[int(draws[g, 2] * len(systems))]
         else:
             order = breadth_first(n, edges, int(draws[g, 2] * n))
             atoms = order[: 1 + int(draws[g, 3] * (n - 1))]
-        if len(atoms) < n:
-            fixed[first[g] + np.asarray(atoms)] = True
+        fixed[first[g] + np.asarray(atoms)] = True
     return torch.from_numpy(fixed)
 
 
