@@ -319,14 +319,15 @@ def _train_command(
         dataset = load_data(data)
         run = load_config(run_config, config) if config else run_config()
         limits = {"max_steps": max_steps, "max_minutes": max_minutes, "cooldown_steps": cooldown_steps}
+        overrides = {k: v for k, v in limits.items() if v is not None}
         with distributed_context(resolve_device(device)) as dev:
             model = run.model if config or not init_from else None  # --init-from alone keeps its model
-            settings = run.train if config else None  # None: the defaults, or a resumed run's own
+            # None: the defaults, or a resumed run's own
+            settings = dataclasses.replace(run.train, **overrides) if config else None
             run_trainer = trainer(
                 dataset, out, model, settings, resume=resume, device=dev, init_from=init_from
             )
             # the limits apply to the run's own config (a resumed checkpoint's included); they act in train()
-            overrides = {k: v for k, v in limits.items() if v is not None}
             run_trainer.config = dataclasses.replace(run_trainer.config, **overrides)
             folder = run_trainer.train(progress=True)
         typer.echo(f"trained {run_trainer.step} steps; model saved to {folder}")
