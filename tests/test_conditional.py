@@ -222,6 +222,10 @@ def test_sampling_defaults_change_around_a_fragment():
     assert sampling_settings(True, None, None, None, None, both) == (20, "ancestral", 10, 2.0)
     assert sampling_settings(False, None, None, None, None, both)[3] == 3.0
     assert sampling_settings(True, None, None, None, 1.5, both)[3] == 1.5
+    ancestral = {"sampler": "ancestral", "time_power": 3.0}  # a model's own sampler, resampling stays off
+    assert sampling_settings(False, None, None, None, None, ancestral) == (50, "ancestral", 1, 3.0)
+    assert sampling_settings(False, None, "dpm2m", None, None, ancestral) == (50, "dpm2m", 1, 3.0)
+    assert sampling_settings(True, None, None, None, None, ancestral) == (20, "ancestral", 10, 1.0)
 
 
 def test_cli_property_fragment_and_size_options(tmp_path, cond_gen, qm9_test):

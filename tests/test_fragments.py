@@ -170,7 +170,9 @@ def test_a_fragment_model_trains_and_reads_the_fragment_when_sampling(tmp_path, 
         return forward(noisy, logsnr, cond, self_cond)
 
     gen.net.forward = spy
-    mols = gen.sample(3, num_atoms=[7, 8, 9], steps=2, resample=1, seed=0, fixed=benzene)
+    mols = gen.sample(3, num_atoms=[7, 8, 9], steps=2, seed=0, fixed=benzene)
+    # a model that reads fragments keeps its general sampler: no RePaint inpainting defaults
+    assert {(m.GetProp("sampler"), m.GetProp("resample")) for m in mols} == {("dpm2m", "1")}
     fragment = seen[0].fragment
     assert fragment.atoms.sum() == 3 * 6 and fragment.pairs.sum() == 3 * 15
     ring_bonds = fragment.pair[fragment.pairs.bool()].argmax(-1)

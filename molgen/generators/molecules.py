@@ -29,9 +29,10 @@ logger = logging.getLogger("molgen")
 NumAtoms = int | range | Sequence[int] | None
 Properties = dict[str, float | Sequence[float]]
 
-# Sampling defaults (None arguments of MoleculeGenerator.sample). Around a fixed fragment, 20 ancestral
-# steps x 10 RePaint resamplings gave about four times as many valid samples as the general defaults
-# (benzene 19 -> 74 %, pyridine 11 -> 44 %; docs/benchmarks.md, "Fragment inpainting").
+# Sampling defaults (None arguments of MoleculeGenerator.sample). Around a fixed fragment that the
+# model was not trained to read, 20 ancestral steps x 10 RePaint resamplings gave about four times as
+# many valid samples as the general defaults (benzene 19 -> 74 %, pyridine 11 -> 44 %;
+# docs/benchmarks.md, "Fragment inpainting"); a model trained with fragments keeps its general defaults.
 DEFAULT_SAMPLING = {"steps": 50, "sampler": "dpm2m", "resample": 1, "time_power": 1.0}
 # the uniform grid unless a model names its own for fragments (config.json's sampling
 # "fragment_time_power"; the unconditional "time_power" does not carry over)
@@ -147,17 +148,18 @@ class MoleculeGenerator(PretrainedGenerator):
                 generating all others; an implicit-hydrogen model without bonds keeps them and
                 reads the others off distances.
             steps: denoiser evaluations per molecule (with guidance each is one pass over twice the batch);
-                None: 50, or 20 with ``fixed``.
+                None: 50, or 20 when inpainting (``fixed`` given to a model not trained with
+                fragments, ``config.fragments`` false).
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
-                (see :func:`molgen.diffusion.samplers.sample`); None: ``dpm2m``, or
-                ``ancestral`` with ``fixed``.
+                (see :func:`molgen.diffusion.samplers.sample`); None: the model's default
+                (config.json's ``sampling``, else ``dpm2m``), or ``ancestral`` when inpainting.
             resample: RePaint resampling (:func:`molgen.diffusion.samplers.sample`): each step
                 taken ``resample`` times so the generated atoms settle around a fixed fragment
                 (``ancestral`` sampler only; ``steps * resample`` evaluations); None: 1, or 10
-                with ``fixed`` and the ``ancestral`` sampler.
+                when inpainting with the ``ancestral`` sampler.
             time_power: the sampler's time grid ``t_i = (1 - i / steps) ** time_power``; None: the
-                model's default (config.json's ``sampling``; 3 for ``qm9-heavy-bonds``, else 1),
-                or 1 with ``fixed``.
+                model's default (config.json's ``sampling``, else 1), or when inpainting its
+                ``fragment_time_power`` (else 1).
             seed: makes the output reproducible (same seed, same batch_size, same molecules).
             batch_size: molecules per batch (default ``DEFAULT_BATCH_SIZE``).
             progress: show a progress bar.
@@ -192,7 +194,12 @@ class MoleculeGenerator(PretrainedGenerator):
         if num_molecules < 1:
             raise ValueError(f"number of molecules must be >= 1, got {num_molecules}")
         steps, sampler, resample, time_power = sampling_settings(
-            fixed is not None, steps, sampler, resample, time_power, self.sampling
+            fixed is not None and not self.config.fragments,
+            steps,
+            sampler,
+            resample,
+            time_power,
+            self.sampling,
         )
         seed = resolve_seed(seed)
         options = SamplingOptions(
@@ -388,7 +395,7 @@ def bond_disagreements(symbols: list[str], pos: np.ndarray, bonds: np.ndarray) -
 
 
 def sampling_settings(
-    around_fragment: bool,
+    inpainting: bool,
     steps: int | None,
     sampler: str | None,
     resample: int | None,
@@ -397,10 +404,11 @@ def sampling_settings(
 ) -> tuple[int, str, int, float]:
     """``(steps, sampler, resample, time_power)`` with each None replaced by its default:
     ``DEFAULT_SAMPLING`` updated by the model's own ``model_defaults`` (config.json's
-    ``sampling``), or ``FRAGMENT_SAMPLING`` around a fixed fragment with the model's
-    ``fragment_time_power`` if it names one (resampling only with the ancestral sampler)."""
+    ``sampling``), or, for ``inpainting`` (a fixed fragment that the model was not trained to
+    read), ``FRAGMENT_SAMPLING`` with the model's ``fragment_time_power`` if it names one
+    (resampling only with the ancestral sampler)."""
     model_defaults = model_defaults or {}
-    if around_fragment:
+    if inpainting:
         power = model_defaults.get("fragment_time_power", FRAGMENT_SAMPLING["time_power"])
         defaults = FRAGMENT_SAMPLING | {"time_power": power}
     else:
