@@ -1,6 +1,9 @@
 """Fragment inpainting on QM9 ring scaffolds (prints a markdown table).
 
-    python benchmarks/inpainting.py [--model qm9-heavy] [-n 100] [--steps 20] [--resample 10]
+    python benchmarks/inpainting.py [--model qm9-heavy-bonds] [-n 100] [--steps S] [--resample R]
+
+Sampler settings left out are the generator's defaults for a request with ``fixed=`` (RePaint
+inpainting for a model that does not read fragments, the model's general defaults for one that does).
 
 The fragments are molgen/data/fragments/*.sdf: each scaffold's ring atoms (heavy atoms only, with their
 real 3D geometry and Kekule bonds) cut from the first QM9 test molecule that contains it with bonds
@@ -72,12 +75,14 @@ def write_fragments() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="qm9-heavy")
+    parser.add_argument("--model", default="qm9-heavy-bonds")
     parser.add_argument("-n", "--num-molecules", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--resample", type=int, default=10, help="RePaint resampling per step")
-    parser.add_argument("--sampler", default="ancestral")
-    parser.add_argument("--time-power", type=float, default=1.0, help="time grid t_i = (1 - i/steps)^P")
+    parser.add_argument("--steps", type=int, help="default: the generator's")
+    parser.add_argument("--resample", type=int, help="RePaint resampling per step (default: the generator's)")
+    parser.add_argument("--sampler", help="default: the generator's")
+    parser.add_argument(
+        "--time-power", type=float, help="time grid t_i = (1 - i/steps)^P (default: the generator's)"
+    )
     parser.add_argument("--scaffolds", default=",".join(SCAFFOLDS), help="comma-separated subset")
     parser.add_argument(
         "--max-atoms", type=int, default=9, help="largest sample (heavy atoms for implicit-H models)"
@@ -95,15 +100,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     gen = MoleculeGenerator.from_pretrained(args.model, device=args.device)
-    print(
-        f"model `{args.model}`, {args.num_molecules} samples per scaffold, sizes "
-        f"(fragment + 1)..{args.max_atoms}, sampler {args.sampler} {args.steps} steps x {args.resample} "
-        f"(RePaint), time power {args.time_power}, seed {args.seed}"
-    )
-    print()
     known_rings = qm9_train_ring_systems()
-    print("| scaffold | fragment file | contains scaffold | valid | plausible | connected | s/molecule |")
-    print("|---|---|---|---|---|---|---|")
+    rows = []
     for name in args.scaffolds.split(","):
         smiles = SCAFFOLDS[name]
         path = FRAGMENTS / f"{name}.sdf"
@@ -128,11 +126,20 @@ def main() -> None:
             [m.GetIntProp("valid") and ring_systems(sanitised_copy(m)) <= known_rings for m in mols]
         )
         connected = np.mean([m.GetIntProp("valid") and "." not in m.GetProp("smiles") for m in mols])
-        print(
+        rows.append(
             f"| {name} `{smiles}` | `molgen/data/fragments/{path.name}` | {100 * contains:.1f} % | "
-            f"{100 * valid:.1f} % | {100 * plausible:.1f} % | {100 * connected:.1f} % | {seconds:.3f} |",
-            flush=True,
+            f"{100 * valid:.1f} % | {100 * plausible:.1f} % | {100 * connected:.1f} % | {seconds:.3f} |"
         )
+    used = {key: mols[0].GetProp(key) for key in ("sampler", "steps", "resample", "time_power")}
+    print(
+        f"model `{args.model}`, {args.num_molecules} samples per scaffold, "
+        f"sizes (fragment + 1)..{args.max_atoms}, "
+        f"sampler {used['sampler']} {used['steps']} steps x {used['resample']} (RePaint), "
+        f"time power {used['time_power']}, seed {args.seed}\n"
+    )
+    print("| scaffold | fragment file | contains scaffold | valid | plausible | connected | s/molecule |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
