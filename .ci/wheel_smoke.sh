@@ -15,7 +15,7 @@ run molgen --version
 run molgen sample molecules -n 20 -o molecules.sdf --seed 0 --grid grid.png
 run molgen benchmark molecules molecules.sdf --bonds coordinates
 run molgen benchmark molecules molecules.sdf
-run molgen sample molecules --model qm9-heavy --fragment benzene --num-atoms 7-9 -n 4 -o benzenes.sdf --seed 0
+run molgen sample molecules --fragment benzene --num-atoms 7-9 -n 4 -o benzenes.sdf --seed 0
 run molgen sample molecules --model qm9-heavy-cond -n 4 --property alpha=80 --guidance 2 -o alpha80.sdf --seed 0
 run molgen sample backbones --length 60 --num-samples 2 --out designs/ --seed 0
 run molgen benchmark backbones designs/ --novelty-reference 8
@@ -31,7 +31,7 @@ python - <<'PY'
 from molgen import BackboneGenerator, MoleculeGenerator, bundled_data, read_first_molecule
 from molgen.generators.conditioners import Length, Motif
 
-mols = MoleculeGenerator.from_pretrained("qm9-heavy").sample(
+mols = MoleculeGenerator.from_pretrained().sample(
     2, fixed=read_first_molecule(bundled_data("fragments", "benzene.sdf")), num_atoms=range(7, 10), seed=0
 )
 motif = Motif.from_contig(bundled_data("motif_benchmark", "5tpn.pdb"), "10-40/A163-181/10-40")
