@@ -54,6 +54,7 @@ from molgen.io.partial import PartialRun, first_records, sdf_tags
 from molgen.io.pdb import write_pdb
 from molgen.io.sdf import check_output_file, read_first_molecule, sdf_record
 from molgen.io.tables import read_rows, write_rows
+from molgen.models.pretrained import SAMPLING_KEYS
 from molgen.runtime import (
     atomic_dir,
     atomic_path,
@@ -160,7 +161,12 @@ BACKBONE_MODEL = backbone_api.BackboneGenerator.DEFAULT_MODEL
 FRAGMENTS = ", ".join(sorted(p.stem for p in bundled_data("fragments").glob("*.sdf")))
 MOTIF_FOLDERS = ("motif_benchmark", "motif_multi")  # bundled motif files, found by name
 DEFAULT, AROUND_FRAGMENT = molecule_api.DEFAULT_SAMPLING, molecule_api.FRAGMENT_SAMPLING
-WITH_FRAGMENT = {k: f"(default {DEFAULT[k]}; {AROUND_FRAGMENT[k]} with --fragment)." for k in DEFAULT}
+MODEL_SET = {k: "the model's, else " for k in SAMPLING_KEYS}  # defaults a model folder may name
+WITH_FRAGMENT = {
+    k: f"(default: {MODEL_SET.get(k, '')}{DEFAULT[k]}; {AROUND_FRAGMENT[k]} with --fragment on a model "
+    "not trained with fragments)."
+    for k in DEFAULT
+}
 PROPERTY_HELP = (
     "Target property of a property-conditioned model, NAME=VALUE (repeatable); names and units: "
     "alpha (Bohr^3), gap, homo, lumo (Hartree), mu (Debye), cv (cal/(mol K))."
@@ -215,7 +221,7 @@ def _raise_interrupt(signum, frame) -> None:
 
 TIME_POWER_HELP = (
     "Time grid t_i = (1 - i/steps)^P; P > 1 puts more of the steps at low noise "
-    "[default: the model's; 1 with --fragment]"
+    "[default: the model's; 1 with --fragment on a model not trained with fragments]"
 )
 
 
