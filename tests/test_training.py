@@ -199,10 +199,7 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
     run_cls = {"molecules": RunConfig, "backbones": BackboneRunConfig, "regressor": RegressorRunConfig}[kind]
     run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
     config, _, _, info = load_pretrained(name, kind=kind)
-    if getattr(run.model, "vocab", True) == ():  # atom types from the data, stored with the model
-        assert config.vocab
-        run = dataclasses.replace(run, model=dataclasses.replace(run.model, vocab=config.vocab))
-    assert run.model == config
+    assert _with_stored_vocab(run.model, config) == config
     limits = {"max_steps", "max_minutes", "cooldown_steps"}  # --max-steps etc. (given in the model card)
     # the stored train config as read today: fields added since take their defaults, the
     # molecule-only keys earlier versions stored with backbone and regressor runs go (if default)
@@ -231,9 +228,16 @@ def test_the_bundled_models_earlier_stage_configs_build_the_same_model(name, yam
     run_cls = {"molecules": RunConfig, "backbones": BackboneRunConfig}[kind]
     run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
     config = load_pretrained(name, kind=kind)[0]
-    if getattr(run.model, "vocab", True) == ():  # atom types from the data, stored with the model
-        run = dataclasses.replace(run, model=dataclasses.replace(run.model, vocab=config.vocab))
-    assert run.model == config
+    assert _with_stored_vocab(run.model, config) == config
+
+
+def _with_stored_vocab(model, stored):
+    """A config's model section with the stored model's vocabulary where the config takes the atom
+    types from the data (``vocab: []``)."""
+    if getattr(model, "vocab", True) == ():
+        assert stored.vocab
+        return dataclasses.replace(model, vocab=stored.vocab)
+    return model
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
