@@ -99,13 +99,10 @@ def main() -> None:
         ]
         print(f"\n{path}: {len(valid):,} valid of {len(result.scores):,}, {len(counts):,} distinct\n")
         print(rows_table(rows))
-        novel = Counter(s for s in groups["not in QM9"] if not rings[s])
-        print(
-            "\nnot in QM9 with an unseen ring system, most repeated: "
-            + ", ".join(
-                f"{s} x{counts[s]}" for s, _ in sorted(novel.items(), key=lambda kv: -counts[kv[0]])[:12]
-            )
-        )
+        unseen = [s for s in groups["not in QM9"] if not rings[s]]
+        most = sorted(unseen, key=lambda s: -counts[s])[:12]
+        listed = ", ".join(f"{s} x{counts[s]}" for s in most)
+        print(f"\nnot in QM9 with an unseen ring system, most repeated: {listed}")
 
 
 if __name__ == "__main__":
