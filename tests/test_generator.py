@@ -22,9 +22,10 @@ def test_sample_returns_rdkit_molecules_with_3d_conformers(gen):
         assert {a.GetSymbol() for a in mol.GetAtoms()} <= {"H", "C", "N", "O", "F"}
 
 
-def test_a_model_folder_sets_its_default_time_grid(gen, tmp_path):
-    """config.json's ``sampling`` is the model's default time grid; a request overrides it, a
-    fragment request keeps the uniform grid it was measured with, and the folder round-trips."""
+def test_a_model_folder_sets_its_default_sampler_settings(gen, tmp_path):
+    """config.json's ``sampling`` holds the model's default time grid, steps and sampler; a request
+    overrides them, a fragment request keeps the uniform grid it was measured with, and the folder
+    round-trips."""
     import json
 
     from molgen.structures.molecule import Molecule
@@ -42,6 +43,11 @@ def test_a_model_folder_sets_its_default_time_grid(gen, tmp_path):
     fragment = Molecule(["C", "O"], np.array([[0.0, 0, 0], [1.2, 0, 0]]))
     assert tuned.sample(1, steps=2, fixed=fragment, resample=1)[0].GetDoubleProp("time_power") == 1.0
     meta = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(meta | {"sampling": {"steps": 3, "sampler": "ancestral"}}))
+    own_steps = MoleculeGenerator.from_pretrained(folder, device="cpu")
+    mol = own_steps.sample(1, seed=0)[0]
+    assert (mol.GetIntProp("steps"), mol.GetProp("sampler")) == (3, "ancestral")
+    assert own_steps.sample(1, steps=2, seed=0)[0].GetIntProp("steps") == 2
     (folder / "config.json").write_text(json.dumps(meta | {"sampling": {"time_powr": 2}}))
     with pytest.raises(ValueError, match="unknown sampling defaults"):
         MoleculeGenerator.from_pretrained(folder)

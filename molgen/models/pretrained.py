@@ -177,9 +177,9 @@ def bundled_configs(kind: str) -> dict[str, AnyModelConfig]:
     return out
 
 
-# sampler settings a model folder may set as its defaults (the sampler and time grid; the time grid
-# around a fragment the model was not trained to read)
-SAMPLING_KEYS = ("sampler", "time_power", "fragment_time_power")
+# sampler settings a model folder may set as its defaults (steps, sampler and time grid; the time
+# grid around a fragment the model was not trained to read)
+SAMPLING_KEYS = ("steps", "sampler", "time_power", "fragment_time_power")
 
 
 def _checked_sampling(sampling: dict) -> dict:
