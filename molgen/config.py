@@ -221,10 +221,6 @@ class BackboneDenoiserConfig:
     estimate_neighbors: int = 0
     long_range_neighbors: int = 0
     pairing: bool = False  # read which strand elements pair (BackboneConditions.pair_index/pair_kind)
-    # each atom's output also moves along unit vectors to its graph neighbours' atoms (in the noisy
-    # input and in the self-conditioning estimate), one learnt weight per edge and atom pair
-    # (EGNN-style), so that a residue can be put at a set distance from a partner far in sequence
-    edge_displacements: bool = False
     # a dense pair track (molgen.models.pair_track) of this many channels per residue pair, refined
     # by pair_blocks blocks of triangle updates, read by every graph edge; 0: none
     pair_channels: int = 0

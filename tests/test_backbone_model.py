@@ -10,13 +10,7 @@ from molgen.config import BackboneDenoiserConfig
 from molgen.core.graph import batch_vector
 from molgen.core.state import State
 from molgen.io.tables import read_rows
-from molgen.models.backbone_denoiser import (
-    EDGE_VECTORS,
-    BackboneDenoiser,
-    edge_displacement,
-    neighbour_edges,
-    trace_frames,
-)
+from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, trace_frames
 from molgen.models.pair_track import DISTOGRAM_BINS
 from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN, assert_equivariant, random_rotation
 from molgen.training.backbone_trainer import BackboneTrainer
@@ -365,32 +359,6 @@ def test_pair_aware_denoiser_is_se3_equivariant_not_mirror_equivariant_and_updat
     for layer in model.layers:  # the edge states feed later layers: without their updates the output moves
         torch.nn.init.zeros_(layer.edge_update.weight)
     assert (fn(both).disp - out).abs().max() > 1e-6
-
-
-def test_edge_displacements_are_se3_equivariant_start_at_zero_and_read_the_estimate(real_chains):
-    torch.manual_seed(4)
-    plain = BackboneDenoiser(PAIR_AWARE).double()
-    model = BackboneDenoiser(dataclasses.replace(PAIR_AWARE, edge_displacements=True)).double()
-    model.load_state_dict(plain.state_dict(), strict=False)
-    fn, noisy, previous, batch, logsnr = with_previous_estimate(model, real_chains, 0.3)
-    fn_plain, *_ = with_previous_estimate(plain, real_chains, 0.3)
-    both = torch.cat([noisy, previous], 1)
-    torch.testing.assert_close(fn(both).disp, fn_plain(both).disp)  # grown: starts as the model without
-
-    torch.nn.init.normal_(model.edge_head[-1].weight, std=0.3)
-    out = fn(both).disp
-    assert (out - fn_plain(both).disp).abs().max() > 1e-3 * out.abs().max()
-    rot = random_rotation(torch.Generator().manual_seed(1))
-    moved = torch.cat([noisy @ rot.T - 0.2, previous @ rot.T - 0.2], 1)
-    torch.testing.assert_close(fn(moved).disp, out @ rot.T, atol=1e-9, rtol=0)
-    # the second half of the weights moves atoms along the estimate's vectors, absent without one
-    xyz, prev = noisy.reshape(-1, 3, 3), previous.reshape(-1, 3, 3)
-    src, dst = torch.tensor([0, 1, 2, 0]), torch.tensor([1, 0, 0, 2])
-    inv_count = torch.tensor([[0.5], [1.0], [1.0]], dtype=xyz.dtype)
-    weights = torch.cat([torch.zeros(4, EDGE_VECTORS // 2), torch.ones(4, EDGE_VECTORS // 2)], 1).double()
-    assert edge_displacement(weights, xyz[:3], None, src, dst, inv_count).abs().max() == 0
-    moved_by_estimate = edge_displacement(weights, xyz[:3], prev[:3], src, dst, inv_count)
-    assert moved_by_estimate.shape == (3, 3, 3) and moved_by_estimate.abs().min() > 0
 
 
 def test_long_range_and_estimate_neighbours_stay_in_their_chain_and_reach_far():

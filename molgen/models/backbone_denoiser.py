@@ -8,11 +8,7 @@ features are coordinates expressed in these frames (invariant under rotations an
 translations), and the output displacement of every atom is a combination of its residue's
 frame vectors (equivariant). Because ``e3`` is a cross product (a
 pseudovector), a mirror image is *not* mapped to the mirrored output: the network can tell
-right-handed from left-handed helices. With ``config.edge_displacements`` every atom also moves
-along unit vectors to the atoms of its graph neighbours (in the noisy input and in the
-self-conditioning estimate), with invariant weights per edge (EGNN-style, equivariant too): a
-direct way to set the distance to a partner far in sequence, which frame coefficients computed
-from pooled messages express only indirectly.
+right-handed from left-handed helices.
 
 Graph: the ``num_neighbors`` nearest residues by CA distance plus the sequence neighbours
 ``i +- 1..sequence_window``, with clipped relative sequence positions on every edge.
@@ -61,9 +57,6 @@ PREVIOUS_NODE_INPUTS = RESIDUE_COORDS + 1
 MOTIF_EDGE_FIXED_INPUTS = 1 + FRAME_ROTATION + 3
 DISTANCE_SOFTENING = 0.1  # model units (1 A): neighbour atoms are scaled by 1 / (CA distance + this)
 NUM_END_BUCKETS = 8  # residues this close to a chain end get their own embedding
-# edge displacements: from each of a residue's atoms to each atom of a neighbour, in the noisy
-# input and in the self-conditioning estimate
-EDGE_VECTORS = 2 * ATOMS_PER_RESIDUE * ATOMS_PER_RESIDUE
 
 
 def trace_frames(ca: torch.Tensor, index: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
@@ -154,32 +147,6 @@ def long_range_pairs(ca: torch.Tensor, batch: torch.Tensor, skip: int, k: int) -
     return out.scatter_(1, picked, keep)
 
 
-def edge_displacement(
-    weights: torch.Tensor,
-    xyz: torch.Tensor,
-    previous: torch.Tensor | None,
-    src: torch.Tensor,
-    dst: torch.Tensor,
-    inv_count: torch.Tensor,
-) -> torch.Tensor:
-    """``[R, 3, 3]`` displacement of each residue's N, CA, C: the mean over its incoming edges of
-    ``sum_b w[e, a, b] u(a -> b)``, with ``u`` the unit vector from the receiver's atom ``a`` to the
-    sender's atom ``b``, in the noisy input ``xyz`` ``[R, 3, 3]`` and (when given) in the previous
-    estimate ``previous`` ``[R, 3, 3]``. ``weights`` ``[E, EDGE_VECTORS]`` are invariant, so the
-    result rotates with the input."""
-    per_source = ATOMS_PER_RESIDUE * ATOMS_PER_RESIDUE
-    total = xyz.new_zeros(len(dst), ATOMS_PER_RESIDUE, 3)
-    for k, coords in enumerate((xyz, previous)):
-        if coords is None:
-            continue
-        vec = coords[src][:, None, :, :] - coords[dst][:, :, None, :]  # [E, a, b, 3]
-        unit = vec / (vec.norm(dim=-1, keepdim=True) + DISTANCE_SOFTENING)
-        w = weights[:, k * per_source : (k + 1) * per_source]
-        total = total + torch.einsum("eab,eabd->ead", w.reshape(unit.shape[:3]), unit)
-    summed = total.new_zeros(len(xyz), ATOMS_PER_RESIDUE, 3).index_add_(0, dst, total)
-    return summed * inv_count[:, :, None]
-
-
 class ResidueLayer(nn.Module):
     """Message passing over residues: invariant node features ``h`` and (``edge_updates``) edge
     states, which add each layer's message to themselves (an edge transition)."""
@@ -256,14 +223,6 @@ class BackboneDenoiser(Denoiser):
         )
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
-        if c.edge_displacements:  # zero at first: grown from a model without, it starts as that model
-            self.edge_head = nn.Sequential(
-                nn.Linear(2 * c.hidden + c.edge_hidden, c.edge_hidden),
-                nn.SiLU(),
-                nn.Linear(c.edge_hidden, EDGE_VECTORS),
-            )
-            nn.init.zeros_(self.edge_head[-1].weight)
-            nn.init.zeros_(self.edge_head[-1].bias)
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`.
@@ -364,14 +323,8 @@ class BackboneDenoiser(Denoiser):
 
         for layer in self.layers:
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
-        hn = self.out_norm(h)
-        coeffs = self.head(hn).reshape(-1, ATOMS_PER_RESIDUE, 3)
-        disp = torch.einsum("rak,rkd->rad", coeffs, frames)
-        if c.edge_displacements:
-            previous = None if self_cond is None else self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
-            weights = self.edge_head(torch.cat([hn[src], hn[dst], edge], -1))
-            disp = disp + edge_displacement(weights, xyz, previous, src, dst, inv_count)
-        disp = disp.reshape(-1, 3)
+        coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
+        disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
         no_types = noisy.feat.new_zeros(len(pos), 0)
         return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram)
 
