@@ -9,7 +9,9 @@ model's length range. Per noise level (Angstrom per coordinate: ``z = alpha x + 
 ``sigma / alpha`` times the coordinate scale equal to it) and seeded repeat, the network's x0
 estimate of the noised N, CA, C (O placed ideally) goes through DSSP. Columns: strand kept = strand
 residues of the estimate / strand residues of the real chain (content, pooled over chains);
-strand recall = real strand residues that are strand in the estimate; helix kept likewise.
+strand recall = real strand residues that are strand in the estimate; helix kept likewise; local
+/ non-local H-bonds kept = the real chains' backbone hydrogen bonds (pydssp) between residues at
+most 5 / more than 5 apart in sequence that the estimate keeps (non-local ones hold sheets).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from molgen.datasets.backbones import read_backbone_folder
 from molgen.generators.backbones import BackboneGenerator
 from molgen.structures.secondary_structure import secondary_structure
-from molgen.training.validation import ss_retention
+from molgen.training.validation import hbond_retention, one_step_estimates, ss_retention
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "heldout_chains"
 
@@ -44,17 +46,16 @@ def main() -> None:
     print(f"model `{args.model}`; {len(chains)} held-out chains within {lo}-{hi} residues: {names}")
     strand, helix = (sum(s.count(k) for s in real) for k in "EH")
     print(f"real: strand {strand} and helix {helix} residues\n")
-    print("| noise (A per coordinate) | strand kept | strand recall | helix kept | helix recall |")
-    print("|---|---|---|---|---|")
+    columns = ["strand_kept", "strand_recall", "helix_kept", "helix_recall"]
+    columns += ["local_hbonds_kept", "nonlocal_hbonds_kept"]
+    print("| noise (A per coordinate) | " + " | ".join(c.replace("_", " ") for c in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
     for noise in args.noise:
-        r = ss_retention(
+        estimates = one_step_estimates(
             gen.net, gen.sde, chains, noise, gen.stats.coord_scale, gen.self_conditioning, args.repeats
         )
-        print(
-            f"| {noise} | {r['strand_kept']:.2f} | {r['strand_recall']:.2f} | {r['helix_kept']:.2f} "
-            f"| {r['helix_recall']:.2f} |",
-            flush=True,
-        )
+        r = ss_retention(estimates) | hbond_retention(estimates)
+        print(f"| {noise} | " + " | ".join(f"{r[c]:.2f}" for c in columns) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -441,6 +441,24 @@ def test_validation_chains_leave_training_and_pick_the_best_checkpoint(tmp_path,
         BackboneTrainer(chains[:5], tmp_path / "x", TINY_BACKBONE_MODEL, cfg)
 
 
+def test_hbond_retention_splits_helix_from_sheet_bonds(real_chains):
+    from molgen.structures.backbone import Backbone
+    from molgen.structures.secondary_structure import secondary_structure
+    from molgen.training.validation import hbond_retention, ss_retention
+
+    sheet = next(c for c in real_chains if secondary_structure(c).count("E") > 0.3 * len(c))
+    assert hbond_retention([(sheet, sheet)]) == {"local_hbonds_kept": 1.0, "nonlocal_hbonds_kept": 1.0}
+    assert ss_retention([(sheet, sheet)])["strand_recall"] == 1.0
+    # pull the chain apart along x at its middle residue: hydrogen bonds across the cut are lost,
+    # those within each half (most local ones) stay
+    xyz = sheet.coords.copy()
+    half = len(sheet) // 2
+    xyz[half:] += np.array([6.0, 0.0, 0.0])
+    cut = hbond_retention([(sheet, Backbone(xyz, sheet.sequence))])
+    assert cut["local_hbonds_kept"] > 0.8 and cut["nonlocal_hbonds_kept"] < 1.0
+    assert cut["local_hbonds_kept"] > cut["nonlocal_hbonds_kept"]
+
+
 def test_spatial_crops_keep_the_residues_nearest_a_centre_in_chain_order(tmp_path, real_chains):
     from molgen.training.backbone_trainer import MIN_CROP_SEGMENT
 

@@ -32,6 +32,14 @@ def secondary_structure(backbone: Backbone) -> str:
     return "".join(ss).replace("-", "L")
 
 
+def hydrogen_bonds(backbone: Backbone) -> np.ndarray:
+    """``[R, R]`` bool: ``[i, j]`` when the N-H of residue ``i`` bonds the C=O of residue ``j``
+    (DSSP's electrostatic energy below -0.5 kcal/mol, as pydssp computes it)."""
+    import pydssp
+
+    return pydssp.get_hbond_map(backbone.coords.astype(np.float32)) > 0.5
+
+
 MIN_BRIDGE_SEPARATION = 3  # residues: partners closer in sequence form turns, not bridges
 
 
@@ -47,10 +55,7 @@ def bridge_partners(backbone: Backbone) -> tuple[np.ndarray, np.ndarray]:
         pairs: ``[P, 2]`` residue pairs ``i < j`` (at least ``MIN_BRIDGE_SEPARATION`` apart).
         parallel: ``[P]`` bool, True for a parallel bridge.
     """
-    import pydssp
-
-    donor_acceptor = pydssp.get_hbond_map(backbone.coords.astype(np.float32)) > 0.5  # [NH of i, CO of j]
-    hb = np.pad(donor_acceptor.T, 1)  # hb[a + 1, b + 1]: C=O of a -> N-H of b; padded for i-1, i+1
+    hb = np.pad(hydrogen_bonds(backbone).T, 1)  # hb[a + 1, b + 1]: C=O of a -> N-H of b; padded for i-1, i+1
     n = len(backbone)
     i, j = np.triu_indices(n, MIN_BRIDGE_SEPARATION)
     a, b = i + 1, j + 1  # padded indices

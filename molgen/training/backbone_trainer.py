@@ -26,7 +26,7 @@ from molgen.structures.secondary_structure import (
 )
 from molgen.training.loop import DiffusionTrainer
 from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, backbone_loss, stratified_times
-from molgen.training.validation import VALIDATION_NOISE, ss_retention
+from molgen.training.validation import VALIDATION_NOISE, one_step_estimates, ss_retention
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
 LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) draws t from [0, 0.25)
@@ -269,12 +269,14 @@ class BackboneTrainer(DiffusionTrainer):
         was_training = self.ema.training
         self.ema.eval()
         scores = ss_retention(
-            self.ema,
-            self.sde,
-            self.validation,
-            VALIDATION_NOISE,
-            self.stats.coord_scale,
-            self.model_config.denoiser.self_condition,
+            one_step_estimates(
+                self.ema,
+                self.sde,
+                self.validation,
+                VALIDATION_NOISE,
+                self.stats.coord_scale,
+                self.model_config.denoiser.self_condition,
+            )
         )
         self.ema.train(was_training)
         path = self.out / "validation.csv"

@@ -20,13 +20,13 @@ from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.structures.backbone import Backbone, ideal_oxygens
-from molgen.structures.secondary_structure import secondary_structure
+from molgen.structures.secondary_structure import hydrogen_bonds, secondary_structure
 
 VALIDATION_NOISE = 1.6  # Angstrom per coordinate: the noise level of issue 21's target
 
 
 @torch.no_grad()
-def one_step_ss(
+def one_step_estimate(
     net: Denoiser,
     sde: VPSDE,
     chain: Backbone,
@@ -34,8 +34,8 @@ def one_step_ss(
     seed: int,
     coord_scale: float,
     self_condition: bool,
-) -> str:
-    """DSSP string of the network's x0 estimate of ``chain`` noised by ``noise`` A per coordinate."""
+) -> Backbone:
+    """The network's x0 estimate of ``chain`` noised by ``noise`` A per coordinate (ideal O)."""
     device = next(net.parameters()).device
     xyz = torch.as_tensor(chain.coords[:, :3], dtype=torch.float32).reshape(-1, 3)
     pos = (xyz - xyz.mean(0)) / coord_scale
@@ -50,7 +50,7 @@ def one_step_ss(
         estimate, _ = predict_x0(net, sde, z, t, 1.0, self_cond=estimate)
     out = (estimate.pos.double().cpu() * coord_scale).numpy().reshape(-1, 3, 3)
     o = ideal_oxygens(out[:, 0], out[:, 1], out[:, 2])
-    return secondary_structure(Backbone(np.concatenate([out, o[:, None]], 1), chain.sequence))
+    return Backbone(np.concatenate([out, o[:, None]], 1), chain.sequence)
 
 
 def time_of_logsnr(sde: VPSDE, logsnr: float) -> float:
@@ -65,7 +65,7 @@ def time_of_logsnr(sde: VPSDE, logsnr: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def ss_retention(
+def one_step_estimates(
     net: Denoiser,
     sde: VPSDE,
     chains: Sequence[Backbone],
@@ -73,20 +73,46 @@ def ss_retention(
     coord_scale: float,
     self_condition: bool,
     repeats: int = 2,
-) -> dict[str, float]:
-    """Pooled over ``chains`` and seeded repeats: ``strand_kept`` / ``helix_kept`` (residues of
-    the class in the estimates over those in the real chains) and ``strand_recall`` /
-    ``helix_recall`` (real residues of the class that keep it)."""
+) -> list[tuple[Backbone, Backbone]]:
+    """(real chain, estimate) for every chain of ``chains`` and seeded repeat (seeds 0, 1, ...)."""
+    return [
+        (chain, one_step_estimate(net, sde, chain, noise, seed, coord_scale, self_condition))
+        for chain in chains
+        for seed in range(repeats)
+    ]
+
+
+def ss_retention(estimates: Sequence[tuple[Backbone, Backbone]]) -> dict[str, float]:
+    """Pooled over (real, estimate) pairs: ``strand_kept`` / ``helix_kept`` (residues of the class
+    in the estimates over those in the real chains) and ``strand_recall`` / ``helix_recall`` (real
+    residues of the class that keep it)."""
     counts = {k: np.zeros(3) for k in "EH"}  # in estimates, recalled, in real chains
-    for chain in chains:
-        truth = secondary_structure(chain)
-        for seed in range(repeats):
-            ss = one_step_ss(net, sde, chain, noise, seed, coord_scale, self_condition)
-            for k, c in counts.items():
-                c += (ss.count(k), sum(a == k == b for a, b in zip(ss, truth)), truth.count(k))
+    for chain, estimate in estimates:
+        truth, ss = secondary_structure(chain), secondary_structure(estimate)
+        for k, c in counts.items():
+            c += (ss.count(k), sum(a == k == b for a, b in zip(ss, truth)), truth.count(k))
     out = {}
     for k, name in (("E", "strand"), ("H", "helix")):
         made, recalled, real = counts[k]
         out[f"{name}_kept"] = made / real if real else float("nan")
         out[f"{name}_recall"] = recalled / real if real else float("nan")
     return out
+
+
+LOCAL_HBOND_SPAN = 5  # residues: hydrogen bonds this close in sequence are helices and turns
+
+
+def hbond_retention(estimates: Sequence[tuple[Backbone, Backbone]]) -> dict[str, float]:
+    """Pooled over (real, estimate) pairs: the share of the real chains' backbone hydrogen bonds
+    (pydssp) that the estimates keep, ``local_hbonds_kept`` (partners at most
+    ``LOCAL_HBOND_SPAN`` apart in sequence) and ``nonlocal_hbonds_kept`` (farther: sheets)."""
+    kept, real = np.zeros(2), np.zeros(2)
+    for chain, estimate in estimates:
+        truth = hydrogen_bonds(chain)
+        donor, acceptor = np.nonzero(truth)
+        far = np.abs(donor - acceptor) > LOCAL_HBOND_SPAN
+        found = hydrogen_bonds(estimate)[donor, acceptor]
+        kept += (found[~far].sum(), found[far].sum())
+        real += ((~far).sum(), far.sum())
+    share = np.divide(kept, real, out=np.full(2, np.nan), where=real > 0)
+    return {"local_hbonds_kept": float(share[0]), "nonlocal_hbonds_kept": float(share[1])}
