@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from molgen.config import BackboneDenoiserConfig
-from molgen.core.graph import batch_vector
+from molgen.core.graph import Padded, batch_vector
 from molgen.core.state import State
 from molgen.io.tables import read_rows
 from molgen.models.backbone_denoiser import BackboneDenoiser, neighbour_edges, trace_frames
@@ -128,7 +128,7 @@ def test_neighbour_edges_stay_in_their_chain_and_include_sequence_neighbours():
     ca = torch.randn(50, 3) * 10
     batch = torch.cat([torch.zeros(20), torch.ones(30)]).long()
     index = torch.cat([torch.arange(20), torch.arange(30)])
-    src, dst = neighbour_edges(ca, batch, index, k=6, window=2)
+    src, dst = neighbour_edges(ca, Padded(batch, 2), index, k=6, window=2)
     assert (batch[src] == batch[dst]).all() and (src != dst).all()
     pairs = set(zip(src.tolist(), dst.tolist()))
     for i in range(49):
@@ -366,14 +366,15 @@ def test_long_range_and_estimate_neighbours_stay_in_their_chain_and_reach_far():
 
     ca = torch.cat([torch.arange(40.0)[:, None] * torch.tensor([[3.8, 0, 0]]), torch.randn(10, 3)])
     batch = torch.cat([torch.zeros(40, dtype=torch.long), torch.ones(10, dtype=torch.long)])
-    far = long_range_pairs(ca, batch, skip=8, k=4)
-    near = knn_pairs(ca, batch, 8)
-    assert not (far & (batch[:, None] != batch[None, :])).any() and not far.diagonal().any()
-    assert far[:40].sum(1).eq(4).all() and near[:40].sum(1).eq(8).all()
+    padded = Padded(batch, 2)
+    far, near = long_range_pairs(ca, padded, skip=8, k=4), knn_pairs(ca, padded, 8)
+    assert far.shape == near.shape == (2, 40, 40)
+    assert not (far & ~padded.pair_mask).any() and not far.diagonal(dim1=1, dim2=2).any()
+    assert far[0].sum(1).eq(4).all() and near[0].sum(1).eq(8).all()
     assert not (far & near).any()  # beyond the nearest
     sep = (torch.arange(40)[:, None] - torch.arange(40)[None, :]).abs()
-    assert sep[:40, :40][far[:40, :40]].max() >= 30  # some reach across the chain
-    assert far[40:].sum(1).eq(1).all()  # a 10-residue chain has one residue beyond its 8 nearest
+    assert sep[far[0]].max() >= 30  # some reach across the chain
+    assert far[1, :10].sum(1).eq(1).all()  # a 10-residue chain has one residue beyond its 8 nearest
 
 
 def test_the_pair_loss_sees_close_pairs_at_any_separation_and_trains(tmp_path, real_chains):

@@ -1,5 +1,6 @@
 """Graph helpers in plain torch (no torch-cluster): fully connected edges and unordered pairs
-within each graph, the graph index of every node, per-graph centring."""
+within each graph, the graph index of every node, per-graph centring, and dense per-graph
+(padded) views of node values."""
 
 from __future__ import annotations
 
@@ -62,3 +63,36 @@ def remove_mean(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torc
     total.index_add_(0, batch, pos)
     count = torch.bincount(batch, minlength=num_graphs).clamp(min=1).to(pos.dtype)
     return pos - (total / count[:, None])[batch]
+
+
+class Padded:
+    """Where each node of a batch sits in dense per-graph tensors: graph ``graph`` ``[N]``, row
+    ``row`` ``[N]``, nodes per graph ``counts`` ``[G]``, ``mask`` ``[G, L]`` (True on real nodes;
+    ``L`` the largest graph) and ``node`` ``[G, L]`` (the node at each real place). Pairwise work
+    on ``[G, L, L]`` costs ``G L^2`` where a batch-wide ``[N, N]`` matrix costs ``(G L)^2``."""
+
+    def __init__(self, batch: torch.Tensor, num_graphs: int) -> None:
+        counts = torch.bincount(batch, minlength=num_graphs)
+        starts = torch.cumsum(counts, 0) - counts
+        self.graph = batch
+        self.row = torch.arange(len(batch), device=batch.device) - starts[batch]
+        self.counts = counts
+        longest = int(counts.max()) if len(counts) else 0
+        self.mask = torch.zeros(num_graphs, longest, dtype=torch.bool, device=batch.device)
+        self.mask[self.graph, self.row] = True
+        self.node = self.dense(torch.arange(len(batch), device=batch.device))
+
+    @property
+    def pair_mask(self) -> torch.Tensor:
+        """``[G, L, L]`` bool: both places hold real nodes."""
+        return self.mask[:, :, None] & self.mask[:, None, :]
+
+    def dense(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-node ``values`` ``[N, ...]`` as ``[G, L, ...]`` (zero padding)."""
+        out = values.new_zeros(*self.mask.shape, *values.shape[1:])
+        out[self.graph, self.row] = values
+        return out
+
+    def pairs(self, z: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """``z[g, row i, row j]`` ``[E, ...]`` for node pairs ``(i, j)`` ``[E]`` of one graph each."""
+        return z[self.graph[i], self.row[i], self.row[j]]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch.nn import functional as F
 
+from molgen.core.graph import Padded
 from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
 
@@ -112,12 +113,14 @@ class BackboneConditions:
             chain_length=rows(self.chain_length),
         )
 
-    def pairing_matrix(self) -> torch.Tensor:
-        """``[R, R]`` long: the pairing kind of every residue pair, both orders (0: none)."""
-        out = torch.zeros(len(self.ss), len(self.ss), dtype=torch.long, device=self.ss.device)
+    def pairing_matrix(self, padded: Padded) -> torch.Tensor:
+        """``[G, L, L]`` long: the pairing kind of every residue pair of each chain, both orders
+        (0: none), at the places of ``padded`` (built from the same residues)."""
+        out = torch.zeros(padded.pair_mask.shape, dtype=torch.long, device=self.ss.device)
         i, j = self.pair_index
-        out[i, j] = self.pair_kind
-        out[j, i] = self.pair_kind
+        graph, row = padded.graph, padded.row
+        out[graph[i], row[i], row[j]] = self.pair_kind
+        out[graph[j], row[j], row[i]] = self.pair_kind
         return out
 
     @property

@@ -37,11 +37,11 @@ from torch.nn import functional as F
 
 from molgen.config import BackboneDenoiserConfig
 from molgen.core.denoiser import Denoiser, DenoiserOutput
-from molgen.core.graph import remove_mean
+from molgen.core.graph import Padded, remove_mean
 from molgen.core.state import State
 from molgen.models.backbone_conditions import BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
-from molgen.models.pair_track import Padded, PairTrack
+from molgen.models.pair_track import PairTrack
 from molgen.structures.secondary_structure import SS_UNSPECIFIED
 
 ATOMS_PER_RESIDUE = 3  # N, CA, C
@@ -92,59 +92,63 @@ def segment_index(batch: torch.Tensor, number: torch.Tensor) -> tuple[torch.Tens
 
 def neighbour_edges(
     ca: torch.Tensor,
-    batch: torch.Tensor,
+    padded: Padded,
     index: torch.Tensor,
     k: int,
     window: int,
     extra: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Edges ``src -> dst`` ``[E]``: for every residue its ``k`` nearest residues of the same
-    chain (CA distance), always including the sequence neighbours within ``window``, plus the
-    pairs ``extra[dst, src]`` (``[R, R]`` bool, e.g. all motif pairs) when given."""
-    num = len(ca)
-    dist = torch.cdist(ca, ca)
-    same = batch[:, None] == batch[None, :]
-    sep = (index[:, None] - index[None, :]).abs()
-    dist = dist.masked_fill(same & (sep <= window), -1.0)  # sequence neighbours first
-    dist = dist.masked_fill(~same | (sep == 0), float("inf"))
-    k = min(k, num - 1)
+    """Edges ``src -> dst`` ``[E]`` (sorted by ``dst``, then ``src``): for every residue its ``k``
+    nearest residues of the same chain (CA distance, ``ca`` ``[R, 3]``), always including the
+    sequence neighbours within ``window`` (``index`` ``[R]`` residue numbers), plus the pairs
+    ``extra[g, dst row, src row]`` (``[G, L, L]`` bool, e.g. all motif pairs) when given."""
+    cad, idx = padded.dense(ca), padded.dense(index)
+    real = padded.pair_mask
+    sep = (idx[:, :, None] - idx[:, None, :]).abs()
+    dist = torch.cdist(cad, cad)
+    dist = dist.masked_fill(real & (sep <= window), -1.0)  # sequence neighbours first
+    dist = dist.masked_fill(~real | (sep == 0), float("inf"))
+    k = min(k, cad.shape[1] - 1)
     if k < 1:
         empty = torch.zeros(0, dtype=torch.long, device=ca.device)
         return empty, empty
-    nearest = dist.topk(k, dim=1, largest=False)
-    adjacent = torch.zeros(num, num, dtype=torch.bool, device=ca.device)
-    adjacent.scatter_(1, nearest.indices, torch.isfinite(nearest.values))
+    nearest = dist.topk(k, dim=2, largest=False)
+    adjacent = torch.zeros_like(real).scatter_(2, nearest.indices, torch.isfinite(nearest.values))
     if extra is not None:
-        adjacent |= extra & same & (sep > 0)
-    dst, src = adjacent.nonzero(as_tuple=True)
-    return src, dst
+        adjacent |= extra & real & (sep > 0)
+    graph, dst, src = adjacent.nonzero(as_tuple=True)
+    return padded.node[graph, src], padded.node[graph, dst]
 
 
-def knn_pairs(ca: torch.Tensor, batch: torch.Tensor, k: int) -> torch.Tensor:
-    """``[R, R]`` bool ``[dst, src]``: each residue's ``k`` nearest residues of its chain by CA
-    distance (``ca`` ``[R, 3]``, e.g. of the self-conditioning estimate)."""
-    dist = torch.cdist(ca, ca)
-    other = (batch[:, None] != batch[None, :]) | torch.eye(len(ca), dtype=torch.bool, device=ca.device)
-    dist = dist.masked_fill(other, float("inf"))
-    nearest = dist.topk(min(k, max(len(ca) - 1, 1)), dim=1, largest=False)
-    out = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
-    return out.scatter_(1, nearest.indices, torch.isfinite(nearest.values))
+def chain_distances(ca: torch.Tensor, padded: Padded) -> tuple[torch.Tensor, torch.Tensor]:
+    """CA distances within each chain ``[G, L, L]``, +inf on the diagonal and padding, and
+    ``other`` ``[G, L, L]`` bool marking those places (``ca`` ``[R, 3]``)."""
+    cad = padded.dense(ca)
+    eye = torch.eye(cad.shape[1], dtype=torch.bool, device=ca.device)
+    other = ~padded.pair_mask | eye
+    return torch.cdist(cad, cad).masked_fill(other, float("inf")), other
 
 
-def long_range_pairs(ca: torch.Tensor, batch: torch.Tensor, skip: int, k: int) -> torch.Tensor:
-    """``[R, R]`` bool ``[dst, src]``: for each residue, ``k`` residues of its chain at evenly
-    spaced ranks of CA distance beyond its ``skip`` nearest (deterministic long-range edges that
-    cover the whole chain sparsely)."""
-    dist = torch.cdist(ca, ca)
-    other = (batch[:, None] != batch[None, :]) | torch.eye(len(ca), dtype=torch.bool, device=ca.device)
-    order = dist.masked_fill(other, float("inf")).argsort(dim=1)
-    available = (~other).sum(1, keepdim=True)  # same-chain residues of each row
+def knn_pairs(ca: torch.Tensor, padded: Padded, k: int) -> torch.Tensor:
+    """``[G, L, L]`` bool ``[g, dst row, src row]``: each residue's ``k`` nearest residues of its
+    chain by CA distance (``ca`` ``[R, 3]``, e.g. of the self-conditioning estimate)."""
+    dist, _ = chain_distances(ca, padded)
+    nearest = dist.topk(min(k, max(dist.shape[2] - 1, 1)), dim=2, largest=False)
+    return torch.zeros_like(padded.pair_mask).scatter_(2, nearest.indices, torch.isfinite(nearest.values))
+
+
+def long_range_pairs(ca: torch.Tensor, padded: Padded, skip: int, k: int) -> torch.Tensor:
+    """``[G, L, L]`` bool ``[g, dst row, src row]``: for each residue, ``k`` residues of its chain
+    at evenly spaced ranks of CA distance beyond its ``skip`` nearest (deterministic long-range
+    edges that cover the whole chain sparsely)."""
+    dist, other = chain_distances(ca, padded)
+    order = dist.argsort(dim=2)
+    available = (~other).sum(2, keepdim=True)  # same-chain residues of each row
     span = (available - skip).clamp(min=0)
-    ranks = skip + ((torch.arange(k, device=ca.device) + 0.5) / k * span).long()  # [R, k]
+    ranks = skip + ((torch.arange(k, device=ca.device) + 0.5) / k * span).long()  # [G, L, k]
     keep = ranks < available
-    picked = order.gather(1, ranks.clamp(max=len(ca) - 1))
-    out = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
-    return out.scatter_(1, picked, keep)
+    picked = order.gather(2, ranks.clamp(max=dist.shape[2] - 1))
+    return torch.zeros_like(other).scatter_(2, picked, keep)
 
 
 class ResidueLayer(nn.Module):
@@ -257,21 +261,22 @@ class BackboneDenoiser(Denoiser):
         else:
             index, length = residue_index(rbatch, num_graphs)
             frames = trace_frames(ca, index, length)
-        extra = torch.zeros(len(ca), len(ca), dtype=torch.bool, device=ca.device)
+        padded = Padded(rbatch, num_graphs)  # graph building per chain: G L^2, not R^2
+        extra = torch.zeros_like(padded.pair_mask)
         if c.conditioning and bool(cond.motif.any()):
-            same_group = cond.motif_group[:, None] == cond.motif_group[None, :]
-            extra |= cond.motif[:, None] & cond.motif[None, :] & same_group
+            motif, group = padded.dense(cond.motif), padded.dense(cond.motif_group)
+            extra |= motif[:, :, None] & motif[:, None, :] & (group[:, :, None] == group[:, None, :])
         if c.estimate_neighbors and self_cond is not None:
             extra |= knn_pairs(
-                self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1], rbatch, c.estimate_neighbors
+                self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1], padded, c.estimate_neighbors
             )
         if c.long_range_neighbors:
-            extra |= long_range_pairs(ca, rbatch, c.num_neighbors, c.long_range_neighbors)
+            extra |= long_range_pairs(ca, padded, c.num_neighbors, c.long_range_neighbors)
         pairing = None
         if c.conditioning and c.pairing and cond.pair_kind.numel():
-            pairing = cond.pairing_matrix()
+            pairing = cond.pairing_matrix(padded)
             extra |= pairing > 0
-        src, dst = neighbour_edges(ca, rbatch, index, c.num_neighbors, c.sequence_window, extra)
+        src, dst = neighbour_edges(ca, padded, index, c.num_neighbors, c.sequence_window, extra)
 
         # node inputs: noise level, own atoms in own frame, distance to the chain ends
         local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, RESIDUE_COORDS)
@@ -304,11 +309,10 @@ class BackboneDenoiser(Denoiser):
             h = h + self._condition_nodes(cond, rbatch)
             edge = edge + self.motif_edge_in(self._motif_edges(cond, src, dst))
         if pairing is not None:
-            kind = pairing[dst, src]
+            kind = padded.pairs(pairing, dst, src)
             edge = edge + self.pairing_embed(kind) * (kind > 0)[:, None]
         distogram = None
         if c.pair_channels:
-            padded = Padded(rbatch, num_graphs)
             previous_ca = None if self_cond is None else self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1]
             z = self.pair_track(padded, ca, index, h, previous_ca, pairing)
             edge = edge + self.pair_to_edge(padded.pairs(z, dst, src))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from molgen.core.graph import full_pairs
+from molgen.core.graph import Padded, full_pairs
 from molgen.models.layers import GaussianRBF
 
 # distogram bins of the clean CA-CA distance, in model units (10 Angstrom): below 3 A, 1 A wide
@@ -31,32 +31,6 @@ DISTOGRAM_BINS = len(DISTOGRAM_EDGES) + 1
 def distogram_bins(distance: torch.Tensor) -> torch.Tensor:
     """Bin index ``[P]`` (long) of CA-CA distances ``[P]`` in model units."""
     return torch.bucketize(distance, DISTOGRAM_EDGES.to(distance.device, distance.dtype))
-
-
-class Padded:
-    """Where each residue of a batch sits in dense per-chain tensors: chain ``graph`` ``[R]``,
-    row ``row`` ``[R]``, residues per chain ``counts`` ``[G]`` and ``mask`` ``[G, L]`` (True on
-    real residues; ``L`` the longest chain)."""
-
-    def __init__(self, rbatch: torch.Tensor, num_graphs: int) -> None:
-        counts = torch.bincount(rbatch, minlength=num_graphs)
-        starts = torch.cumsum(counts, 0) - counts
-        self.graph = rbatch
-        self.row = torch.arange(len(rbatch), device=rbatch.device) - starts[rbatch]
-        self.counts = counts
-        longest = int(counts.max()) if len(counts) else 0
-        self.mask = torch.zeros(num_graphs, longest, dtype=torch.bool, device=rbatch.device)
-        self.mask[self.graph, self.row] = True
-
-    def dense(self, values: torch.Tensor) -> torch.Tensor:
-        """Per-residue ``values`` ``[R, F]`` as ``[G, L, F]`` (zero padding)."""
-        out = values.new_zeros(*self.mask.shape, values.shape[-1])
-        out[self.graph, self.row] = values
-        return out
-
-    def pairs(self, z: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """``z[g, row i, row j]`` ``[E, C]`` for residue pairs ``(i, j)`` ``[E]`` of one chain each."""
-        return z[self.graph[i], self.row[i], self.row[j]]
 
 
 class TriangleMultiplication(nn.Module):
@@ -136,9 +110,9 @@ class PairTrack(nn.Module):
             ca: ``[R, 3]`` noisy CA coordinates; ``index`` ``[R]`` residue numbers in the chain.
             h: ``[R, node_hidden]`` node features.
             previous_ca: ``[R, 3]`` CA of the self-conditioning estimate, or None.
-            pairing: ``[R, R]`` long strand-pairing kinds (0 none), or None.
+            pairing: ``[G, L, L]`` long strand-pairing kinds (0 none), or None.
         """
-        idx = padded.dense(index[:, None])[..., 0]
+        idx = padded.dense(index)
         offset = (idx[:, None, :] - idx[:, :, None]).clamp(-self.max_relpos, self.max_relpos)
         z = self.relpos(offset + self.max_relpos) + self.distance_in(self._rbf(padded.dense(ca)))
         if previous_ca is None:
@@ -150,12 +124,8 @@ class PairTrack(nn.Module):
         hd = padded.dense(h)
         z = z + self.left(hd)[:, :, None] + self.right(hd)[:, None, :]
         if pairing is not None:
-            rows = padded.row
-            kind = torch.zeros(z.shape[:3], dtype=torch.long, device=z.device)
-            i, j = pairing.nonzero(as_tuple=True)
-            kind[padded.graph[i], rows[i], rows[j]] = pairing[i, j]
-            z = z + self.pairing(kind) * (kind > 0)[..., None]
-        mask = (padded.mask[:, :, None] & padded.mask[:, None, :])[..., None].to(z.dtype)
+            z = z + self.pairing(pairing) * (pairing > 0)[..., None]
+        mask = padded.pair_mask[..., None].to(z.dtype)
         z = z * mask
         for block in self.blocks:
             z = block(z, mask)
