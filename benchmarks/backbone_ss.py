@@ -1,6 +1,6 @@
 """How well sampled backbones obey a requested secondary structure (prints a markdown table).
 
-    python benchmarks/backbone_ss.py [--model backbones] [-n 32] [--guidance 1 2] [--steps 200] \
+    python benchmarks/backbone_ss.py [--model backbones] [-n 32] [--guidance 1 2] [--steps 100] \
         [--sampler ancestral-mean]
 
 Requests are the DSSP strings of ``n`` real chains (50-128 residues) of the bundled training
