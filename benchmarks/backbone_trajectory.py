@@ -23,7 +23,7 @@ from molgen.core.state import State
 from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.samplers import sample
 from molgen.generators.backbones import DEFAULT_SAMPLER, DEFAULT_STEPS, BackboneGenerator
-from molgen.structures.backbone import Backbone, ideal_oxygens
+from molgen.structures.backbone import Backbone, with_ideal_oxygens
 from molgen.structures.secondary_structure import secondary_structure
 
 
@@ -32,8 +32,7 @@ def dssp_shares(pos: torch.Tensor, num_chains: int, scale: float) -> tuple[float
     xyz = pos.double().cpu().numpy().reshape(num_chains, -1, 3, 3) * scale
     shares = []
     for chain in xyz:
-        o = ideal_oxygens(chain[:, 0], chain[:, 1], chain[:, 2])
-        ss = secondary_structure(Backbone(np.concatenate([chain, o[:, None]], 1), "G" * len(chain)))
+        ss = secondary_structure(Backbone(with_ideal_oxygens(chain), "G" * len(chain)))
         shares.append((ss.count("H") / len(ss), ss.count("E") / len(ss)))
     return tuple(np.mean(shares, 0))
 

@@ -184,7 +184,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
         ("qm9", "qm9_bonds_cooldown.yaml", "molecules"),  # stage 5: the cooldown of the bond stage
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("qm9-heavy-bonds", "qm9_heavy_bonds_fragments.yaml", "molecules"),  # its last stage
-        ("backbones", "backbones_pair_train_cpu.yaml", "backbones"),  # stage 4: the pair-aware CPU stage
+        ("backbones", "backbones_pair_train_cpu.yaml", "backbones"),  # stages 4-5: the pair-aware CPU stages
         ("qm9-heavy-cond", "qm9_heavy_cond_train_gpu.yaml", "molecules"),
         ("qm9-heavy-alpha", "qm9_heavy_alpha_train_gpu.yaml", "molecules"),
         ("qm9-heavy-gap", "qm9_heavy_gap_train.yaml", "molecules"),

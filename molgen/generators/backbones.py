@@ -14,7 +14,7 @@ from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.models.pretrained import bundled_configs
 from molgen.runtime import resolve_seed
-from molgen.structures.backbone import Backbone, ideal_oxygens
+from molgen.structures.backbone import Backbone, with_ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
 from molgen.structures.backbone_quality import score_backbone
 from molgen.structures.secondary_structure import (
@@ -164,10 +164,8 @@ class BackboneGenerator(PretrainedGenerator):
                     motif = np.zeros(len(xyz), dtype=bool)
                     motif[plan.motif_index] = True
                     xyz = idealize(xyz, fixed=motif)
-                o = ideal_oxygens(xyz[:, 0], xyz[:, 1], xyz[:, 2])
                 meta = options.metadata(done + i, self.name) | {"refined": refine}
-                coords = np.concatenate([xyz, o[:, None]], axis=1)
-                out.append(self._finish(coords, plan, meta, options.guidance))
+                out.append(self._finish(with_ideal_oxygens(xyz), plan, meta, options.guidance))
             yield out
 
     def _batch_inputs(self, plans: Sequence[DesignPlan]) -> BatchInputs:

@@ -95,6 +95,12 @@ def ideal_oxygens(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
     return o
 
 
+def with_ideal_oxygens(xyz: np.ndarray) -> np.ndarray:
+    """N, CA, C ``[L, 3, 3]`` -> N, CA, C, O ``[L, 4, 3]`` with O from :func:`ideal_oxygens`."""
+    o = ideal_oxygens(xyz[:, 0], xyz[:, 1], xyz[:, 2])
+    return np.concatenate([xyz, o[:, None]], axis=1)
+
+
 def place_atom(
     a: np.ndarray, b: np.ndarray, c: np.ndarray, bond: float, angle: float, torsion: float
 ) -> np.ndarray:

@@ -19,7 +19,7 @@ from molgen.core.denoiser import Denoiser
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
-from molgen.structures.backbone import Backbone, ideal_oxygens
+from molgen.structures.backbone import Backbone, with_ideal_oxygens
 from molgen.structures.secondary_structure import hydrogen_bonds, secondary_structure
 
 VALIDATION_NOISE = 1.6  # Angstrom per coordinate: the noise level of issue 21's target
@@ -49,8 +49,7 @@ def one_step_estimate(
     if self_condition:
         estimate, _ = predict_x0(net, sde, z, t, 1.0, self_cond=estimate)
     out = (estimate.pos.double().cpu() * coord_scale).numpy().reshape(-1, 3, 3)
-    o = ideal_oxygens(out[:, 0], out[:, 1], out[:, 2])
-    return Backbone(np.concatenate([out, o[:, None]], 1), chain.sequence)
+    return Backbone(with_ideal_oxygens(out), chain.sequence)
 
 
 def time_of_logsnr(sde: VPSDE, logsnr: float) -> float:
