@@ -437,6 +437,7 @@ def test_validation_chains_leave_training_and_pick_the_best_checkpoint(tmp_path,
     rows = read_rows(tmp_path / "validation.csv")
     assert [int(r["step"]) for r in rows] == [2, 4]
     assert all(0 <= float(r["helix_recall"]) <= 1 and float(r["strand_kept"]) >= 0 for r in rows)
+    assert all(0 <= float(r["nonlocal_hbonds_kept"]) <= 1 and float(r["strand_kept_3.3A"]) >= 0 for r in rows)
     assert (tmp_path / "best" / "config.json").exists()
     with pytest.raises(ValueError, match="strand-rich"):
         BackboneTrainer(chains[:5], tmp_path / "x", TINY_BACKBONE_MODEL, cfg)

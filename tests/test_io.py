@@ -123,3 +123,15 @@ def test_formal_charges_survive_an_sdf_round_trip(tmp_path):
     back = next(read_sdf(path))
     assert sorted(back.charges.tolist()) == [-1, 0, 0, 0, 0, 0, 1]
     assert back.to_rdkit().GetIntProp("valid") == 1
+
+
+def test_table_rows_with_a_new_column_keep_the_old_rows(tmp_path):
+    from molgen.io.tables import read_rows, write_rows
+
+    path = tmp_path / "validation.csv"
+    write_rows([{"step": 1, "score": 0.5}], path)
+    write_rows([*read_rows(path), {"step": 2, "score": 0.25, "strand_kept_3.3A": 0.125}], path)
+    assert read_rows(path) == [
+        {"step": "1", "score": "0.5000", "strand_kept_3.3A": ""},
+        {"step": "2", "score": "0.2500", "strand_kept_3.3A": "0.1250"},
+    ]

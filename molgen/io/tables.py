@@ -9,9 +9,11 @@ from molgen.runtime import atomic_path
 
 
 def write_rows(rows: list[dict], path: str | os.PathLike) -> None:
-    """A list of same-keyed dicts as a CSV file (floats to 4 decimals)."""
+    """A list of dicts as a CSV file (floats to 4 decimals); the columns are the union of their keys
+    in order of appearance, a row's missing ones left empty (a resumed run may add columns)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()})

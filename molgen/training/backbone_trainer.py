@@ -26,7 +26,13 @@ from molgen.structures.secondary_structure import (
 )
 from molgen.training.loop import DiffusionTrainer
 from molgen.training.losses import SELF_CONDITION_PROBABILITY, TrainingBatch, backbone_loss, stratified_times
-from molgen.training.validation import VALIDATION_NOISE, one_step_estimates, ss_retention
+from molgen.training.validation import (
+    MID_VALIDATION_NOISE,
+    VALIDATION_NOISE,
+    hbond_retention,
+    one_step_estimates,
+    ss_retention,
+)
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
 LOW_NOISE_TIME = 0.25  # the low-noise share of a batch (low_noise_fraction) draws t from [0, 0.25)
@@ -262,22 +268,30 @@ class BackboneTrainer(DiffusionTrainer):
         return EncodedBackbones(data, lo, self.stats.coord_scale, with_ss=with_ss)
 
     def validate(self) -> None:
-        """One-step strand and helix retention of the validation chains (EMA weights) appended to
-        ``validation.csv``; the best model so far (mean of strand and helix recall) in ``best/``."""
+        """One-step strand and helix retention of the validation chains (EMA weights) from
+        ``VALIDATION_NOISE`` (and the non-local hydrogen bonds kept), plus strand kept from
+        ``MID_VALIDATION_NOISE``, appended to ``validation.csv``; the best model so far (mean of
+        strand and helix recall from ``VALIDATION_NOISE``) in ``best/``."""
         if not self.validation:
             return
         was_training = self.ema.training
         self.ema.eval()
-        scores = ss_retention(
-            one_step_estimates(
+
+        def estimates(noise: float) -> list[tuple[Backbone, Backbone]]:
+            return one_step_estimates(
                 self.ema,
                 self.sde,
                 self.validation,
-                VALIDATION_NOISE,
+                noise,
                 self.stats.coord_scale,
                 self.model_config.denoiser.self_condition,
             )
-        )
+
+        low = estimates(VALIDATION_NOISE)
+        scores = ss_retention(low)
+        scores["nonlocal_hbonds_kept"] = hbond_retention(low)["nonlocal_hbonds_kept"]
+        mid = ss_retention(estimates(MID_VALIDATION_NOISE))
+        scores[f"strand_kept_{MID_VALIDATION_NOISE}A"] = mid["strand_kept"]
         self.ema.train(was_training)
         path = self.out / "validation.csv"
         history = read_rows(path)

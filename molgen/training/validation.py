@@ -23,6 +23,8 @@ from molgen.structures.backbone import Backbone, with_ideal_oxygens
 from molgen.structures.secondary_structure import hydrogen_bonds, secondary_structure
 
 VALIDATION_NOISE = 1.6  # Angstrom per coordinate: the noise level of issue 21's target
+# where sampling loses its strands (docs/benchmarks.md, "Where strands are lost while sampling")
+MID_VALIDATION_NOISE = 3.3
 
 
 @torch.no_grad()
