@@ -2,7 +2,7 @@
 chains from a little noise (prints a markdown table).
 
     python benchmarks/backbone_low_noise.py [--model backbones] [--noise 0.4 0.85 1.6 3.3] [--repeats 4]
-        [--lengths 40-256]
+        [--lengths 40-256] [--recycles 1]
 
 The chains are data/heldout_chains/ (PDB entries left out of the training set), those within the
 model's length range. Per noise level (Angstrom per coordinate: ``z = alpha x + sigma eps`` with
@@ -12,6 +12,8 @@ residues of the estimate / strand residues of the real chain (content, pooled ov
 strand recall = real strand residues that are strand in the estimate; helix kept likewise; local
 / non-local H-bonds kept = the real chains' backbone hydrogen bonds (pydssp) between residues at
 most 5 / more than 5 apart in sequence that the estimate keeps (non-local ones hold sheets).
+``--recycles N``: a self-conditioning model reads its own previous estimate N times (1: as in
+sampling and training).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lengths", help="chain lengths MIN-MAX (default: the model's range)")
+    parser.add_argument("--recycles", type=int, default=1, help="self-conditioned passes after the first")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = BackboneGenerator.from_pretrained(args.model, device="cpu")
@@ -52,7 +55,14 @@ def main() -> None:
     print("|---" * (len(columns) + 1) + "|")
     for noise in args.noise:
         estimates = one_step_estimates(
-            gen.net, gen.sde, chains, noise, gen.stats.coord_scale, gen.self_conditioning, args.repeats
+            gen.net,
+            gen.sde,
+            chains,
+            noise,
+            gen.stats.coord_scale,
+            gen.self_conditioning,
+            args.repeats,
+            args.recycles,
         )
         r = ss_retention(estimates) | hbond_retention(estimates)
         print(f"| {noise} | " + " | ".join(f"{r[c]:.2f}" for c in columns) + " |", flush=True)

@@ -36,8 +36,10 @@ def one_step_estimate(
     seed: int,
     coord_scale: float,
     self_condition: bool,
+    recycles: int = 1,
 ) -> Backbone:
-    """The network's x0 estimate of ``chain`` noised by ``noise`` A per coordinate (ideal O)."""
+    """The network's x0 estimate of ``chain`` noised by ``noise`` A per coordinate (ideal O); a
+    self-conditioning model reads its previous estimate ``recycles`` times (1: as in sampling)."""
     device = next(net.parameters()).device
     xyz = torch.as_tensor(chain.coords[:, :3], dtype=torch.float32).reshape(-1, 3)
     pos = (xyz - xyz.mean(0)) / coord_scale
@@ -48,7 +50,7 @@ def one_step_estimate(
     z = z.to(device)
     t = torch.tensor([time_of_logsnr(sde, logsnr)], device=device)
     estimate, _ = predict_x0(net, sde, z, t, 1.0)
-    if self_condition:
+    for _ in range(recycles if self_condition else 0):
         estimate, _ = predict_x0(net, sde, z, t, 1.0, self_cond=estimate)
     out = (estimate.pos.double().cpu() * coord_scale).numpy().reshape(-1, 3, 3)
     return Backbone(with_ideal_oxygens(out), chain.sequence)
@@ -74,10 +76,11 @@ def one_step_estimates(
     coord_scale: float,
     self_condition: bool,
     repeats: int = 2,
+    recycles: int = 1,
 ) -> list[tuple[Backbone, Backbone]]:
     """(real chain, estimate) for every chain of ``chains`` and seeded repeat (seeds 0, 1, ...)."""
     return [
-        (chain, one_step_estimate(net, sde, chain, noise, seed, coord_scale, self_condition))
+        (chain, one_step_estimate(net, sde, chain, noise, seed, coord_scale, self_condition, recycles))
         for chain in chains
         for seed in range(repeats)
     ]
