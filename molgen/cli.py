@@ -60,6 +60,7 @@ from molgen.runtime import (
     atomic_path,
     bundled_data,
     check_output_dir,
+    check_precision,
     file_or_bundled,
     molgen_version,
     resolve_device,
@@ -319,12 +320,20 @@ def _train_command(
         max_steps: Annotated[int | None, opt("Override train.max_steps.")] = None,
         max_minutes: Annotated[float | None, opt("Override train.max_minutes.")] = None,
         cooldown_steps: Annotated[int | None, opt("Override train.cooldown_steps.")] = None,
+        precision: Annotated[
+            str | None, opt("Override train.precision: fp32 | bf16 (bfloat16 autocast).")
+        ] = None,
         device: Annotated[str, opt("auto | cpu | cuda")] = "auto",
         init_from: Annotated[str | None, opt("Start from a model folder or a bundled model's name.")] = None,
     ) -> None:
+        limits = {
+            "max_steps": max_steps,
+            "max_minutes": max_minutes,
+            "cooldown_steps": cooldown_steps,
+            "precision": None if precision is None else check_precision(precision),
+        }
         dataset = load_data(data)
         run = load_config(run_config, config) if config else run_config()
-        limits = {"max_steps": max_steps, "max_minutes": max_minutes, "cooldown_steps": cooldown_steps}
         overrides = {k: v for k, v in limits.items() if v is not None}
         with distributed_context(resolve_device(device)) as dev:
             model = run.model if config or not init_from else None  # --init-from alone keeps its model

@@ -1,8 +1,10 @@
 import csv
+import json
 import subprocess
 import sys
 
 import pytest
+import torch
 from rdkit import Chem
 from typer.testing import CliRunner
 
@@ -96,6 +98,12 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
     assert result.exit_code == 0 and "trained 8 steps" in result.stdout
     with open(tmp_path / "run" / "metrics.csv") as f:
         assert float(list(csv.DictReader(f))[-1]["lr"]) == pytest.approx(2e-3)
+    result = run(*resume, "--max-steps", 10, "--precision", "fp16")
+    assert result.exit_code == 2 and "unknown precision 'fp16'" in result.stderr
+    result = run(*resume, "--max-steps", 10, "--precision", "bf16")  # bfloat16 autocast from here on
+    assert result.exit_code == 0 and "trained 10 steps" in result.stdout
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert json.loads(checkpoint["train_config"])["precision"] == "bf16"
 
 
 def test_train_with_missing_data_exits_2(tmp_path):
