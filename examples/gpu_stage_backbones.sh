@@ -8,15 +8,17 @@
 #   MINUTES=0.2 N=4 DEVICE=cpu bash examples/gpu_stage_backbones.sh      # the CPU rehearsal
 #
 # CONFIG picks the training config (default examples/backbones_pair_train_gpu.yaml; the pair-track
-# design: examples/backbones_pair_track_train_gpu.yaml).
+# design: examples/backbones_pair_track_train_gpu.yaml). PRECISION=bf16 trains under bfloat16
+# autocast (default fp32; measured on a CPU only so far: benchmarks/training_precision.py).
 # Needs molgen importable (on the device: carried wheels for biopython, pydssp, tmtools; see
 # examples/gpu_stage_molecules.sh). Results land in $OUT (default runs/gpu_backbones).
 set -euo pipefail
 minutes=${MINUTES:-8}; n=${N:-100}; device=${DEVICE:-cuda}; out=${OUT:-runs/gpu_backbones}
 init=${INIT:-backbones}; py=${PYTHON:-python3}; config=${CONFIG:-examples/backbones_pair_train_gpu.yaml}
+precision=${PRECISION:-fp32}
 mkdir -p "$out"
 "$py" -m molgen.cli train backbones --data pdb-chains --out "$out/run" --init-from "$init" \
-  --config "$config" --device "$device" --max-minutes "$minutes" > "$out/train.log" 2>&1
+  --config "$config" --device "$device" --max-minutes "$minutes" --precision "$precision" > "$out/train.log" 2>&1
 model="$(cd "$out/run/model" && pwd)"
 "$py" benchmarks/backbone_low_noise.py --model "$model" | tee "$out/low_noise.md"
 "$py" -m molgen.cli sample backbones --model "$model" --length 60-128 -n "$n" --seed 0 --device "$device" \

@@ -11,15 +11,17 @@
 # bonds in $MOLGEN_CACHE_DIR/qm9_v2.npz (made here by `python -c "from molgen.datasets.qm9 import
 # load_qm9; load_qm9()"`; carry it). Starting weights: HEAVY_INIT and EXPLICIT_INIT (model folders
 # or bundled names; default the bundled models). Results land in $OUT (default runs/gpu_stage).
+# PRECISION=bf16 trains under bfloat16 autocast (default fp32; measured on a CPU only so far:
+# benchmarks/training_precision.py).
 set -euo pipefail
 minutes=${MINUTES:-7}; n=${N:-10000}; device=${DEVICE:-cuda}; out=${OUT:-runs/gpu_stage}
 heavy_init=${HEAVY_INIT:-qm9-heavy-bonds}; explicit_init=${EXPLICIT_INIT:-qm9}
-py=${PYTHON:-python3}
+py=${PYTHON:-python3}; precision=${PRECISION:-fp32}
 mkdir -p "$out"
 
 train() {  # name, config, initial weights
   "$py" -m molgen.cli train molecules --data qm9 --out "$out/$1" --config "$2" --init-from "$3" \
-    --device "$device" --max-minutes "$minutes" > "$out/$1_train.log" 2>&1
+    --device "$device" --max-minutes "$minutes" --precision "$precision" > "$out/$1_train.log" 2>&1
 }
 train heavy examples/qm9_heavy_bonds_train_gpu.yaml "$heavy_init" &
 train explicit examples/qm9_bonds_train_gpu.yaml "$explicit_init" &
