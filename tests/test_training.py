@@ -1,5 +1,7 @@
 import dataclasses
+import json
 import pickle
+import shutil
 
 import pytest
 import torch
@@ -151,12 +153,16 @@ def test_inconsistent_or_non_positive_configs_are_rejected():
 
 
 def test_training_can_continue_from_a_model_folder(tmp_path, qm9_train, tiny_model_dir):
-    from molgen.models.pretrained import load_pretrained
+    from molgen.models.pretrained import load_pretrained, load_sampling_defaults
 
-    _, net, stats, info = load_pretrained(tiny_model_dir)
-    trainer = MoleculeTrainer(
-        qm9_train.subset(range(64)), tmp_path, train_config=TINY_TRAIN, init_from=tiny_model_dir
-    )
+    source = tmp_path / "source"  # a model folder with its own sampler defaults, as the bundled ones
+    shutil.copytree(tiny_model_dir, source)
+    meta = json.loads((source / "config.json").read_text())
+    meta["sampling"] = {"sampler": "ancestral", "steps": 7}
+    (source / "config.json").write_text(json.dumps(meta))
+    _, net, stats, info = load_pretrained(source)
+    data = qm9_train.subset(range(64))
+    trainer = MoleculeTrainer(data, tmp_path, train_config=TINY_TRAIN, init_from=source)
     assert trainer.step == 0 and trainer.prior["steps"] == info["steps"] and trainer.stats == stats
     for key, value in net.state_dict().items():
         torch.testing.assert_close(trainer.ema.state_dict()[key], value)
@@ -168,6 +174,8 @@ def test_training_can_continue_from_a_model_folder(tmp_path, qm9_train, tiny_mod
 
     exported = export_checkpoint(tmp_path / "checkpoints" / "last.pt", tmp_path / "exported")
     assert reload(exported)[3]["steps"] == info["steps"] + TINY_TRAIN.max_steps
+    for model in (folder, exported):  # the continued model samples as its source did
+        assert load_sampling_defaults(model) == {"sampler": "ancestral", "steps": 7}
 
 
 def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):

@@ -35,6 +35,7 @@ from molgen.models.pretrained import (
     DataStats,
     build_denoiser,
     load_pretrained,
+    load_sampling_defaults,
     save_pretrained,
 )
 from molgen.runtime import atomic_path, autocast, is_main_process, rank, world_size
@@ -144,6 +145,7 @@ class DiffusionTrainer:
             self.prior = {
                 "steps": int(info.get("steps", 0)),
                 "wall_minutes": float(info.get("wall_minutes", 0)),
+                "sampling": load_sampling_defaults(init_from),  # the exported model keeps them
             }
             logger.info("initialised from %s (%d earlier steps)", init_from, self.prior["steps"])
         self.model = self.net
@@ -321,7 +323,8 @@ class DiffusionTrainer:
         info = _training_info(self.prior, self.step, self.elapsed, to_dict(self.config))
         info["num_train_examples"] = len(self.encoded)
         if is_main_process():
-            save_pretrained(folder, self.model_config, self.ema, self.stats, info)
+            sampling = self.prior.get("sampling")
+            save_pretrained(folder, self.model_config, self.ema, self.stats, info, sampling=sampling)
         return folder
 
     def save_checkpoint(self) -> None:
@@ -447,8 +450,10 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path) -> Path:
     config = from_stored(MODEL_KINDS[kind][0], json.loads(state["model_config"]))
     net = build_denoiser(config)
     net.load_state_dict(state["ema"])
-    info = _training_info(_prior(state), state["step"], state["elapsed"], json.loads(state["train_config"]))
-    return save_pretrained(folder, config, net, DataStats.from_json(json.loads(state["stats"])), info)
+    prior = _prior(state)
+    info = _training_info(prior, state["step"], state["elapsed"], json.loads(state["train_config"]))
+    stats = DataStats.from_json(json.loads(state["stats"]))
+    return save_pretrained(folder, config, net, stats, info, sampling=prior.get("sampling"))
 
 
 def _load_grown(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
