@@ -192,7 +192,7 @@ def test_trainer_leaves_the_global_rng_alone(tmp_path, qm9_train):
         ("qm9", "qm9_bonds_cooldown.yaml", "molecules"),  # stage 5: the cooldown of the bond stage
         ("qm9-heavy", "qm9_heavy_train_gpu.yaml", "molecules"),
         ("qm9-heavy-bonds", "qm9_heavy_bonds_fragments.yaml", "molecules"),  # its last stage
-        ("backbones", "backbones_pair_train_cpu.yaml", "backbones"),  # stages 4-5: the pair-aware CPU stages
+        ("backbones", "backbones_pair_train_cpu.yaml", "backbones"),  # stages 4-6: the pair-aware CPU stages
         ("qm9-heavy-cond", "qm9_heavy_cond_train_gpu.yaml", "molecules"),
         ("qm9-heavy-alpha", "qm9_heavy_alpha_train_gpu.yaml", "molecules"),
         ("qm9-heavy-gap", "qm9_heavy_gap_train.yaml", "molecules"),
@@ -208,7 +208,8 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
     run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
     config, _, _, info = load_pretrained(name, kind=kind)
     assert _with_stored_vocab(run.model, config) == config
-    limits = {"max_steps", "max_minutes", "cooldown_steps"}  # --max-steps etc. (given in the model card)
+    # the command-line overrides --max-steps etc. and --precision (given in the model card)
+    limits = {"max_steps", "max_minutes", "cooldown_steps", "precision"}
     # the stored train config as read today: fields added since take their defaults, the
     # molecule-only keys earlier versions stored with backbone and regressor runs go (if default)
     stored = dataclasses.asdict(from_stored(type(run.train), info["train_config"]))
