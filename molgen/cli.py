@@ -326,7 +326,7 @@ def _train_command(
         device: Annotated[str, opt("auto | cpu | cuda")] = "auto",
         init_from: Annotated[str | None, opt("Start from a model folder or a bundled model's name.")] = None,
     ) -> None:
-        limits = {
+        given = {  # train: settings overridden on the command line
             "max_steps": max_steps,
             "max_minutes": max_minutes,
             "cooldown_steps": cooldown_steps,
@@ -334,7 +334,7 @@ def _train_command(
         }
         dataset = load_data(data)
         run = load_config(run_config, config) if config else run_config()
-        overrides = {k: v for k, v in limits.items() if v is not None}
+        overrides = {k: v for k, v in given.items() if v is not None}
         with distributed_context(resolve_device(device)) as dev:
             model = run.model if config or not init_from else None  # --init-from alone keeps its model
             # None: the defaults, or a resumed run's own
@@ -342,7 +342,7 @@ def _train_command(
             run_trainer = trainer(
                 dataset, out, model, settings, resume=resume, device=dev, init_from=init_from
             )
-            # the limits apply to the run's own config (a resumed checkpoint's included); they act in train()
+            # the overrides apply to the run's own config (a resumed checkpoint's too), read by train()
             run_trainer.config = dataclasses.replace(run_trainer.config, **overrides)
             folder = run_trainer.train(progress=True)
         typer.echo(f"trained {run_trainer.step} steps; model saved to {folder}")
