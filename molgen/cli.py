@@ -85,6 +85,11 @@ app.add_typer(benchmark_app, name="benchmark")
 _state = {"verbose": False}
 
 
+def opt(text: str, *names: str) -> typer.models.OptionInfo:
+    """A typer option with help ``text`` (and the given flag names)."""
+    return typer.Option(*names, help=text)
+
+
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"molgen {molgen_version()}")
@@ -142,11 +147,6 @@ def cli_errors(fn: Callable) -> Callable:
 SAMPLERS = "ancestral | ancestral-mean | ddim | dpm2m"
 
 
-def opt(text: str, *names: str) -> typer.models.OptionInfo:
-    """A typer option with help ``text`` (and the given flag names)."""
-    return typer.Option(*names, help=text)
-
-
 Device = Annotated[str, opt("auto | cpu | cuda | cuda:N")]
 Seed = Annotated[int | None, opt("Random seed (same seed, same output).")]
 Precision = Annotated[str, opt("fp32 | bf16 (denoiser under bfloat16 autocast)")]
@@ -180,6 +180,8 @@ NUM_ATOMS_HELP = (
 
 def _sampling_options(steps: int | None, sampler: str | None, run: PartialRun, batch_size: int) -> dict:
     """The keyword options both sampling commands pass to their generator."""
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     return {"steps": steps, "sampler": sampler, "seed": run.seed, "batch_size": batch_size, "progress": True}
 
 
@@ -222,7 +224,8 @@ def _raise_interrupt(signum, frame) -> None:
 
 TIME_POWER_HELP = (
     "Time grid t_i = (1 - i/steps)^P; P > 1 puts more of the steps at low noise "
-    "[default: the model's; 1 with --fragment on a model not trained with fragments]"
+    "[default: the model's; with --fragment on a model not trained with fragments, its "
+    "fragment_time_power or 1]"
 )
 
 
@@ -251,8 +254,9 @@ def sample_molecules(
     grid: Grid = None,
 ) -> None:
     """Sample molecules into an SDF file (SD tags: index, seed, model, steps, sampler, time_power,
-    valid, smiles; target_NAME and guidance with --property; fixed_atoms and resample with
-    --fragment). An interrupted run keeps its complete batches in OUT.partial; --resume finishes it."""
+    molgen_version, bonds_vs_geometry for a model with bonds, valid, smiles; target_NAME and
+    guidance with --property; fixed_atoms and resample with --fragment). An interrupted run keeps
+    its complete batches in OUT.partial; --resume finishes it."""
     check_output_file(out)
     request = {
         "command": "sample molecules", "num_molecules": num_molecules, "model": model, "steps": steps,
@@ -332,8 +336,8 @@ def _train_command(
             "cooldown_steps": cooldown_steps,
             "precision": None if precision is None else check_precision(precision),
         }
+        run = load_config(run_config, config) if config else run_config()  # a typo before the data loads
         dataset = load_data(data)
-        run = load_config(run_config, config) if config else run_config()
         overrides = {k: v for k, v in given.items() if v is not None}
         with distributed_context(resolve_device(device)) as dev:
             model = run.model if config or not init_from else None  # --init-from alone keeps its model

@@ -163,6 +163,13 @@ class BaseTrainConfig:
         _check_positive(
             self, ("batch_size", "lr", "max_steps", "checkpoint_every", "log_every", "min_snr_gamma")
         )
+        for key in ("weight_decay", "warmup_steps", "max_minutes", "threads"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{name}.{key} must be >= 0, got {getattr(self, key)}")
+        if self.grad_clip <= 0:
+            raise ValueError(f"{name}.grad_clip must be > 0, got {self.grad_clip}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"{name}.ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0 <= self.cooldown_steps <= self.max_steps:
             bounds = f"[0, max_steps={self.max_steps}]"
             raise ValueError(f"{name}.cooldown_steps must be in {bounds}, got {self.cooldown_steps}")
@@ -329,8 +336,11 @@ def _build(cls: type[T], data: dict[str, Any], base: T | None) -> T:
         if dataclasses.is_dataclass(hint):
             inner = getattr(base, key) if base is not None else _field_default(fields[key])
             kwargs[key] = _build(hint, value, inner if isinstance(inner, hint) else None)
-        elif typing.get_origin(hint) is tuple:
-            kwargs[key] = tuple(value)
+        elif typing.get_origin(hint) is tuple:  # tuple[X, ...]: a YAML list of X
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"{cls.__name__}.{key}: expected a list, got {value!r}")
+            element = typing.get_args(hint)[0]
+            kwargs[key] = tuple(_scalar(f"{cls.__name__}.{key}", element, v) for v in value)
         else:
             kwargs[key] = _scalar(f"{cls.__name__}.{key}", hint, value)
     try:
@@ -405,8 +415,12 @@ def _stored_model_config(cls: type[T], data: dict[str, Any]) -> T:
 
 
 def _scalar(where: str, hint: Any, value: Any) -> Any:
-    """``value`` as a ``hint`` (bool, int or float; other hints pass it through). Numbers may be
-    strings: YAML reads ``1e-3`` (no dot) as one."""
+    """``value`` as a ``hint`` (bool, int, float or str; other hints pass it through). Numbers
+    may be strings: YAML reads ``1e-3`` (no dot) as one."""
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{where}: expected a string, got {value!r}")
     if hint not in (bool, int, float):
         return value
     if isinstance(value, bool) or hint is bool:

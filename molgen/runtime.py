@@ -73,10 +73,22 @@ def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torc
     return gen
 
 
+MAX_SEED = 2**31 - 1  # an SD tag (RDKit int property) holds a signed 32-bit integer
+
+
 def resolve_seed(seed: int | None) -> int:
     """``seed``, or fresh entropy drawn once (so a run without a seed still records the one it
-    used; 31 bits, as an SD tag holds it)."""
-    return int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else int(seed)
+    used; 31 bits, as an SD tag holds it). A given seed must fit those 31 bits."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    return check_seed(seed)
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` as an int; a ValueError unless it fits the 31 bits a sample records."""
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+    return int(seed)
 
 
 def batch_generator(seed: int, batch: int) -> torch.Generator:

@@ -21,6 +21,7 @@ from molgen.generators.conditioners import (
     Motif,
     SecondaryStructure,
     compose,
+    parse_range,
     parse_ss_fraction,
 )
 from molgen.generators.contig import format_contig, parse_contig, sample_lengths, total_length_range
@@ -126,8 +127,11 @@ def test_conditioners_compose_and_report_conflicts():
         compose([SecondaryStructure("H" * 50), motif], (20, 64), rng)
     with pytest.raises(ValueError, match="letters must be H, E, L"):
         SecondaryStructure("HHQ")
-    with pytest.raises(ValueError, match="sum to <= 1"):
-        SecondaryStructure(fraction=(0.8, 0.4))
+    for fraction in ((0.8, 0.4), (float("nan"), 0.2)):
+        with pytest.raises(ValueError, match="sum to <= 1"):
+            SecondaryStructure(fraction=fraction)
+    with pytest.raises(ValueError, match="expected N or MIN-MAX"):
+        parse_range("60-")
     assert parse_ss_fraction("helix=0.3, strand=0.4") == (0.3, 0.4)
     assert parse_ss_fraction("strand=0.2") == (0.0, 0.2)
     with pytest.raises(ValueError, match="use helix=F"):
@@ -220,7 +224,7 @@ def test_ss_agreement_counts_specified_residues_per_class():
 
 
 # ---------------------------------------------------------------- motif benchmark
-def test_the_bundled_motif_problems_are_the_24_of_the_rfdiffusion_set():
+def test_the_bundled_motif_problems_are_the_24_of_the_rfdiffusion_set(tmp_path):
     problems = load_problems()
     assert len(problems) == 24
     by_name = {p.name: p for p in problems}
@@ -230,6 +234,10 @@ def test_the_bundled_motif_problems_are_the_24_of_the_rfdiffusion_set():
         Motif.from_contig(p.path, p.contig)
     with pytest.raises(ValueError, match="unknown motif problem"):
         load_problems(names=["nope"])
+    with pytest.raises(ValueError, match="does not exist"):
+        load_problems(BUNDLED_PROBLEMS / "nope")
+    with pytest.raises(ValueError, match="no motif problems"):
+        load_problems(tmp_path)
 
 
 def test_run_problem_scores_designs(gen, tmp_path):

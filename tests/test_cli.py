@@ -43,6 +43,9 @@ def test_sample_molecules_with_the_bundled_model_is_reproducible(tmp_path):
         (["--sampler", "euler"], "unknown sampler"),
         (["--device", "cuda:99"], "device"),
         (["--fragment", "naphthalene"], "nor a bundled one (benzene, cyclohexane, furan, pyridine)"),
+        (["--batch-size", 0], "--batch-size must be >= 1"),
+        (["--seed", 2**31], "seed must be in [0, 2147483647]"),
+        (["--seed", -1], "seed must be in [0, 2147483647]"),
     ],
 )
 def test_user_errors_exit_2_with_one_line_and_no_file(tmp_path, args, message):
@@ -80,6 +83,10 @@ def test_train_molecules_from_an_sdf_then_sample_from_it(tmp_path, qm9_test, tin
     config = tiny_run_config(tmp_path, max_steps=3)
     result = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--config", config)
     assert result.exit_code == 0, result.output
+    metrics = (tmp_path / "run" / "metrics.csv").read_text()
+    again = run("train", "molecules", "--data", data, "--out", tmp_path / "run", "--config", config)
+    assert again.exit_code == 2 and "already holds a training run" in again.stderr  # not wiped
+    assert (tmp_path / "run" / "metrics.csv").read_text() == metrics
     model = tmp_path / "run" / "model"
     result = run("sample", "molecules", "-n", 3, "-o", tmp_path / "s.sdf", "--model", model, "--steps", 2)
     assert result.exit_code == 0, result.output

@@ -161,6 +161,24 @@ def test_an_old_backbone_checkpoint_resumes(tmp_path, tiny_backbone_model_dir, r
                 BackboneTrainer(real_chains[:16], run, resume=True)
 
 
+@pytest.mark.parametrize(
+    "section,message",
+    [
+        ({"model": {"vocab": "CNOF"}}, "ModelConfig.vocab: expected a list, got 'CNOF'"),
+        ({"model": {"vocab": ["C", 6]}}, "ModelConfig.vocab: expected a string, got 6"),
+        ({"model": {"sde": {"schedule": ["cosine"]}}}, "SDEConfig.schedule: expected a string"),
+        ({"train": {"ema_decay": 1.0}}, "ema_decay must be in [0, 1)"),
+        ({"train": {"grad_clip": 0}}, "grad_clip must be > 0"),
+        ({"train": {"threads": -1}}, "threads must be >= 0"),
+        ({"train": {"max_minutes": -5}}, "max_minutes must be >= 0"),
+    ],
+)
+def test_a_config_value_of_the_wrong_kind_is_a_clear_error(section, message):
+    with pytest.raises(ValueError) as error:
+        from_dict(RunConfig, section)
+    assert message in str(error.value)
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_config_loads(path):
     """The configs the docs point to parse into their run config (unknown keys would raise)."""

@@ -27,7 +27,7 @@ def test_molecule_round_trips_through_rdkit():
 def test_bonds_are_perceived_from_coordinates_for_real_qm9(qm9_test):
     mols = [qm9_test.molecule(i).to_rdkit() for i in range(200)]
     valid = sum(m.GetIntProp("valid") for m in mols)
-    assert valid >= 196  # real DFT geometries: bonds are recoverable
+    assert valid == 200  # real DFT geometries: bonds are recoverable
     pairs = [
         (m.GetProp("smiles"), ref) for m, ref in zip(mols, qm9_test.smiles[:200]) if m.GetIntProp("valid")
     ]

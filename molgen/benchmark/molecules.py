@@ -61,6 +61,7 @@ class MoleculeScore:
 
 
 BOND_SOURCES = ("auto", "file", "coordinates")
+FCD_NEEDS_REFERENCE = "--fcd needs reference SMILES: install molgen[qm9] or pass --reference"
 
 
 def score_molecule(
@@ -315,7 +316,13 @@ def benchmark_sdf(
         raise ValueError(f"SDF file {path} does not exist")
     if path.stat().st_size == 0:
         raise ValueError(f"SDF file {path} is empty")
+    if bonds not in BOND_SOURCES:
+        raise ValueError(f"unknown bond source {bonds!r}; choose from {list(BOND_SOURCES)}")
+    if posebusters < 0:
+        raise ValueError(f"--posebusters counts records: it must be >= 0, got {posebusters}")
     smiles, stats, rings = reference_sets(reference)
+    if fcd and smiles is None:
+        raise ValueError(FCD_NEEDS_REFERENCE)
     records = iter_sdf_records(path)
     result = benchmark_molecules(records, smiles, stats, progress=progress, bonds=bonds, ring_reference=rings)
     unreadable = [s.index for s in result.scores if s.problem == "unreadable record"]
@@ -339,7 +346,7 @@ def add_optional_scores(
     (needs molgen[bench]) and PoseBusters' pass rate over the first ``posebusters`` records."""
     if fcd:
         if reference is None:
-            raise ValueError("--fcd needs reference SMILES: install molgen[qm9] or pass --reference")
+            raise ValueError(FCD_NEEDS_REFERENCE)
         result.distances["fcd"] = fcd_score([s.smiles for s in result.scores if s.smiles], sorted(reference))
     if posebusters:
         subset = [sanitised(m, bonds) for m in itertools.islice(records, posebusters)]

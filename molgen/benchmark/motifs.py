@@ -77,7 +77,11 @@ def load_problems(
     folder: str | os.PathLike = BUNDLED_PROBLEMS, names: list[str] | None = None
 ) -> list[MotifProblem]:
     """All problems of a folder (default: the bundled 24), or those named (case-insensitive)."""
+    if not Path(folder).is_dir():
+        raise ValueError(f"motif problem folder {folder} does not exist")
     problems = [MotifProblem.from_pdb(p) for p in sorted(Path(folder).glob("*.pdb"))]
+    if not problems:
+        raise ValueError(f"no motif problems (*.pdb with REMARK 999) in {folder}")
     if names:
         wanted = {n.lower() for n in names}
         unknown = wanted - {p.name.lower() for p in problems}

@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
@@ -33,7 +32,6 @@ def sample(
     steps: int,
     sampler: str = "dpm2m",
     generator: torch.Generator | None = None,
-    progress: bool = False,
     resample: int = 1,
     time_power: float = 1.0,
 ) -> State:
@@ -65,9 +63,7 @@ def sample(
     prev_x0, prev_h = None, None
     x0 = z
     first_bad = torch.full((len(z.pos),), steps, dtype=torch.long, device=z.pos.device)  # per node
-    for step, (t, s) in enumerate(
-        tqdm(zip(times[:-1], times[1:]), total=steps, disable=not progress, desc="sampling")
-    ):
+    for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
         for _ in range(resample - 1):
             if s <= 0:
                 break

@@ -59,7 +59,8 @@ class BackboneGenerator(PretrainedGenerator):
         nothing to guide towards: use :meth:`design` with a SecondaryStructure conditioner).
 
         Each backbone is poly-glycine chain A numbered from 1; ``metadata`` holds ``index``,
-        ``seed``, ``model``, ``steps``, ``sampler`` and ``refined``.
+        ``seed``, ``model``, ``steps``, ``sampler``, ``time_power``, ``molgen_version`` and
+        ``refined``.
         """
         if "guidance" in options:
             raise TypeError("sample() takes no guidance (nothing to guide towards); use design()")

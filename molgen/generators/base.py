@@ -36,6 +36,7 @@ from molgen.runtime import (
     AutocastNet,
     batch_generator,
     check_precision,
+    check_seed,
     make_generator,
     molgen_version,
     resolve_device,
@@ -77,6 +78,8 @@ class SamplingOptions:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.seed is not None:
+            check_seed(self.seed)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose from {list(SAMPLERS)}")
         if not math.isfinite(self.guidance) or self.guidance < 0:

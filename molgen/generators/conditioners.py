@@ -104,8 +104,8 @@ def parse_range(spec: str | int, what: str = "length") -> tuple[int, int]:
     """``"80"`` -> (80, 80); ``"60-100"`` -> (60, 100); a clear error otherwise."""
     text = str(spec).strip()
     try:
-        low, _, high = text.partition("-")
-        lo, hi = int(low), int(high or low)
+        low, dash, high = text.partition("-")
+        lo, hi = int(low), int(high if dash else low)
     except ValueError:
         raise ValueError(f"invalid {what} {text!r}: expected N or MIN-MAX, e.g. 80 or 60-100") from None
     if hi < lo:
@@ -200,7 +200,7 @@ class SecondaryStructure:
 
         if self.fraction is not None:
             helix, strand = self.fraction
-            if min(helix, strand) < 0 or helix + strand > 1:
+            if not (helix >= 0 and strand >= 0 and helix + strand <= 1):  # NaN fails too
                 raise ValueError(
                     f"helix and strand fractions must be >= 0 and sum to <= 1, got {helix}, {strand}"
                 )

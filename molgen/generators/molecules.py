@@ -148,8 +148,9 @@ class MoleculeGenerator(PretrainedGenerator):
                 generating all others; an implicit-hydrogen model without bonds keeps them and
                 reads the others off distances.
             steps: denoiser evaluations per molecule (with guidance each is one pass over twice the batch);
-                None: 50, or 20 when inpainting (``fixed`` given to a model not trained with
-                fragments, ``config.fragments`` false).
+                None: the model's default (config.json's ``sampling``, else 50), or 20 when
+                inpainting (``fixed`` given to a model not trained with fragments,
+                ``config.fragments`` false).
             sampler: one of ``ancestral``, ``ancestral-mean``, ``ddim``, ``dpm2m``
                 (see :func:`molgen.diffusion.samplers.sample`); None: the model's default
                 (config.json's ``sampling``, else ``dpm2m``), or ``ancestral`` when inpainting.
@@ -165,7 +166,9 @@ class MoleculeGenerator(PretrainedGenerator):
             progress: show a progress bar.
 
         Each Mol carries the properties ``index``, ``seed``, ``model``, ``steps``, ``sampler``,
-        ``time_power``, ``valid`` (see :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
+        ``time_power``, ``molgen_version``, for a model with bonds ``bonds_vs_geometry`` (atom
+        pairs where its bonds and EDM's distance rule disagree), ``valid`` (see
+        :meth:`molgen.structures.Molecule.to_rdkit`) and ``smiles``; with
         ``properties`` also ``target_<name>`` and ``guidance``; with ``fixed`` also ``resample``
         and ``fixed_atoms`` (the first ``fixed_atoms`` atoms of the heavy-atom list are the fragment).
         """

@@ -70,10 +70,11 @@ class DiffusionTrainer:
         """
         Args:
             data: the training set (its type is the subclass's business).
-            resume: continue from ``out_dir/checkpoints/last.pt`` when it exists, with its
-                model and, unless ``train_config`` is given, its training settings (a given
-                ``train_config`` replaces them from here on, e.g. a cooldown with another loss
-                weighting; ``model_config`` is not used).
+            resume: continue from ``out_dir/checkpoints/last.pt`` when it exists (a new run,
+                with a warning, when it does not), with its model and, unless ``train_config``
+                is given, its training settings (a given ``train_config`` replaces them from
+                here on, e.g. a cooldown with another loss weighting; ``model_config`` is not
+                used). Without ``resume`` a folder that holds a checkpoint is refused.
             init_from: start from a model folder's weights, config and statistics (used when
                 the checkpoints are gone but the bundled weights remain). Steps, warm-up and
                 ``max_steps`` count from 0 for this run; the folder's steps and wall time are
@@ -84,6 +85,11 @@ class DiffusionTrainer:
         self.out = Path(out_dir)
         self.device = torch.device(device)
         self.ckpt_path = self.out / "checkpoints" / "last.pt"
+        if not resume and self.ckpt_path.exists():
+            raise ValueError(
+                f"{self.out} already holds a training run ({self.ckpt_path}): continue it with "
+                "--resume, or give another run folder"
+            )
         model_cls = MODEL_KINDS[self.KIND][0]
         checkpoint = self._load_checkpoint() if resume else None
         initial = None
@@ -348,7 +354,7 @@ class DiffusionTrainer:
 
     def _load_checkpoint(self) -> dict | None:
         if not self.ckpt_path.exists():
-            logger.info("no checkpoint at %s; starting fresh", self.ckpt_path)
+            logger.warning("--resume: no checkpoint at %s; starting a new run", self.ckpt_path)
             return None
         checkpoint = read_checkpoint(self.ckpt_path)
         if checkpoint.get("kind", "molecules") != self.KIND:
