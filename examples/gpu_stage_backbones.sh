@@ -8,7 +8,8 @@
 #   MINUTES=0.2 N=4 DEVICE=cpu bash examples/gpu_stage_backbones.sh      # the CPU rehearsal
 #
 # CONFIG picks the training config (default examples/backbones_pair_train_gpu.yaml; the pair-track
-# design: examples/backbones_pair_track_train_gpu.yaml). PRECISION=bf16 trains under bfloat16
+# design: examples/backbones_pair_track_train_gpu.yaml; the mid-noise recipe:
+# examples/backbones_mid_noise_train_gpu.yaml). PRECISION=bf16 trains under bfloat16
 # autocast (default fp32; measured on a CPU only so far: benchmarks/training_precision.py).
 # Needs molgen importable (on the device: carried wheels for biopython, pydssp, tmtools; see
 # examples/gpu_stage_molecules.sh). Results land in $OUT (default runs/gpu_backbones).
@@ -20,7 +21,7 @@ mkdir -p "$out"
 "$py" -m molgen.cli train backbones --data pdb-chains --out "$out/run" --init-from "$init" \
   --config "$config" --device "$device" --max-minutes "$minutes" --precision "$precision" > "$out/train.log" 2>&1
 model="$(cd "$out/run/model" && pwd)"
-"$py" benchmarks/backbone_low_noise.py --model "$model" | tee "$out/low_noise.md"
+"$py" benchmarks/backbone_low_noise.py --model "$model" --noise 0.4 0.85 1.6 3.3 6 12 | tee "$out/low_noise.md"
 "$py" -m molgen.cli sample backbones --model "$model" --length 60-128 -n "$n" --seed 0 --device "$device" \
   --out "$out/designs" --overwrite > "$out/sample.log" 2>&1
 "$py" -m molgen.cli benchmark backbones "$out/designs" --novelty-reference 0 --json "$out/designs.json" \
