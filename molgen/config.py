@@ -232,6 +232,9 @@ class BackboneDenoiserConfig:
     # by pair_blocks blocks of triangle updates, read by every graph edge; 0: none
     pair_channels: int = 0
     pair_blocks: int = 2
+    # after every layer but the last, move the atoms by a step of the network's own and read the
+    # moved backbone's geometry afresh (frames, edge features), as a structure module does
+    coordinate_updates: bool = False
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))

@@ -17,6 +17,12 @@ Self-conditioning (optional, ``config.self_condition``): the previous clean-data
 as more frame coordinates (its atoms relative to each residue and to each neighbour), so the
 network refines its own last answer instead of starting from the noisy input alone.
 
+Coordinate updates (optional, ``config.coordinate_updates``): after every layer but the last the
+network moves the atoms by a step of its own (in the input frames) and the next layer also reads
+the moved backbone's geometry (its frames, own atoms and edge features, recomputed), so later
+layers reason on a cleaner structure than the noisy input, as a structure module does. The steps
+and the readers of the moved geometry start at zero, so such a model can be grown from one without.
+
 Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbone_conditions`):
 secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
 a motif enters as a node flag plus, on edges between residues of one motif group (all such pairs
@@ -202,8 +208,8 @@ class BackboneDenoiser(Denoiser):
         extra = 1 if c.self_condition else 0  # the previous estimate: node and edge features
         self.node_in = nn.Linear(NODE_INPUTS + extra * PREVIOUS_NODE_INPUTS, c.hidden)
         self.relpos = nn.Embedding(2 * c.max_relpos + 1, c.edge_hidden)
-        edge_inputs = c.num_rbf + RESIDUE_COORDS + FRAME_ROTATION
-        self.edge_in = nn.Linear(edge_inputs + extra * (c.num_rbf + RESIDUE_COORDS), c.edge_hidden)
+        edge_geometry = c.num_rbf + RESIDUE_COORDS + FRAME_ROTATION
+        self.edge_in = nn.Linear(edge_geometry + extra * (c.num_rbf + RESIDUE_COORDS), c.edge_hidden)
         if c.conditioning:
             self.ss_embed = nn.Embedding(SS_UNSPECIFIED + 1, c.hidden)
             self.fraction_in = nn.Linear(3, c.hidden)
@@ -227,6 +233,21 @@ class BackboneDenoiser(Denoiser):
         )
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
+        if c.coordinate_updates:  # all zero at first: grown from a model without, it starts as that model
+            between = c.num_layers - 1
+            self.coordinate_steps = nn.ModuleList(
+                nn.Sequential(nn.LayerNorm(c.hidden), nn.Linear(c.hidden, RESIDUE_COORDS))
+                for _ in range(between)
+            )
+            self.moved_nodes = nn.ModuleList(nn.Linear(RESIDUE_COORDS, c.hidden) for _ in range(between))
+            self.moved_edges = nn.ModuleList(nn.Linear(edge_geometry, c.edge_hidden) for _ in range(between))
+            for module in (
+                *[step[1] for step in self.coordinate_steps],
+                *self.moved_nodes,
+                *self.moved_edges,
+            ):
+                nn.init.zeros_(module.weight)
+                nn.init.zeros_(module.bias)
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`.
@@ -257,10 +278,11 @@ class BackboneDenoiser(Denoiser):
             cond = BackboneConditions.none(len(ca), num_graphs, ca.device)
         if c.conditioning and cond.residue_number is not None:  # a crop with gaps (training)
             index, length = cond.residue_number, cond.chain_length
-            frames = trace_frames(ca, *segment_index(rbatch, index))
+            segments = segment_index(rbatch, index)
         else:
             index, length = residue_index(rbatch, num_graphs)
-            frames = trace_frames(ca, index, length)
+            segments = (index, length)
+        frames = trace_frames(ca, *segments)
         padded = Padded(rbatch, num_graphs)  # graph building per chain: G L^2, not R^2
         extra = torch.zeros_like(padded.pair_mask)
         if c.conditioning and bool(cond.motif.any()):
@@ -278,25 +300,14 @@ class BackboneDenoiser(Denoiser):
             extra |= pairing > 0
         src, dst = neighbour_edges(ca, padded, index, c.num_neighbors, c.sequence_window, extra)
 
-        # node inputs: noise level, own atoms in own frame, distance to the chain ends
-        local_atoms = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, RESIDUE_COORDS)
+        # node inputs: noise level, own atoms in own frame, distance to the chain ends; edge
+        # inputs: CA distance, neighbour's atoms and axes in the receiver's frame, sequence offset
+        local_atoms, edge_geometry = self._geometry(xyz, frames, src, dst)
         from_start = index.clamp(max=NUM_END_BUCKETS - 1)
         from_end = (length - 1 - index).clamp(max=NUM_END_BUCKETS - 1) + NUM_END_BUCKETS
         node_inputs = [self.time(logsnr)[rbatch], local_atoms]
-
-        # edge inputs: CA distance, neighbour's atoms and axes in the receiver's frame, sequence offset
-        rel = xyz[src] - ca[dst][:, None]  # [E, 3, 3]
-        dist = rel[:, 1].norm(dim=-1)
-        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (
-            dist[:, None, None] + DISTANCE_SOFTENING
-        )
-        axes = torch.einsum("ekd,eld->ekl", frames[dst], frames[src])
         offset = (index[src] - index[dst]).clamp(-c.max_relpos, c.max_relpos) + c.max_relpos
-        edge_inputs = [
-            self.rbf(dist),
-            rel_local.reshape(-1, RESIDUE_COORDS),
-            axes.reshape(-1, FRAME_ROTATION),
-        ]
+        edge_inputs = [edge_geometry]
         if c.self_condition:
             previous = None if self_cond is None else self_cond.pos
             prev_node, prev_edge = self._previous_estimate(previous, xyz, frames, src, dst)
@@ -325,12 +336,41 @@ class BackboneDenoiser(Denoiser):
             total = torch.zeros(num_graphs, values.shape[1], dtype=values.dtype, device=values.device)
             return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
 
-        for layer in self.layers:
+        moved, seen = xyz, frames  # the moved backbone and its frames (every output is in ``frames``)
+        for number, layer in enumerate(self.layers):
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
+            if c.coordinate_updates and number < len(self.layers) - 1:
+                step = self.coordinate_steps[number](h).reshape(-1, ATOMS_PER_RESIDUE, 3)
+                moved = moved + torch.einsum("rak,rkd->rad", step, frames)
+                # the moved backbone is read as data (no gradient through it: frames of a noisy
+                # trace are unstable to differentiate); its steps are trained through the output
+                seen = trace_frames(moved.detach()[:, 1], *segments)
+                local_atoms, edge_geometry = self._geometry(moved.detach(), seen, src, dst)
+                h = h + self.moved_nodes[number](local_atoms)
+                edge = edge + self.moved_edges[number](edge_geometry)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
-        disp = torch.einsum("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
+        disp = (moved - xyz + torch.einsum("rak,rkd->rad", coeffs, frames)).reshape(-1, 3)
         no_types = noisy.feat.new_zeros(len(pos), 0)
         return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram)
+
+    def _geometry(
+        self, xyz: torch.Tensor, frames: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Invariant features of a backbone ``xyz`` ``[R, 3, 3]`` in its residue ``frames``
+        ``[R, 3, 3]``: every residue's own atoms ``[R, 9]``, and on every edge ``[E, num_rbf + 18]``
+        the CA distance, the sender's atoms (scaled by 1 / distance) and axes in the receiver's frame."""
+        ca = xyz[:, 1]
+        own = torch.einsum("rkd,rad->rak", frames, xyz - ca[:, None]).reshape(-1, RESIDUE_COORDS)
+        rel = xyz[src] - ca[dst][:, None]  # [E, 3, 3]
+        dist = rel[:, 1].norm(dim=-1)
+        rel_local = torch.einsum("ekd,ead->eak", frames[dst], rel) / (
+            dist[:, None, None] + DISTANCE_SOFTENING
+        )
+        axes = torch.einsum("ekd,eld->ekl", frames[dst], frames[src])
+        edge = torch.cat(
+            [self.rbf(dist), rel_local.reshape(-1, RESIDUE_COORDS), axes.reshape(-1, FRAME_ROTATION)], -1
+        )
+        return own, edge
 
     def _condition_nodes(self, cond: BackboneConditions, rbatch: torch.Tensor) -> torch.Tensor:
         """``[R, hidden]``: secondary structure class, chain fractions, motif flag."""
