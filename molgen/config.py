@@ -274,6 +274,8 @@ class BackboneTrainConfig(BaseTrainConfig):
     # models with a pair track: cross-entropy of its distogram (every residue pair's clean CA
     # distance bin), at every noise level
     distogram_loss_weight: float = 0.0
+    # models with coordinate updates: x0 loss of the estimates between layers, averaged over them
+    intermediate_loss_weight: float = 0.5
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
@@ -302,6 +304,10 @@ class BackboneTrainConfig(BaseTrainConfig):
             )
         if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
+        if self.intermediate_loss_weight < 0:
+            raise ValueError(
+                f"BackboneTrainConfig.intermediate_loss_weight must be >= 0: {self.intermediate_loss_weight}"
+            )
         if self.distogram_loss_weight < 0:
             raise ValueError(
                 f"BackboneTrainConfig.distogram_loss_weight must be >= 0: {self.distogram_loss_weight}"

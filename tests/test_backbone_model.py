@@ -373,17 +373,34 @@ def test_coordinate_updates_stay_se3_equivariant_and_start_as_the_model_they_gro
     fn, *_ = with_previous_estimate(moving, real_chains, 0.3)
     both = torch.cat([noisy, previous], 1)
     torch.testing.assert_close(fn(both).disp, fn_plain(both).disp, atol=0, rtol=0)
+    assert fn(both).intermediate.shape == (2, len(noisy), 3) and not fn(both).intermediate.any()
+    assert fn_plain(both).intermediate is None
 
     for module in (*moving.coordinate_steps, *moving.moved_nodes, *moving.moved_edges):
         for param in module.parameters():
             torch.nn.init.normal_(param, std=0.3)
-    out = fn(both).disp
+    out, steps = fn(both).disp, fn(both).intermediate
     assert (out - fn_plain(both).disp).abs().max() > 1e-3 * out.abs().max()  # the steps are used
+    assert (steps[1] - steps[0]).abs().max() > 1e-3 * steps.abs().max()
     rot = random_rotation(torch.Generator().manual_seed(1))
-    moved = torch.cat([noisy @ rot.T - 0.2, previous @ rot.T - 0.2], 1)
-    torch.testing.assert_close(fn(moved).disp, out @ rot.T, atol=1e-9, rtol=0)
+    moved = fn(torch.cat([noisy @ rot.T - 0.2, previous @ rot.T - 0.2], 1))
+    torch.testing.assert_close(moved.disp, out @ rot.T, atol=1e-9, rtol=0)
+    torch.testing.assert_close(moved.intermediate, steps @ rot.T, atol=1e-9, rtol=0)
     mirrored = fn(torch.cat([noisy @ MIRROR, previous @ MIRROR], 1)).disp
     assert (mirrored - out @ MIRROR).abs().max() > 1e-3 * out.abs().max()
+
+
+def test_the_estimates_between_layers_have_their_own_loss(tmp_path, real_chains):
+    denoiser = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, coordinate_updates=True)
+    model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=denoiser)
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, model, TINY_BACKBONE_TRAIN)
+    assert trainer.config.intermediate_loss_weight > 0
+    total, parts = trainer.loss(3)
+    trainer.config = dataclasses.replace(trainer.config, intermediate_loss_weight=0.0)
+    alone, same_parts = trainer.loss(3)
+    assert parts == same_parts and float(total.detach()) > float(alone.detach())  # the same batch, one more term
+    total.backward()
+    assert all(step[1].weight.grad.abs().sum() > 0 for step in trainer.net.coordinate_steps)
 
 
 def test_long_range_and_estimate_neighbours_stay_in_their_chain_and_reach_far():

@@ -18,10 +18,12 @@ as more frame coordinates (its atoms relative to each residue and to each neighb
 network refines its own last answer instead of starting from the noisy input alone.
 
 Coordinate updates (optional, ``config.coordinate_updates``): after every layer but the last the
-network moves the atoms by a step of its own (in the input frames) and the next layer also reads
-the moved backbone's geometry (its frames, own atoms and edge features, recomputed), so later
-layers reason on a cleaner structure than the noisy input, as a structure module does. The steps
-and the readers of the moved geometry start at zero, so such a model can be grown from one without.
+network adds a step of its own to its coordinate output, and the next layer also reads the clean
+estimate that output stands for (its frames, own atoms and edge features, recomputed), so later
+layers reason on a cleaner structure than the noisy input, as a structure module does. Every such
+intermediate output is returned for an auxiliary loss (AlphaFold 2 supervises every layer of its
+structure module likewise). The steps and the readers of the estimates start at zero, so such a
+model can be grown from one without.
 
 Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbone_conditions`):
 secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
@@ -345,26 +347,34 @@ class BackboneDenoiser(Denoiser):
             total = torch.zeros(num_graphs, values.shape[1], dtype=values.dtype, device=values.device)
             return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
 
-        moved, seen = xyz, frames  # the moved backbone and its frames (every output is in ``frames``)
+        output = torch.zeros_like(xyz)  # the coordinate output so far, read like ``disp``
+        intermediate = []
+        if c.coordinate_updates:
+            alpha = torch.sigmoid(logsnr).sqrt()[rbatch, None, None]  # x0 = alpha z + sigma disp
+            sigma = torch.sigmoid(-logsnr).sqrt()[rbatch, None, None]
         for number, layer in enumerate(self.layers):
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
             if c.coordinate_updates and number < len(self.layers) - 1:
-                # each step scaled by 1 / (number of steps): together they move the output as fast
-                # as one head would (unscaled, their gradients were 5x the head's and, clipped,
-                # slowed down the whole network)
+                # each step scaled by 1 / (number of steps): their gradients do not swamp the
+                # rest of the network's under gradient clipping
                 step = self.coordinate_steps[number](h).reshape(-1, ATOMS_PER_RESIDUE, 3)
-                step = step / (len(self.layers) - 1)
-                moved = moved + frame_product("rak,rkd->rad", step, frames)
-                # the moved backbone is read as data (no gradient through it: frames of a noisy
-                # trace are unstable to differentiate); its steps are trained through the output
-                seen = trace_frames(moved.detach()[:, 1], *segments)
-                local_atoms, edge_geometry = self._geometry(moved.detach(), seen, src, dst)
+                output = output + frame_product("rak,rkd->rad", step, frames) / (len(self.layers) - 1)
+                intermediate.append(output)
+                # the clean estimate so far, read as data (no gradient through its frames, which
+                # are unstable to differentiate at high noise); the steps learn from the auxiliary loss
+                estimate = (alpha * xyz + sigma * output).detach()
+                seen = trace_frames(estimate[:, 1], *segments)
+                local_atoms, edge_geometry = self._geometry(estimate, seen, src, dst)
                 h = h + self.moved_nodes[number](local_atoms)
                 edge = edge + self.moved_edges[number](edge_geometry)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
-        disp = (moved - xyz + frame_product("rak,rkd->rad", coeffs, frames)).reshape(-1, 3)
+        disp = (output + frame_product("rak,rkd->rad", coeffs, frames)).reshape(-1, 3)
         no_types = noisy.feat.new_zeros(len(pos), 0)
-        return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram)
+        steps = None
+        if intermediate:  # [K, 3 R, 3], zero mean per chain as ``disp``
+            flat = torch.stack(intermediate, 2).reshape(len(pos), -1)  # [3 R, 3 K]
+            steps = remove_mean(flat, batch, num_graphs).reshape(len(pos), -1, 3).transpose(0, 1)
+        return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram, steps)
 
     def _geometry(
         self, xyz: torch.Tensor, frames: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
