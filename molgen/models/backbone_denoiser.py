@@ -22,8 +22,9 @@ network adds a step of its own to its coordinate output, and the next layer also
 estimate that output stands for (its frames, own atoms and edge features, recomputed), so later
 layers reason on a cleaner structure than the noisy input, as a structure module does. Every such
 intermediate output is returned for an auxiliary loss (AlphaFold 2 supervises every layer of its
-structure module likewise). The steps and the readers of the estimates start at zero, so such a
-model can be grown from one without.
+structure module likewise); the steps read the node features without a gradient into them. The
+steps and the readers of the estimates start at zero, so such a model can be grown from one
+without.
 
 Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbone_conditions`):
 secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
@@ -355,9 +356,10 @@ class BackboneDenoiser(Denoiser):
         for number, layer in enumerate(self.layers):
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
             if c.coordinate_updates and number < len(self.layers) - 1:
-                # each step scaled by 1 / (number of steps): their gradients do not swamp the
-                # rest of the network's under gradient clipping
-                step = self.coordinate_steps[number](h).reshape(-1, ATOMS_PER_RESIDUE, 3)
+                # the steps read the features without shaping them (trained through them, the
+                # shared features served the early estimates at the cost of the output), each
+                # scaled by 1 / (number of steps) so their gradients do not dominate the clipped norm
+                step = self.coordinate_steps[number](h.detach()).reshape(-1, ATOMS_PER_RESIDUE, 3)
                 output = output + frame_product("rak,rkd->rad", step, frames) / (len(self.layers) - 1)
                 intermediate.append(output)
                 # the clean estimate so far, read as data (no gradient through its frames, which
