@@ -59,12 +59,12 @@ def test_assert_equivariant_catches_a_non_equivariant_function(batch):
 
 def test_denoiser_is_permutation_equivariant(batch):
     net = make_net()
-    out_disp, out_logits, _ = net(state(batch), batch["logsnr"])
+    out = net(state(batch), batch["logsnr"])
     # permute atoms within each molecule (nodes must stay grouped by graph)
     perm = torch.cat([torch.tensor([4, 0, 3, 1, 2]), 5 + torch.randperm(9), 14 + torch.tensor([2, 0, 1])])
-    disp, logits, _ = net(state(batch, batch["pos"][perm], batch["feat"][perm]), batch["logsnr"])
-    torch.testing.assert_close(disp, out_disp[perm], atol=1e-10, rtol=0)
-    torch.testing.assert_close(logits, out_logits[perm], atol=1e-10, rtol=0)
+    permuted = net(state(batch, batch["pos"][perm], batch["feat"][perm]), batch["logsnr"])
+    torch.testing.assert_close(permuted.disp, out.disp[perm], atol=1e-10, rtol=0)
+    torch.testing.assert_close(permuted.logits, out.logits[perm], atol=1e-10, rtol=0)
 
 
 def test_molecules_in_a_batch_do_not_interact(batch):
