@@ -398,7 +398,8 @@ def test_the_estimates_between_layers_have_their_own_loss(tmp_path, real_chains)
     total, parts = trainer.loss(3)
     trainer.config = dataclasses.replace(trainer.config, intermediate_loss_weight=0.0)
     alone, same_parts = trainer.loss(3)
-    assert parts == same_parts and float(total.detach()) > float(alone.detach())  # the same batch, one more term
+    # the same batch, one more term
+    assert parts == same_parts and float(total.detach()) > float(alone.detach())
     total.backward()
     assert all(step[1].weight.grad.abs().sum() > 0 for step in trainer.net.coordinate_steps)
 
