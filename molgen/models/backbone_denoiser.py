@@ -363,7 +363,7 @@ class BackboneDenoiser(Denoiser):
                 output = output + frame_product("rak,rkd->rad", step, frames) / (len(self.layers) - 1)
                 intermediate.append(output)
                 # the clean estimate so far, read as data (no gradient through its frames, which
-                # are unstable to differentiate at high noise); the steps learn from the auxiliary loss
+                # are unstable to differentiate at high noise); the steps learn from the losses
                 estimate = (alpha * xyz + sigma * output).detach()
                 seen = trace_frames(estimate[:, 1], *segments)
                 local_atoms, edge_geometry = self._geometry(estimate, seen, src, dst)
