@@ -13,36 +13,28 @@ estimate is in the input's frame) of the final x0 estimate and, for a model with
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch
 
-from molgen.core.state import State
 from molgen.datasets.backbones import read_backbone_folder
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0, x0_from_output
 from molgen.models.pretrained import load_pretrained
-from molgen.training.validation import time_of_logsnr
+from molgen.training.validation import noised_chain
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "heldout_chains"
 
 
 def estimate_errors(net, sde, chain, noise: float, coord_scale: float) -> list[float]:
     """RMSD (A) of every estimate of one pass (intermediate ones first, the output last)."""
-    xyz = torch.as_tensor(chain.coords[:, :3], dtype=torch.float32).reshape(-1, 3)
-    pos = (xyz - xyz.mean(0)) / coord_scale
-    x0 = State(pos, pos.new_zeros(len(pos), 0), torch.zeros(len(pos), dtype=torch.long), 1)
-    logsnr = -2.0 * math.log(noise / coord_scale)
-    alpha, sigma = math.sqrt(1 / (1 + math.exp(-logsnr))), math.sqrt(1 / (1 + math.exp(logsnr)))
-    z = x0.replace(alpha * pos + sigma * sde.noise_like(x0, torch.Generator().manual_seed(0)).pos, x0.feat)
-    t = torch.tensor([time_of_logsnr(sde, logsnr)])
+    x0, z, t = noised_chain(sde, chain, noise, 0, coord_scale)
     with torch.no_grad():
         previous, _ = predict_x0(net, sde, z, t, 1.0)
         final, out = predict_x0(net, sde, z, t, 1.0, self_cond=previous)
     between = [] if out.intermediate is None else list(out.intermediate)
     estimates = [x0_from_output(sde, z, t, out._replace(disp=d), 1.0).pos for d in between] + [final.pos]
-    return [float((e - pos).square().sum(-1).mean().sqrt()) * coord_scale for e in estimates]
+    return [float((e - x0.pos).square().sum(-1).mean().sqrt()) * coord_scale for e in estimates]
 
 
 def main() -> None:

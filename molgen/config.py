@@ -232,8 +232,8 @@ class BackboneDenoiserConfig:
     # by pair_blocks blocks of triangle updates, read by every graph edge; 0: none
     pair_channels: int = 0
     pair_blocks: int = 2
-    # after every layer but the last, move the atoms by a step of the network's own and read the
-    # moved backbone's geometry afresh (frames, edge features), as a structure module does
+    # after every layer but the last, add a step to the coordinate output and let the next layer
+    # read the clean estimate it stands for (frames, edge features afresh), as a structure module does
     coordinate_updates: bool = False
 
     def __post_init__(self) -> None:

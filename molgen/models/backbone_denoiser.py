@@ -348,9 +348,9 @@ class BackboneDenoiser(Denoiser):
             total = torch.zeros(num_graphs, values.shape[1], dtype=values.dtype, device=values.device)
             return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
 
-        output = torch.zeros_like(xyz)  # the coordinate output so far, read like ``disp``
         intermediate = []
         if c.coordinate_updates:
+            output = torch.zeros_like(xyz)  # the coordinate output so far, read like ``disp``
             alpha = torch.sigmoid(logsnr).sqrt()[rbatch, None, None]  # x0 = alpha z + sigma disp
             sigma = torch.sigmoid(-logsnr).sqrt()[rbatch, None, None]
         for number, layer in enumerate(self.layers):
@@ -370,7 +370,10 @@ class BackboneDenoiser(Denoiser):
                 h = h + self.moved_nodes[number](local_atoms)
                 edge = edge + self.moved_edges[number](edge_geometry)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
-        disp = (output + frame_product("rak,rkd->rad", coeffs, frames)).reshape(-1, 3)
+        disp = frame_product("rak,rkd->rad", coeffs, frames)
+        if intermediate:
+            disp = disp + output
+        disp = disp.reshape(-1, 3)
         no_types = noisy.feat.new_zeros(len(pos), 0)
         steps = None
         if intermediate:  # [K, 3 R, 3], zero mean per chain as ``disp``
