@@ -5,7 +5,7 @@
         [--precision bf16] [--threads 1]
 
 Every recipe (a `molgen train backbones --config` file; its model may add modules to the
-``--init-from`` model, e.g. `model: {denoiser: {coordinate_updates: true}}`) gets a trainer on the
+``--init-from`` model, e.g. `model: {denoiser: {pair_channels: 16}}`) gets a trainer on the
 bundled training chains; blocks of ``--steps`` full training steps (forward, backward, AdamW, EMA)
 alternate between the recipes for ``--rounds`` rounds in one process, so all see the same machine
 load. The last column is the ratio of medians to the baseline: the machine is shared, so only

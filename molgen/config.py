@@ -232,9 +232,6 @@ class BackboneDenoiserConfig:
     # by pair_blocks blocks of triangle updates, read by every graph edge; 0: none
     pair_channels: int = 0
     pair_blocks: int = 2
-    # after every layer but the last, add a step to the coordinate output and let the next layer
-    # read the clean estimate it stands for (frames, edge features afresh), as a structure module does
-    coordinate_updates: bool = False
 
     def __post_init__(self) -> None:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
@@ -274,8 +271,6 @@ class BackboneTrainConfig(BaseTrainConfig):
     # models with a pair track: cross-entropy of its distogram (every residue pair's clean CA
     # distance bin), at every noise level
     distogram_loss_weight: float = 0.0
-    # models with coordinate updates: x0 loss of the estimates between layers, averaged over them
-    intermediate_loss_weight: float = 0.5
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
@@ -304,10 +299,6 @@ class BackboneTrainConfig(BaseTrainConfig):
             )
         if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
-        if self.intermediate_loss_weight < 0:
-            raise ValueError(
-                f"BackboneTrainConfig.intermediate_loss_weight must be >= 0: {self.intermediate_loss_weight}"
-            )
         if self.distogram_loss_weight < 0:
             raise ValueError(
                 f"BackboneTrainConfig.distogram_loss_weight must be >= 0: {self.distogram_loss_weight}"

@@ -361,49 +361,6 @@ def test_pair_aware_denoiser_is_se3_equivariant_not_mirror_equivariant_and_updat
     assert (fn(both).disp - out).abs().max() > 1e-6
 
 
-def test_coordinate_updates_stay_se3_equivariant_and_start_as_the_model_they_grow_from(real_chains):
-    torch.manual_seed(4)
-    three = dataclasses.replace(PAIR_AWARE, num_layers=3)
-    plain = BackboneDenoiser(three).double()
-    for layer in plain.layers:
-        torch.nn.init.normal_(layer.edge_update.weight, std=0.3)
-    moving = BackboneDenoiser(dataclasses.replace(three, coordinate_updates=True)).double()
-    moving.load_state_dict(plain.state_dict(), strict=False)  # the new modules stay zero
-    fn_plain, noisy, previous, *_ = with_previous_estimate(plain, real_chains, 0.3)
-    fn, *_ = with_previous_estimate(moving, real_chains, 0.3)
-    both = torch.cat([noisy, previous], 1)
-    torch.testing.assert_close(fn(both).disp, fn_plain(both).disp, atol=0, rtol=0)
-    assert fn(both).intermediate.shape == (2, len(noisy), 3) and not fn(both).intermediate.any()
-    assert fn_plain(both).intermediate is None
-
-    for module in (*moving.coordinate_steps, *moving.moved_nodes, *moving.moved_edges):
-        for param in module.parameters():
-            torch.nn.init.normal_(param, std=0.3)
-    out, steps = fn(both).disp, fn(both).intermediate
-    assert (out - fn_plain(both).disp).abs().max() > 1e-3 * out.abs().max()  # the steps are used
-    assert (steps[1] - steps[0]).abs().max() > 1e-3 * steps.abs().max()
-    rot = random_rotation(torch.Generator().manual_seed(1))
-    moved = fn(torch.cat([noisy @ rot.T - 0.2, previous @ rot.T - 0.2], 1))
-    torch.testing.assert_close(moved.disp, out @ rot.T, atol=1e-9, rtol=0)
-    torch.testing.assert_close(moved.intermediate, steps @ rot.T, atol=1e-9, rtol=0)
-    mirrored = fn(torch.cat([noisy @ MIRROR, previous @ MIRROR], 1)).disp
-    assert (mirrored - out @ MIRROR).abs().max() > 1e-3 * out.abs().max()
-
-
-def test_the_estimates_between_layers_have_their_own_loss(tmp_path, real_chains):
-    denoiser = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, coordinate_updates=True)
-    model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=denoiser)
-    trainer = BackboneTrainer(real_chains[:16], tmp_path, model, TINY_BACKBONE_TRAIN)
-    assert trainer.config.intermediate_loss_weight > 0
-    total, parts = trainer.loss(3)
-    trainer.config = dataclasses.replace(trainer.config, intermediate_loss_weight=0.0)
-    alone, same_parts = trainer.loss(3)
-    # the same batch, one more term
-    assert parts == same_parts and float(total.detach()) > float(alone.detach())
-    total.backward()
-    assert all(step[1].weight.grad.abs().sum() > 0 for step in trainer.net.coordinate_steps)
-
-
 def test_long_range_and_estimate_neighbours_stay_in_their_chain_and_reach_far():
     from molgen.models.backbone_denoiser import knn_pairs, long_range_pairs
 

@@ -55,14 +55,11 @@ class DenoiserOutput(NamedTuple):
         logits: ``[N, num_types]`` invariant type logits (``[N, 0]`` without types).
         pair_logits: ``[P, num_pair_states]`` invariant per-pair logits for models with a pair
             state (bond orders, residue-pair states), pairs stored graph by graph; None without.
-        intermediate: ``[K, N, 3]`` earlier coordinate outputs of a network that refines its
-            estimate layer by layer, read like ``disp`` (trained by an auxiliary loss); None without.
     """
 
     disp: torch.Tensor
     logits: torch.Tensor
     pair_logits: torch.Tensor | None = None
-    intermediate: torch.Tensor | None = None
 
 
 class Denoiser(nn.Module):

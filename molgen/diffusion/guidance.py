@@ -38,7 +38,6 @@ def guided_x0(
         cond.cat(cond.unconditional()),
         None if self_cond is None else self_cond.doubled(),
     )
-    both = both._replace(intermediate=None)  # only training reads a network's intermediate outputs
     mixed = DenoiserOutput(*(None if o is None else _mix(o, guidance) for o in both))
     return x0_from_output(sde, z, t, mixed, type_scale, pair_scale)
 

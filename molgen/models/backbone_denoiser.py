@@ -17,15 +17,6 @@ Self-conditioning (optional, ``config.self_condition``): the previous clean-data
 as more frame coordinates (its atoms relative to each residue and to each neighbour), so the
 network refines its own last answer instead of starting from the noisy input alone.
 
-Coordinate updates (optional, ``config.coordinate_updates``): after every layer but the last the
-network adds a step of its own to its coordinate output, and the next layer also reads the clean
-estimate that output stands for (its frames, own atoms and edge features, recomputed), so later
-layers reason on a cleaner structure than the noisy input, as a structure module does. Every such
-intermediate output is returned for an auxiliary loss (AlphaFold 2 supervises every layer of its
-structure module likewise); the steps read the node features without a gradient into them. The
-steps and the readers of the estimates start at zero, so such a model can be grown from one
-without.
-
 Conditioning (optional, ``config.conditioning``; see :mod:`molgen.models.backbone_conditions`):
 secondary structure per residue and helix/strand fractions per chain enter as node embeddings;
 a motif enters as a node flag plus, on edges between residues of one motif group (all such pairs
@@ -245,21 +236,6 @@ class BackboneDenoiser(Denoiser):
         )
         self.out_norm = nn.LayerNorm(c.hidden)
         self.head = nn.Linear(c.hidden, 3 * ATOMS_PER_RESIDUE)
-        if c.coordinate_updates:  # all zero at first: grown from a model without, it starts as that model
-            between = c.num_layers - 1
-            self.coordinate_steps = nn.ModuleList(
-                nn.Sequential(nn.LayerNorm(c.hidden), nn.Linear(c.hidden, RESIDUE_COORDS))
-                for _ in range(between)
-            )
-            self.moved_nodes = nn.ModuleList(nn.Linear(RESIDUE_COORDS, c.hidden) for _ in range(between))
-            self.moved_edges = nn.ModuleList(nn.Linear(edge_geometry, c.edge_hidden) for _ in range(between))
-            for module in (
-                *[step[1] for step in self.coordinate_steps],
-                *self.moved_nodes,
-                *self.moved_edges,
-            ):
-                nn.init.zeros_(module.weight)
-                nn.init.zeros_(module.bias)
 
     def forward(self, noisy: State, logsnr: torch.Tensor, cond=None, self_cond=None) -> DenoiserOutput:
         """See :class:`molgen.core.denoiser.Denoiser`.
@@ -290,11 +266,10 @@ class BackboneDenoiser(Denoiser):
             cond = BackboneConditions.none(len(ca), num_graphs, ca.device)
         if c.conditioning and cond.residue_number is not None:  # a crop with gaps (training)
             index, length = cond.residue_number, cond.chain_length
-            segments = segment_index(rbatch, index)
+            frames = trace_frames(ca, *segment_index(rbatch, index))
         else:
             index, length = residue_index(rbatch, num_graphs)
-            segments = (index, length)
-        frames = trace_frames(ca, *segments)
+            frames = trace_frames(ca, index, length)
         padded = Padded(rbatch, num_graphs)  # graph building per chain: G L^2, not R^2
         extra = torch.zeros_like(padded.pair_mask)
         if c.conditioning and bool(cond.motif.any()):
@@ -348,38 +323,12 @@ class BackboneDenoiser(Denoiser):
             total = torch.zeros(num_graphs, values.shape[1], dtype=values.dtype, device=values.device)
             return (total.index_add_(0, rbatch, values) * inv_length)[rbatch]
 
-        intermediate = []
-        if c.coordinate_updates:
-            output = torch.zeros_like(xyz)  # the coordinate output so far, read like ``disp``
-            alpha = torch.sigmoid(logsnr).sqrt()[rbatch, None, None]  # x0 = alpha z + sigma disp
-            sigma = torch.sigmoid(-logsnr).sqrt()[rbatch, None, None]
-        for number, layer in enumerate(self.layers):
+        for layer in self.layers:
             h, edge = layer(h, edge, src, dst, inv_count, chain_mean)
-            if c.coordinate_updates and number < len(self.layers) - 1:
-                # the steps read the features without shaping them (trained through them, the
-                # shared features served the early estimates at the cost of the output), each
-                # scaled by 1 / (number of steps) so their gradients do not dominate the clipped norm
-                step = self.coordinate_steps[number](h.detach()).reshape(-1, ATOMS_PER_RESIDUE, 3)
-                output = output + frame_product("rak,rkd->rad", step, frames) / (len(self.layers) - 1)
-                intermediate.append(output)
-                # the clean estimate so far, read as data (no gradient through its frames, which
-                # are unstable to differentiate at high noise); the steps learn from the losses
-                estimate = (alpha * xyz + sigma * output).detach()
-                seen = trace_frames(estimate[:, 1], *segments)
-                local_atoms, edge_geometry = self._geometry(estimate, seen, src, dst)
-                h = h + self.moved_nodes[number](local_atoms)
-                edge = edge + self.moved_edges[number](edge_geometry)
         coeffs = self.head(self.out_norm(h)).reshape(-1, ATOMS_PER_RESIDUE, 3)
-        disp = frame_product("rak,rkd->rad", coeffs, frames)
-        if intermediate:
-            disp = disp + output
-        disp = disp.reshape(-1, 3)
+        disp = frame_product("rak,rkd->rad", coeffs, frames).reshape(-1, 3)
         no_types = noisy.feat.new_zeros(len(pos), 0)
-        steps = None
-        if intermediate:  # [K, 3 R, 3], zero mean per chain as ``disp``
-            flat = torch.stack(intermediate, 2).reshape(len(pos), -1)  # [3 R, 3 K]
-            steps = remove_mean(flat, batch, num_graphs).reshape(len(pos), -1, 3).transpose(0, 1)
-        return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram, steps)
+        return DenoiserOutput(remove_mean(disp, batch, num_graphs), no_types, distogram)
 
     def _geometry(
         self, xyz: torch.Tensor, frames: torch.Tensor, src: torch.Tensor, dst: torch.Tensor

@@ -170,12 +170,9 @@ def backbone_loss(
     pair_weight: float = 0.0,
     pair_cutoff: float = 10.0,
     distogram_weight: float = 0.0,
-    intermediate_weight: float = 0.0,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss plus (``pair_weight``) a
-    non-local pair loss plus (``distogram_weight``, models with a pair track) a distogram loss plus
-    (``intermediate_weight``, models with coordinate updates) the x0 loss of every intermediate
-    estimate, averaged over them (in the total only).
+    non-local pair loss plus (``distogram_weight``, models with a pair track) a distogram loss.
 
     The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
     every ``geometry_span`` consecutive residues in the x0 prediction; the pair term that of the
@@ -200,7 +197,7 @@ def backbone_loss(
     d_pred, pair_graph = local_distances(pred.pos, x0.batch, geometry_span)
     d_true, _ = local_distances(x0.pos, x0.batch, geometry_span)
     geo = graph_mean(((d_pred - d_true) * coord_scale).square().mean(-1), pair_graph, graphs)
-    alpha, sigma = sde.alpha_sigma(t)
+    alpha, _ = sde.alpha_sigma(t)
     loss_geo = (alpha.square() * geo).mean()
     zero = torch.zeros((), device=loss_pos.device)
     loss_pair = loss_distogram = zero
@@ -220,8 +217,4 @@ def backbone_loss(
         loss_distogram = graph_mean(entropy, rbatch[i], graphs).mean()
     total = loss_pos + geometry_weight * loss_geo + pair_weight * loss_pair
     total = total + distogram_weight * loss_distogram
-    if intermediate_weight > 0 and out.intermediate is not None:
-        estimates = alpha[z.batch, None] * z.pos + sigma[z.batch, None] * out.intermediate  # [K, N, 3]
-        error = graph_mean((estimates - x0.pos).square().sum(-1).mean(0), x0.batch, graphs)
-        total = total + intermediate_weight * (min_snr_weight(sde, t, min_snr_gamma) * error).mean()
     return total, (loss_pos.detach(), loss_geo.detach(), loss_pair.detach(), loss_distogram.detach())
