@@ -27,20 +27,6 @@ VALIDATION_NOISE = 1.6  # Angstrom per coordinate: the noise level of issue 21's
 MID_VALIDATION_NOISE = 3.3
 
 
-def noised_chain(
-    sde: VPSDE, chain: Backbone, noise: float, seed: int, coord_scale: float
-) -> tuple[State, State, torch.Tensor]:
-    """(clean, noisy, time ``[1]``): the N, CA, C of ``chain`` in model units, centred, and the
-    same noised by ``noise`` A per coordinate (``sigma / alpha`` times the coordinate scale)."""
-    xyz = torch.as_tensor(chain.coords[:, :3], dtype=torch.float32).reshape(-1, 3)
-    pos = (xyz - xyz.mean(0)) / coord_scale
-    x0 = State(pos, pos.new_zeros(len(pos), 0), torch.zeros(len(pos), dtype=torch.long), 1)
-    logsnr = -2.0 * math.log(noise / coord_scale)
-    alpha, sigma = math.sqrt(1 / (1 + math.exp(-logsnr))), math.sqrt(1 / (1 + math.exp(logsnr)))
-    z = x0.replace(alpha * pos + sigma * sde.noise_like(x0, torch.Generator().manual_seed(seed)).pos, x0.feat)
-    return x0, z, torch.tensor([time_of_logsnr(sde, logsnr)])
-
-
 @torch.no_grad()
 def one_step_estimate(
     net: Denoiser,
@@ -55,8 +41,14 @@ def one_step_estimate(
     """The network's x0 estimate of ``chain`` noised by ``noise`` A per coordinate (ideal O); a
     self-conditioning model reads its previous estimate ``recycles`` times (1: as in sampling)."""
     device = next(net.parameters()).device
-    _, z, t = noised_chain(sde, chain, noise, seed, coord_scale)
-    z, t = z.to(device), t.to(device)
+    xyz = torch.as_tensor(chain.coords[:, :3], dtype=torch.float32).reshape(-1, 3)
+    pos = (xyz - xyz.mean(0)) / coord_scale
+    x0 = State(pos, pos.new_zeros(len(pos), 0), torch.zeros(len(pos), dtype=torch.long), 1)
+    logsnr = -2.0 * math.log(noise / coord_scale)
+    alpha, sigma = math.sqrt(1 / (1 + math.exp(-logsnr))), math.sqrt(1 / (1 + math.exp(logsnr)))
+    z = x0.replace(alpha * pos + sigma * sde.noise_like(x0, torch.Generator().manual_seed(seed)).pos, x0.feat)
+    z = z.to(device)
+    t = torch.tensor([time_of_logsnr(sde, logsnr)], device=device)
     estimate, _ = predict_x0(net, sde, z, t, 1.0)
     for _ in range(recycles if self_condition else 0):
         estimate, _ = predict_x0(net, sde, z, t, 1.0, self_cond=estimate)
