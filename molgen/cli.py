@@ -46,9 +46,9 @@ from molgen.generators.conditioners import (
     Length,
     Motif,
     SecondaryStructure,
-    Topology,
     parse_pairs,
     parse_ss_fraction,
+    topology_from,
 )
 from molgen.io.partial import PartialRun, first_records, sdf_tags
 from molgen.io.pdb import write_pdb
@@ -390,7 +390,12 @@ def sample_backbones(
         str | None, opt("Strands of --ss that pair, e.g. E1:E2,E2:E3 (add :parallel to a pair).")
     ] = None,
     ss_from: Annotated[
-        Path | None, opt("Template PDB/mmCIF: its DSSP string and strand pairing, loops jittered.")
+        Path | None,
+        opt(
+            "Template PDB/mmCIF: its DSSP string and strand pairing, loops jittered; or a chain "
+            f"set ({BUNDLED_SET_NAME}: the bundled training chains, FILE.npz, a folder): a random "
+            "chain's per design."
+        ),
     ] = None,
     guidance: Annotated[float, opt("Classifier-free guidance weight on --ss/--ss-fraction (1: none).")] = 1.0,
     model: Annotated[str, opt("Bundled model name or a model folder.")] = BACKBONE_MODEL,
@@ -431,7 +436,7 @@ def sample_backbones(
         fraction = parse_ss_fraction(ss_fraction) if ss_fraction is not None else None
         conditioners.append(SecondaryStructure(ss, fraction, parse_pairs(pairs) if pairs else ()))
     if ss_from is not None:
-        conditioners.append(Topology.from_structure(ss_from))
+        conditioners.append(topology_from(ss_from))
     if motif is not None:  # after a secondary-structure string, which fixes the length
         conditioners.append(Motif.from_contig(file_or_bundled(motif, ".pdb", *MOTIF_FOLDERS), contig))
     gen = backbone_api.BackboneGenerator.from_pretrained(model, device=device, precision=precision)

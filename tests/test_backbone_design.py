@@ -495,6 +495,34 @@ def test_a_template_gives_its_topology_with_jittered_loops(real_chains):
     assert len({p.length for p in plans}) > 1  # loops are jittered per design
 
 
+def test_a_template_topology_is_fitted_to_the_allowed_length(real_chains):
+    from molgen.generators.conditioners import Topology
+
+    topology = Topology.from_structure(HELD_OUT / "2kl8_A.pdb", jitter=0)
+    n, strip = len(topology.ss), topology.ss.replace("L", "")
+    for want in (n - 3, n + 7):
+        plan = compose([Length(str(want)), topology], (20, 300), np.random.default_rng(0))
+        assert plan.length == want == len(plan.ss) and plan.ss.replace("L", "") == strip
+    with pytest.raises(ValueError, match="needs at least"):
+        compose([Length(str(len(strip) - 1)), topology], (20, 300), np.random.default_rng(0))
+
+
+def test_a_chain_set_gives_each_design_the_topology_of_a_chain_that_fits(real_chains):
+    from molgen.generators.conditioners import TopologySet, topology_from
+
+    chains = topology_from("pdb-chains")
+    assert isinstance(chains, TopologySet) and len(chains.chains) == len(real_chains)
+    rng = np.random.default_rng(0)
+    plans = [compose([Length("60-128"), chains], (40, 256), rng) for _ in range(12)]
+    assert all(60 <= p.length <= 128 and len(p.ss) == p.length for p in plans)
+    assert len({p.length_source for p in plans}) > 6  # a different chain per design
+    assert any(p.strand_pairs for p in plans) and any("E" in p.ss for p in plans)
+    fixed = compose([Length("90"), chains], (40, 256), rng)
+    assert fixed.length == 90
+    with pytest.raises(ValueError, match="no chains"):
+        TopologySet((), "empty")
+
+
 def test_a_pairing_model_trains_on_the_real_pairing_and_reads_it(tmp_path, real_chains):
     from molgen.structures.backbone import Backbone, ideal_oxygens
     from molgen.structures.secondary_structure import bridge_partners
@@ -562,3 +590,10 @@ def test_a_pairing_model_samples_with_pairs_and_the_manifest_reports_them(tmp_pa
     assert result.exit_code == 0, result.output
     with open(out2 / "manifest.csv") as handle:
         assert all(r["pairs_requested"] for r in csv.DictReader(handle))
+    (tmp_path / "from_set").mkdir()
+    out3, result = _sample(tmp_path / "from_set", model_dir, "--ss-from", "pdb-chains", "-n", "3")
+    assert result.exit_code == 0, result.output
+    with open(out3 / "manifest.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 and len({r["template"] for r in rows}) == 3
+    assert all(r["template"].startswith("pdb-chains chain ") for r in rows)

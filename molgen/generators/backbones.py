@@ -196,6 +196,8 @@ class BackboneGenerator(PretrainedGenerator):
             meta |= {"ss_requested": plan.ss, "ss_fraction_requested": plan.ss_fraction, "guidance": guidance}
             if plan.strand_pairs:
                 meta["pairs_requested"] = list(plan.strand_pairs)
+            if plan.template is not None:
+                meta["template"] = plan.template
         if len(plan.motif_index):
             sequence[plan.motif_index] = list(plan.motif_sequence)
             b_factors[plan.motif_index] = 1.0
@@ -272,7 +274,7 @@ def manifest_row(design: Backbone, file: str) -> dict:
     """A design's row of ``manifest.csv``: file, length, how it was sampled, its quick metrics
     (:func:`molgen.structures.backbone_quality.score_backbone`), and what it was asked for
     (contig and motif mapping ``label:position`` with the motif RMSD; secondary structure and
-    its agreement with DSSP; guidance)."""
+    its agreement with DSSP and the template it came from; guidance)."""
     meta = design.metadata
     quick = score_backbone(design)
     row = {
@@ -293,6 +295,8 @@ def manifest_row(design: Backbone, file: str) -> dict:
     if meta.get("ss_requested") is not None:
         agreement = ss_agreement(meta["ss_requested"], quick["ss"])["all"]
         row |= {"ss_requested": meta["ss_requested"], "ss_agreement": agreement}
+        if "template" in meta:
+            row["template"] = meta["template"]
     if meta.get("ss_fraction_requested") is not None:
         helix, strand = meta["ss_fraction_requested"]
         row |= {"ss_fraction_requested": f"helix={helix},strand={strand}"}

@@ -23,8 +23,10 @@ from typing import Protocol
 
 import numpy as np
 
+from molgen.datasets.backbones import BUNDLED_SET_NAME, load_backbone_set
 from molgen.generators.contig import Segment, format_contig, parse_contig, sample_lengths
 from molgen.io.pdb import read_chains
+from molgen.structures.backbone import Backbone
 from molgen.structures.secondary_structure import (
     ANTIPARALLEL,
     PARALLEL,
@@ -54,6 +56,7 @@ class DesignPlan:
         motif_group: ``[M]`` motif group (0, 1, ...) of every motif position; each group is a
             rigid body placed independently of the others.
         contig: the contig as sampled (designed segments with their drawn lengths).
+        template: the structure whose topology ``ss`` and ``strand_pairs`` were taken from.
     """
 
     length_range: tuple[int, int]
@@ -68,6 +71,7 @@ class DesignPlan:
     motif_sequence: str = ""
     motif_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     contig: str | None = None
+    template: str | None = None
 
     def with_length(self, length: int, what: str) -> DesignPlan:
         """Fix the length to ``length`` because of ``what``; an error if it is outside the
@@ -215,9 +219,10 @@ class SecondaryStructure:
 
 @dataclass(frozen=True)
 class Topology:
-    """The topology of a template structure (RFdiffusion's scaffold-guided mode): its DSSP string
+    """The topology of a template chain (RFdiffusion's scaffold-guided mode): its DSSP string
     and strand pairing, every loop's length changed per design by up to ``jitter`` residues (a
-    loop between two elements keeps at least one residue)."""
+    loop between two elements keeps at least one residue), then loops lengthened or shortened one
+    residue at a time, at random, until the length fits the allowed range."""
 
     ss: str
     pairs: tuple[tuple[int, int, int], ...]
@@ -226,28 +231,82 @@ class Topology:
     STAGE = 1
 
     @classmethod
+    def from_backbone(cls, backbone: Backbone, source: str, jitter: int = 2) -> Topology:
+        ss = secondary_structure(backbone)
+        pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(backbone, ss).items()))
+        return cls(ss, pairs, source, jitter)
+
+    @classmethod
     def from_structure(cls, path: str | os.PathLike, jitter: int = 2) -> Topology:
         """The first chain of a PDB/mmCIF file; a clear error when it has none."""
         chains = read_chains(path)
         if not chains:
             raise ValueError(f"{path}: no protein chain with N, CA, C, O")
-        ss = secondary_structure(chains[0])
-        pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(chains[0], ss).items()))
-        return cls(ss, pairs, str(Path(path).name), jitter)
+        return cls.from_backbone(chains[0], str(Path(path).name), jitter)
 
     def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
         runs = ["".join(g) for _, g in itertools.groupby(self.ss)]
-        out = []
-        for k, run in enumerate(runs):
-            if run[0] == "L":
-                inner = 0 < k < len(runs) - 1
-                run = "L" * max(int(inner), len(run) + int(rng.integers(-self.jitter, self.jitter + 1)))
-            out.append(run)
-        ss = "".join(out)
+        loops = [k for k, run in enumerate(runs) if run[0] == "L"]
+        shortest = {k: int(0 < k < len(runs) - 1) for k in loops}  # terminal loops may vanish
+        sizes = [len(run) for run in runs]
+        for k in loops:
+            sizes[k] = max(shortest[k], sizes[k] + int(rng.integers(-self.jitter, self.jitter + 1)))
+        lo, hi = plan.length_range
+        while sum(sizes) < lo and loops:
+            sizes[loops[rng.integers(len(loops))]] += 1
+        while sum(sizes) > hi:
+            room = [k for k in loops if sizes[k] > shortest[k]]
+            if not room:
+                raise ValueError(
+                    f"the topology of {self.source} needs at least {sum(sizes)} residues, "
+                    f"outside the allowed {lo}-{hi}"
+                )
+            sizes[room[rng.integers(len(room))]] -= 1
+        ss = "".join(run[0] * n for run, n in zip(runs, sizes))
         plan = plan.with_length(
             len(ss), f"the topology of {self.source} ({len(ss)} residues after loop jitter)"
         )
-        return replace(plan, ss=ss, strand_pairs=self.pairs)
+        return replace(plan, ss=ss, strand_pairs=self.pairs, template=self.source)
+
+
+@dataclass(frozen=True, eq=False)
+class TopologySet:
+    """Per design, the :class:`Topology` of a chain drawn at random from a set (e.g. the bundled
+    training chains) among those whose length fits the allowed range (or, when fewer than
+    ``NEAREST`` fit, the ``NEAREST`` closest in length): designs with the secondary-structure
+    make-up and strand pairings of real chains, drawn from the set's topologies and then from the
+    network given each one."""
+
+    chains: tuple[Backbone, ...]
+    source: str
+    jitter: int = 2
+    STAGE = 1
+    NEAREST = 20
+
+    def __post_init__(self) -> None:
+        if not self.chains:
+            raise ValueError(f"{self.source}: no chains to take topologies from")
+
+    def plan(self, plan: DesignPlan, rng: np.random.Generator) -> DesignPlan:
+        lo, hi = plan.length_range
+        lengths = np.array([len(c) for c in self.chains])
+        distance = np.maximum(lo - lengths, 0) + np.maximum(lengths - hi, 0)
+        candidates = np.flatnonzero(distance == 0)
+        if len(candidates) < self.NEAREST:
+            candidates = np.argsort(distance, kind="stable")[: self.NEAREST]
+        chain = self.chains[int(rng.choice(candidates))]
+        name = f"{self.source} chain {chain.metadata.get('id', '?')}"
+        return Topology.from_backbone(chain, name, self.jitter).plan(plan, rng)
+
+
+def topology_from(source: str | os.PathLike, jitter: int = 2) -> Topology | TopologySet:
+    """``--ss-from``: a structure file gives its first chain's :class:`Topology`; a set of chains
+    (``pdb-chains``, the bundled training set; a ``.npz``; a folder of structures) gives a
+    :class:`TopologySet`."""
+    path = Path(source)
+    if str(source) == BUNDLED_SET_NAME or path.is_dir() or path.suffix == ".npz":
+        return TopologySet(tuple(load_backbone_set(source)), path.name, jitter)
+    return Topology.from_structure(path, jitter)
 
 
 @dataclass(frozen=True, eq=False)
