@@ -228,6 +228,7 @@ class BackboneDenoiserConfig:
     estimate_neighbors: int = 0
     long_range_neighbors: int = 0
     pairing: bool = False  # read which strand elements pair (BackboneConditions.pair_index/pair_kind)
+    registers: bool = False  # pairing models: also read which residue pairs bridge (kinds + BRIDGED)
     # a dense pair track (molgen.models.pair_track) of this many channels per residue pair, refined
     # by pair_blocks blocks of triangle updates, read by every graph edge; 0: none
     pair_channels: int = 0
@@ -237,6 +238,8 @@ class BackboneDenoiserConfig:
         _check_positive(self, ("hidden", "edge_hidden", "num_layers", "num_neighbors", "max_relpos"))
         if self.pairing and not self.conditioning:
             raise ValueError("BackboneDenoiserConfig.pairing is a condition: it needs conditioning: true")
+        if self.registers and not self.pairing:
+            raise ValueError("BackboneDenoiserConfig.registers refine a pairing: they need pairing: true")
         if min(self.estimate_neighbors, self.long_range_neighbors, self.pair_channels, self.pair_blocks) < 0:
             raise ValueError("BackboneDenoiserConfig neighbour counts and pair sizes must be >= 0")
 
@@ -273,6 +276,8 @@ class BackboneTrainConfig(BaseTrainConfig):
     distogram_loss_weight: float = 0.0
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
+    # register models: chance that a chain whose pairing is given also gets its bridged residue pairs
+    register_probability: float = 0.0
     motif_probability: float = 0.5  # conditioning models: chance a chain gets a random motif
     # chains are drawn with probability proportional to 1 + strand_oversampling x their DSSP strand
     # fraction (0: uniform epochs)
@@ -307,6 +312,7 @@ class BackboneTrainConfig(BaseTrainConfig):
             "low_noise_fraction",
             "ss_probability",
             "pairing_probability",
+            "register_probability",
             "motif_probability",
             "spatial_crop_fraction",
         ):

@@ -523,6 +523,63 @@ def test_a_chain_set_gives_each_design_the_topology_of_a_chain_that_fits(real_ch
         TopologySet((), "empty")
 
 
+def test_a_template_registers_move_with_their_strands():
+    from molgen.generators.conditioners import Topology
+    from molgen.structures.secondary_structure import strand_elements
+
+    chain = read_backbone(HELD_OUT / "1qjg_A.pdb")
+    topology = Topology.from_backbone(chain, "1qjg")
+    assert len(topology.bridges) > 10
+    element = strand_elements(topology.ss)
+    for seed in range(4):
+        plan = topology.plan(DesignPlan((20, 300)), np.random.default_rng(seed))
+        moved = strand_elements(plan.ss)
+        assert len(plan.strand_bridges) == len(topology.bridges)
+        for (i, j), (a, b) in zip(topology.bridges, plan.strand_bridges):
+            assert (moved[a], moved[b]) == (element[i], element[j])  # same strands ...
+            # ... and the same place within them
+            assert a - np.flatnonzero(moved == moved[a])[0] == i - np.flatnonzero(element == element[i])[0]
+
+
+def test_a_register_model_reads_the_bridged_pairs_of_its_training_chains(tmp_path, real_chains):
+    from molgen.structures.secondary_structure import BRIDGED, bridge_partners
+    from molgen.testing import TINY_BACKBONE_MODEL, TINY_BACKBONE_TRAIN
+    from molgen.training.backbone_trainer import BackboneTrainer
+
+    denoiser = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, pairing=True, registers=True)
+    model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=denoiser)
+    train = dataclasses.replace(
+        TINY_BACKBONE_TRAIN, pairing_probability=1.0, register_probability=1.0, batch_size=4
+    )
+    chains = [c for c in real_chains if bridge_partners(c)[0].shape[0] > 8][:8]
+    trainer = BackboneTrainer(chains, tmp_path, model, train)
+    kind = trainer.local_inputs(0).cond.pair_kind
+    assert (kind > BRIDGED).any() and (kind <= BRIDGED).any()  # the register inside the blocks
+    encoded = trainer.encoded
+    assert list(encoded.lengths[:2]) == [len(chains[0]), len(chains[1])]
+    whole = encoded.batch(np.arange(2), np.zeros(2), 10**6)
+    everyone = np.ones(len(whole.row), dtype=bool)
+    index, kind = encoded.pairs_of(whole.element, everyone, whole.row, everyone)
+    blocks = {tuple(p) for p in index.T.tolist()}
+    bridges = {(int(i), int(j)) for i, j in bridge_partners(chains[0])[0]}
+    bridges |= {(int(i) + len(chains[0]), int(j) + len(chains[0])) for i, j in bridge_partners(chains[1])[0]}
+    marked = {tuple(p) for p in index[:, kind > BRIDGED].T.tolist()}
+    assert marked and marked == bridges & blocks
+    _, unmarked = encoded.pairs_of(whole.element, everyone, whole.row, ~everyone)
+    assert torch.equal(unmarked, torch.where(kind > BRIDGED, kind - BRIDGED, kind))
+    loss, _ = trainer.loss(0)
+    loss.backward()
+    assert trainer.net.register_embed.weight.grad.abs().sum() > 0
+    # sampling: a template's registers reach the network
+    from molgen.generators.conditioners import Topology
+
+    gen = BackboneGenerator.from_pretrained(trainer.train())
+    topology = Topology.from_structure(HELD_OUT / "1qjg_A.pdb")
+    plan = topology.plan(DesignPlan((20, 300)), np.random.default_rng(0))
+    kind = gen._conditions([plan]).pair_kind
+    assert 0 < int((kind > BRIDGED).sum()) <= len(plan.strand_bridges) < int((kind > 0).sum())
+
+
 def test_a_pairing_model_trains_on_the_real_pairing_and_reads_it(tmp_path, real_chains):
     from molgen.structures.backbone import Backbone, ideal_oxygens
     from molgen.structures.secondary_structure import bridge_partners

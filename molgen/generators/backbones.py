@@ -18,6 +18,7 @@ from molgen.structures.backbone import Backbone, with_ideal_oxygens
 from molgen.structures.backbone_geometry import idealize
 from molgen.structures.backbone_quality import score_backbone
 from molgen.structures.secondary_structure import (
+    BRIDGED,
     SS_UNSPECIFIED,
     bridge_partners,
     ss_agreement,
@@ -232,13 +233,20 @@ class BackboneGenerator(PretrainedGenerator):
         for plan in plans:
             if plan.strand_pairs:
                 element = strand_elements(plan.ss)
+                bridges = (
+                    [i * plan.length + j for i, j in plan.strand_bridges]
+                    if self.config.denoiser.registers
+                    else []
+                )
                 for a, b, kind in plan.strand_pairs:
                     i, j = np.meshgrid(
                         np.flatnonzero(element == a), np.flatnonzero(element == b), indexing="ij"
                     )
                     lo, hi = np.minimum(i, j).ravel(), np.maximum(i, j).ravel()
                     pair_index.append(torch.as_tensor(np.stack([lo, hi]) + start))
-                    pair_kind.append(torch.full((lo.size,), kind))
+                    pair_kind.append(
+                        torch.as_tensor(kind + BRIDGED * np.isin(lo * plan.length + hi, bridges))
+                    )
             start += plan.length
             ss.append(
                 ss_indices(plan.ss) if plan.ss is not None else torch.full((plan.length,), SS_UNSPECIFIED)

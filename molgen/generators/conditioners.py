@@ -30,6 +30,7 @@ from molgen.structures.backbone import Backbone
 from molgen.structures.secondary_structure import (
     ANTIPARALLEL,
     PARALLEL,
+    bridge_partners,
     secondary_structure,
     ss_indices,
     strand_elements,
@@ -56,6 +57,9 @@ class DesignPlan:
         motif_group: ``[M]`` motif group (0, 1, ...) of every motif position; each group is a
             rigid body placed independently of the others.
         contig: the contig as sampled (designed segments with their drawn lengths).
+        strand_bridges: residue pairs ``(i, j)``, ``i < j``, of two pairing strands that are to
+            be bridged (the register; read by models trained with registers, others pair the
+            strands as blocks).
         template: the structure whose topology ``ss`` and ``strand_pairs`` were taken from.
     """
 
@@ -71,6 +75,7 @@ class DesignPlan:
     motif_sequence: str = ""
     motif_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     contig: str | None = None
+    strand_bridges: tuple[tuple[int, int], ...] = ()
     template: str | None = None
 
     def with_length(self, length: int, what: str) -> DesignPlan:
@@ -222,19 +227,24 @@ class Topology:
     """The topology of a template chain (RFdiffusion's scaffold-guided mode): its DSSP string
     and strand pairing, every loop's length changed per design by up to ``jitter`` residues (a
     loop between two elements keeps at least one residue), then loops lengthened or shortened one
-    residue at a time, at random, until the length fits the allowed range."""
+    residue at a time, at random, until the length fits the allowed range. ``bridges``: the
+    template's bridged residue pairs within strands (``(i, j)``, ``i < j``), moved with their
+    strands."""
 
     ss: str
     pairs: tuple[tuple[int, int, int], ...]
     source: str
     jitter: int = 2
+    bridges: tuple[tuple[int, int], ...] = ()
     STAGE = 1
 
     @classmethod
     def from_backbone(cls, backbone: Backbone, source: str, jitter: int = 2) -> Topology:
         ss = secondary_structure(backbone)
         pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(backbone, ss).items()))
-        return cls(ss, pairs, source, jitter)
+        strand = np.array(list(ss)) == "E"
+        bridges = tuple((int(i), int(j)) for i, j in bridge_partners(backbone)[0] if strand[i] and strand[j])
+        return cls(ss, pairs, source, jitter, bridges)
 
     @classmethod
     def from_structure(cls, path: str | os.PathLike, jitter: int = 2) -> Topology:
@@ -266,7 +276,10 @@ class Topology:
         plan = plan.with_length(
             len(ss), f"the topology of {self.source} ({len(ss)} residues after loop jitter)"
         )
-        return replace(plan, ss=ss, strand_pairs=self.pairs, template=self.source)
+        old_start = np.repeat(np.cumsum([0] + [len(r) for r in runs[:-1]]), [len(r) for r in runs])
+        shift = np.repeat(np.cumsum([0] + sizes[:-1]), [len(r) for r in runs]) - old_start
+        bridges = tuple((i + int(shift[i]), j + int(shift[j])) for i, j in self.bridges)
+        return replace(plan, ss=ss, strand_pairs=self.pairs, strand_bridges=bridges, template=self.source)
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,7 +308,7 @@ class TopologySet:
         if len(candidates) < self.NEAREST:
             candidates = np.argsort(distance, kind="stable")[: self.NEAREST]
         chain = self.chains[int(rng.choice(candidates))]
-        name = f"{self.source} chain {chain.metadata.get('id', '?')}"
+        name = f"{self.source} chain {chain.metadata['id']}"
         return Topology.from_backbone(chain, name, self.jitter).plan(plan, rng)
 
 

@@ -35,7 +35,8 @@ class BackboneConditions:
             whose strand elements are to pair: every residue of one element with every residue of
             the other (RFdiffusion's block adjacency), so the register is left to the model.
         pair_kind: ``[Q]`` long, ``ANTIPARALLEL`` or ``PARALLEL``
-            (:mod:`molgen.structures.secondary_structure`).
+            (:mod:`molgen.structures.secondary_structure`), + ``BRIDGED`` for a pair that is to
+            be bridged (the register, where known).
         residue_number: ``[R]`` long position of every residue in its full chain, and
         chain_length: ``[R]`` long length of that chain, when the residues are a crop of longer
             chains (training: windows and spatial crops with gaps); None (sampling): each chain's

@@ -23,7 +23,8 @@ a motif enters as a node flag plus, on edges between residues of one motif group
 are edges), the group's internal geometry in its own residue frames, which does not depend on
 where the group is placed; different groups see nothing of each other's relative pose. With
 ``config.pairing``, residue pairs of strand elements that are to pair are edges with an
-antiparallel/parallel embedding. All of these start at zero, so a conditioning model can be
+antiparallel/parallel embedding, and with ``config.registers`` those of them that DSSP bridges
+(the register, when known) get one more. All of these start at zero, so a conditioning model can be
 grown from an unconditional one (it computes exactly the unconditional function until trained,
 except that a motif or a pairing also adds edges between its residues), and "unspecified" is how
 the model samples unconditionally.
@@ -42,7 +43,7 @@ from molgen.core.state import State
 from molgen.models.backbone_conditions import BackboneConditions, residue_frames
 from molgen.models.layers import FourierTime, GaussianRBF, scatter_mean
 from molgen.models.pair_track import PairTrack
-from molgen.structures.secondary_structure import SS_UNSPECIFIED
+from molgen.structures.secondary_structure import BRIDGED, SS_UNSPECIFIED
 
 ATOMS_PER_RESIDUE = 3  # N, CA, C
 TIME_FEATURES = 16  # Fourier features of the noise level (FourierTime's default 8 frequencies)
@@ -225,6 +226,9 @@ class BackboneDenoiser(Denoiser):
                     nn.init.zeros_(param)  # starts as the unconditional model (warm starts)
             if c.pairing:
                 nn.init.zeros_(self.pairing_embed.weight)
+            if c.registers:  # the pairs of those residues that DSSP bridges (the register), per kind
+                self.register_embed = nn.Embedding(3, c.edge_hidden)
+                nn.init.zeros_(self.register_embed.weight)
         if c.pair_channels:  # the dense pair track; its edge read-out starts at zero (warm starts)
             self.pair_track = PairTrack(
                 c.pair_channels, c.pair_blocks, c.hidden, c.max_relpos, c.num_rbf, c.rbf_max
@@ -308,7 +312,12 @@ class BackboneDenoiser(Denoiser):
             edge = edge + self.motif_edge_in(self._motif_edges(cond, src, dst))
         if pairing is not None:
             kind = padded.pairs(pairing, dst, src)
+            bridged = kind > BRIDGED
+            kind = torch.where(bridged, kind - BRIDGED, kind)
             edge = edge + self.pairing_embed(kind) * (kind > 0)[:, None]
+            if c.registers:
+                edge = edge + self.register_embed(kind) * bridged[:, None]
+            pairing = torch.where(pairing > BRIDGED, pairing - BRIDGED, pairing)  # the pair track's kinds
         distogram = None
         if c.pair_channels:
             previous_ca = None if self_cond is None else self_cond.pos.reshape(-1, ATOMS_PER_RESIDUE, 3)[:, 1]

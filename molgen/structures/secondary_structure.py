@@ -74,6 +74,9 @@ def has_sheet(backbone: Backbone) -> bool:
 
 
 ANTIPARALLEL, PARALLEL = 1, 2  # kinds of a strand pairing (0: none)
+# a pair kind + BRIDGED (3, 4) marks a residue pair of two pairing strands that DSSP bridges: the
+# register, for models trained with BackboneDenoiserConfig.registers
+BRIDGED = 2
 
 
 def strand_elements(ss: str) -> np.ndarray:

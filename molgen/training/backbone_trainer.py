@@ -18,8 +18,10 @@ from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.models.pretrained import DataStats
 from molgen.structures.backbone import Backbone
 from molgen.structures.secondary_structure import (
+    BRIDGED,
     SS_CLASSES,
     SS_UNSPECIFIED,
+    bridge_partners,
     secondary_structure,
     strand_elements,
     strand_pairing,
@@ -77,7 +79,8 @@ MIN_CROP_SEGMENT = 3  # spatial crops drop pieces shorter than this (a residue n
 class CroppedBatch(NamedTuple):
     """A training batch of cropped chains: ``pos`` ``[3 R, 3]`` (centred, model units), ``batch``
     ``[3 R]``, DSSP class ``ss`` ``[R]`` and strand ``element`` ``[R]`` (None without DSSP), and
-    each residue's ``number`` in its full chain and that chain's length, ``[R]`` each."""
+    each residue's ``number`` in its full chain and that chain's length, ``[R]`` each, and its
+    ``row`` in the encoded set."""
 
     pos: torch.Tensor
     batch: torch.Tensor
@@ -85,6 +88,7 @@ class CroppedBatch(NamedTuple):
     element: np.ndarray | None
     number: torch.Tensor
     chain_length: torch.Tensor
+    row: np.ndarray
 
 
 def _long_pieces(rows: np.ndarray) -> np.ndarray:
@@ -98,8 +102,9 @@ def _long_pieces(rows: np.ndarray) -> np.ndarray:
 class EncodedBackbones:
     """N, CA, C coordinates of every training chain, back to back, in Angstrom, and (when
     ``with_ss``) their DSSP secondary-structure classes and strand pairing: the strand element of
-    every residue (numbered across all chains; -1 outside strands) and ``pairing`` ``[K, 3]``
-    (element a, element b, kind) of the elements that pair."""
+    every residue (numbered across all chains; -1 outside strands), ``pairing`` ``[K, 3]``
+    (element a, element b, kind) of the elements that pair, and ``bridges``, the sorted keys
+    ``i * N + j`` of the residue pairs ``i < j`` (rows of the ``N`` residues) that DSSP bridges."""
 
     def __init__(
         self, chains: Sequence[Backbone], min_length: int, coord_scale: float, with_ss: bool = False
@@ -113,6 +118,7 @@ class EncodedBackbones:
         self.coord_scale = coord_scale
         self.ss = self.element = None
         pairing: dict[tuple[int, int], int] = {}
+        bridges = [np.zeros(0, dtype=np.int64)]
         if with_ss:
             strings = [secondary_structure(c) for c in kept]
             lookup = np.frombuffer(SS_CLASSES.encode(), dtype=np.uint8)
@@ -122,12 +128,15 @@ class EncodedBackbones:
                 raise ValueError(f"DSSP returned letters outside {SS_CLASSES}")
             self.ss = np.argmax(match, axis=1)
             elements, first = [], 0
-            for chain, ss in zip(kept, strings):
+            for n, (chain, ss) in enumerate(zip(kept, strings)):
                 local = strand_elements(ss)
                 elements.append(np.where(local >= 0, local + first, -1))
                 pairing |= {(a + first, b + first): k for (a, b), k in strand_pairing(chain, ss).items()}
                 first += int(local.max(initial=-1)) + 1
+                rows = bridge_partners(chain)[0] + self.offsets[n]
+                bridges.append(rows[:, 0] * self.offsets[-1] + rows[:, 1])
             self.element = np.concatenate(elements)
+        self.bridges = np.sort(np.concatenate(bridges))
         # [K, 3] (element a, element b, kind) of every pairing
         self.pairing = np.array([(a, b, k) for (a, b), k in pairing.items()], dtype=np.int64).reshape(-1, 3)
 
@@ -167,12 +176,17 @@ class EncodedBackbones:
             element=None if self.element is None else self.element[rows],
             number=torch.from_numpy(np.concatenate(crops)),
             chain_length=torch.from_numpy(np.repeat(self.lengths[indices], [len(c) for c in crops])),
+            row=rows,
         )
 
-    def pairs_of(self, element: np.ndarray, chains: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The block adjacency of a batch's residues (``element`` ``[R]`` strand elements, -1 none)
-        for the chains ``chains`` (bool ``[R]``, residues whose pairing is given): ``[2, Q]``
-        residue pairs ``i < j`` whose elements pair, and their kinds ``[Q]``."""
+    def pairs_of(
+        self, element: np.ndarray, chains: np.ndarray, row: np.ndarray, registers: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block adjacency of a batch's residues (``element`` ``[R]`` strand elements, -1 none;
+        ``row`` ``[R]`` their rows in the set) for the chains ``chains`` (bool ``[R]``, residues
+        whose pairing is given): ``[2, Q]`` residue pairs ``i < j`` whose elements pair, and their
+        kinds ``[Q]``, + ``BRIDGED`` for the pairs DSSP bridges where ``registers`` (bool ``[R]``)
+        is set."""
         given = np.flatnonzero(chains & (element >= 0))
         elements, local = np.unique(element[given], return_inverse=True)
         table = np.zeros((len(elements), len(elements)), dtype=np.int64)  # kinds among these elements
@@ -184,7 +198,11 @@ class EncodedBackbones:
         kind = table[local[i], local[j]]
         keep = kind > 0
         pairs = np.stack([given[i][keep], given[j][keep]])
-        return torch.from_numpy(pairs).long(), torch.from_numpy(kind[keep])
+        kind = kind[keep]
+        if registers is not None:
+            keys = row[pairs].min(0) * self.offsets[-1] + row[pairs].max(0)
+            kind = kind + BRIDGED * (registers[pairs[0]] & np.isin(keys, self.bridges))
+        return torch.from_numpy(pairs).long(), torch.from_numpy(kind)
 
 
 def random_conditions(
@@ -336,7 +354,11 @@ class BackboneTrainer(DiffusionTrainer):
             rbatch = batch[::ATOMS_PER_RESIDUE]
             if self.model_config.denoiser.pairing:  # only pairing models draw this: other runs are unchanged
                 chosen = torch.rand(b, generator=gen) < self.config.pairing_probability
-                pairing = self.encoded.pairs_of(element, chosen[rbatch].numpy())
+                registers = None
+                if self.model_config.denoiser.registers:  # only register models draw this
+                    registers = torch.rand(b, generator=gen) < self.config.register_probability
+                    registers = registers[rbatch].numpy()
+                pairing = self.encoded.pairs_of(element, chosen[rbatch].numpy(), cropped.row, registers)
             cond = random_conditions(x0, ss, self.config, gen, pairing)
             cond = dataclasses.replace(cond, residue_number=cropped.number, chain_length=cropped.chain_length)
             cond = cond.graphs(lo, hi, rbatch).to(self.device)
