@@ -404,6 +404,13 @@ def sample_backbones(
     seed: Seed = None,
     refine: Annotated[bool, opt("Polish bonds and angles by restrained minimisation.")] = True,
     batch_size: Annotated[int, opt("Designs per batch.")] = backbone_api.DEFAULT_BATCH_SIZE,
+    time_power: Annotated[
+        float | None,
+        opt(
+            "Time grid t_i = (1 - i/steps)^P; P > 1 puts more of the steps at low noise "
+            "[default: the model's, else 1]"
+        ),
+    ] = None,
     device: Device = "auto",
     overwrite: Overwrite = False,
     precision: Precision = "fp32",
@@ -418,7 +425,7 @@ def sample_backbones(
         "contig": contig, "ss": ss, "ss_fraction": ss_fraction, "pairs": pairs,
         "ss_from": None if ss_from is None else str(ss_from), "guidance": guidance, "model": model,
         "steps": steps, "sampler": sampler, "seed": seed, "refine": refine, "batch_size": batch_size,
-        "precision": precision,
+        "time_power": time_power, "precision": precision,
     }  # fmt: skip
     run = PartialRun(out, request, resume, folder=True)
     if (motif is None) != (contig is None):
@@ -445,7 +452,12 @@ def sample_backbones(
     start = time.perf_counter()
     with sampling_into(run, batch_size, overwrite) as kept:
         batches = gen.iter_designs(
-            plans, guidance=guidance, refine=refine, first_batch=kept // batch_size, **options
+            plans,
+            guidance=guidance,
+            refine=refine,
+            first_batch=kept // batch_size,
+            time_power=time_power,
+            **options,
         )
         rows = read_rows(run.partial / "manifest.csv")
         for batch in batches:

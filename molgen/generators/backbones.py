@@ -129,6 +129,7 @@ class BackboneGenerator(PretrainedGenerator):
         refine: bool = True,
         progress: bool = False,
         first_batch: int = 0,
+        time_power: float | None = None,
     ) -> Iterator[list[Backbone]]:
         """Sample ``plans`` (from :meth:`plan_designs`) batch by batch (the request is checked
         before the first batch is asked for).
@@ -147,9 +148,15 @@ class BackboneGenerator(PretrainedGenerator):
             refine: polish bond lengths and angles with :func:`idealize` (a restrained
                 minimisation that moves atoms by tenths of an Angstrom); ``False`` returns the
                 network's raw output.
+            time_power: the time grid ``t_i = (1 - i / steps) ** time_power``; None: the
+                model's default (config.json ``sampling``), else 1 (uniform).
         """
         seed = resolve_seed(seed)
-        options = SamplingOptions(steps, sampler, batch_size, seed=seed, guidance=guidance, progress=progress)
+        if time_power is None:
+            time_power = float(self.sampling.get("time_power", 1.0))
+        options = SamplingOptions(
+            steps, sampler, batch_size, seed=seed, guidance=guidance, progress=progress, time_power=time_power
+        )
         self._check_conditional(plans)
         samples = self.iter_samples(list(plans), self._batch_inputs, options, "backbones", first_batch)
         return self._backbones(samples, options, refine)
@@ -289,7 +296,7 @@ def manifest_row(design: Backbone, file: str) -> dict:
         "file": file,
         "length": len(design),
         "seed": "" if meta["seed"] is None else meta["seed"],
-        **{k: meta[k] for k in ("steps", "sampler", "model", "molgen_version")},
+        **{k: meta[k] for k in ("steps", "sampler", "time_power", "model", "molgen_version")},
         "refined": int(meta["refined"]),
         **{k: quick[k] for k in QUICK_METRICS},
     }
