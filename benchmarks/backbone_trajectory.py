@@ -1,7 +1,7 @@
 """Secondary structure of the clean estimate along a sampling trajectory (prints a markdown table).
 
     python benchmarks/backbone_trajectory.py [--model backbones] [--length 100] [-n 8]
-        [--steps 100] [--sampler ancestral-mean] [--seed 0] [--rows 10]
+        [--steps 100] [--sampler ancestral-mean] [--time-power P] [--seed 0] [--rows 10]
 
 Unconditional designs are sampled as ``BackboneGenerator.sample`` samples them (same prior,
 self-conditioning and sampler); at evenly spaced steps the network's x0 estimate gets ideal
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("-n", "--num", type=int, default=8)
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--sampler", default=DEFAULT_SAMPLER)
+    parser.add_argument("--time-power", type=float, help="time grid power (default: the model's, else 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", type=int, default=10, help="estimates shown (evenly spaced steps)")
     parser.add_argument("--threads", type=int, default=1)
@@ -51,6 +52,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gen = BackboneGenerator.from_pretrained(args.model, device="cpu")
     gen.check_lengths([args.length])
+    power = args.time_power if args.time_power is not None else float(gen.sampling.get("time_power", 1.0))
     atoms = 3 * args.length * args.num
     batch = torch.arange(args.num).repeat_interleave(3 * args.length)
     shape = State(torch.zeros(atoms, 3), torch.zeros(atoms, 0), batch, args.num)
@@ -66,11 +68,19 @@ def main() -> None:
         return x0
 
     with torch.no_grad():
-        sample(denoise, gen.sde, z, args.steps, args.sampler, torch.Generator().manual_seed(args.seed))
+        sample(
+            denoise,
+            gen.sde,
+            z,
+            args.steps,
+            args.sampler,
+            torch.Generator().manual_seed(args.seed),
+            time_power=power,
+        )
     shown = sorted({round(k * (len(estimates) - 1) / max(args.rows - 1, 1)) for k in range(args.rows)})
     scale = gen.stats.coord_scale  # Angstrom per model unit
     print(f"model {args.model}, {args.num} designs of {args.length} residues, ", end="")
-    print(f"{args.sampler} {args.steps} steps\n")
+    print(f"{args.sampler} {args.steps} steps, time power {power}\n")
     print("| step | t | noise (A per coordinate) | helix in estimate | strand in estimate |")
     print("|---|---|---|---|---|")
     for k in shown:

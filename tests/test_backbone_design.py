@@ -368,6 +368,16 @@ def test_cli_backbone_sampling_defaults_are_the_generators():
         assert (params["steps"].default, params["sampler"].default) == (DEFAULT_STEPS, DEFAULT_SAMPLER)
 
 
+def test_backbones_sample_on_their_models_time_grid_unless_told(tmp_path):
+    gen = BackboneGenerator.from_pretrained("backbones")
+    assert gen.sampling["time_power"] == 2.0  # measured: docs/benchmarks.md, "The time grid"
+    own, uniform = (
+        gen.sample(40, steps=3, seed=0, refine=False, **power)[0] for power in ({}, {"time_power": 1.0})
+    )
+    assert (own.metadata["time_power"], uniform.metadata["time_power"]) == (2.0, 1.0)
+    assert not np.allclose(own.coords, uniform.coords)
+
+
 # ------------------------------------------------------------ multi-motif
 MULTI_MOTIF = bundled_data("motif_multi", "1bcf_2groups.pdb")
 MULTI_CONTIG = "8-15/A92-99@A/16-30/A123-130@A/16-30/A47-54@B/16-30/A18-25@B/8-15"
