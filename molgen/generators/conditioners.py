@@ -240,6 +240,7 @@ class Topology:
 
     @classmethod
     def from_backbone(cls, backbone: Backbone, source: str, jitter: int = 2) -> Topology:
+        """The topology DSSP finds in ``backbone`` (``source`` names it in plans and errors)."""
         ss = secondary_structure(backbone)
         pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(backbone, ss).items()))
         strand = np.array(list(ss)) == "E"
