@@ -242,9 +242,10 @@ class Topology:
     def from_backbone(cls, backbone: Backbone, source: str, jitter: int = 2) -> Topology:
         """The topology DSSP finds in ``backbone`` (``source`` names it in plans and errors)."""
         ss = secondary_structure(backbone)
-        pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(backbone, ss).items()))
+        bridged = bridge_partners(backbone)
+        pairs = tuple((a, b, k) for (a, b), k in sorted(strand_pairing(backbone, ss, bridged).items()))
         strand = np.array(list(ss)) == "E"
-        bridges = tuple((int(i), int(j)) for i, j in bridge_partners(backbone)[0] if strand[i] and strand[j])
+        bridges = tuple((int(i), int(j)) for i, j in bridged[0] if strand[i] and strand[j])
         return cls(ss, pairs, source, jitter, bridges)
 
     @classmethod

@@ -87,13 +87,16 @@ def strand_elements(ss: str) -> np.ndarray:
     return np.where(letters, np.cumsum(starts) - 1, -1)
 
 
-def strand_pairing(backbone: Backbone, ss: str | None = None) -> dict[tuple[int, int], int]:
+def strand_pairing(
+    backbone: Backbone, ss: str | None = None, bridges: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[tuple[int, int], int]:
     """Which strand elements of ``backbone`` pair (DSSP bridges between them): ``{(a, b): kind}``
     with ``a < b`` element numbers (:func:`strand_elements`) and kind ``PARALLEL`` when most of
-    their bridges are parallel, else ``ANTIPARALLEL``."""
+    their bridges are parallel, else ``ANTIPARALLEL``. ``ss`` and ``bridges``
+    (:func:`bridge_partners`) are computed when not given."""
     ss = secondary_structure(backbone) if ss is None else ss
     element = strand_elements(ss)
-    pairs, parallel = bridge_partners(backbone)
+    pairs, parallel = bridge_partners(backbone) if bridges is None else bridges
     votes: dict[tuple[int, int], list[int]] = {}
     for (i, j), par in zip(pairs.tolist(), parallel.tolist()):
         a, b = sorted((int(element[i]), int(element[j])))

@@ -131,9 +131,11 @@ class EncodedBackbones:
             for n, (chain, ss) in enumerate(zip(kept, strings)):
                 local = strand_elements(ss)
                 elements.append(np.where(local >= 0, local + first, -1))
-                pairing |= {(a + first, b + first): k for (a, b), k in strand_pairing(chain, ss).items()}
+                bridged = bridge_partners(chain)
+                found = strand_pairing(chain, ss, bridged)
+                pairing |= {(a + first, b + first): k for (a, b), k in found.items()}
                 first += int(local.max(initial=-1)) + 1
-                rows = bridge_partners(chain)[0] + self.offsets[n]
+                rows = bridged[0] + self.offsets[n]
                 bridges.append(rows[:, 0] * self.offsets[-1] + rows[:, 1])
             self.element = np.concatenate(elements)
         self.bridges = np.sort(np.concatenate(bridges))
