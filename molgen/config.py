@@ -274,6 +274,9 @@ class BackboneTrainConfig(BaseTrainConfig):
     # models with a pair track: cross-entropy of its distogram (every residue pair's clean CA
     # distance bin), at every noise level
     distogram_loss_weight: float = 0.0
+    # backbone hydrogen bonds: squared error of DSSP's N-H...O=C energies over the same close
+    # pairs, on the pairs that bond in the real chain or the prediction, x alpha^2
+    hbond_loss_weight: float = 0.0
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     # register models: chance that a chain whose pairing is given also gets its bridged residue pairs
@@ -304,10 +307,8 @@ class BackboneTrainConfig(BaseTrainConfig):
             )
         if self.pair_loss_weight < 0 or self.pair_loss_cutoff <= 0:
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
-        if self.distogram_loss_weight < 0:
-            raise ValueError(
-                f"BackboneTrainConfig.distogram_loss_weight must be >= 0: {self.distogram_loss_weight}"
-            )
+        if self.distogram_loss_weight < 0 or self.hbond_loss_weight < 0:
+            raise ValueError("BackboneTrainConfig: distogram_loss_weight and hbond_loss_weight must be >= 0")
         for name in (
             "low_noise_fraction",
             "ss_probability",

@@ -403,6 +403,38 @@ def test_the_pair_loss_sees_close_pairs_at_any_separation_and_trains(tmp_path, r
     assert all(float(r.split(",")[pair_column]) > 0 for r in rows[1:])
 
 
+def test_hbond_energies_are_pydssps_and_the_hbond_loss_trains(tmp_path, real_chains):
+    import pydssp
+
+    from molgen.structures.backbone import with_ideal_oxygens
+    from molgen.training.losses import close_pairs, hbond_energies, hbond_loss
+
+    chain = next(c for c in real_chains if len(c) > 80)
+    xyz = chain.coords[:, :3].astype(np.float64)
+    n = len(xyz)
+    reference = pydssp.get_hbond_map(with_ideal_oxygens(xyz).astype(np.float32), return_e=True).reshape(n, n)
+    donor, acceptor = np.meshgrid(np.arange(1, n), np.arange(n - 1), indexing="ij")
+    donor, acceptor = donor.ravel(), acceptor.ravel()
+    atoms = torch.as_tensor(xyz.reshape(-1, 3))
+    energy = hbond_energies(atoms, torch.as_tensor(donor), torch.as_tensor(acceptor))
+    np.testing.assert_allclose(energy.numpy(), reference[donor, acceptor], atol=1e-3)
+    assert (energy < -0.5).sum() > n / 4  # a real chain is full of hydrogen bonds
+
+    pos, batch = chain_batch(real_chains)
+    pos, pairs = pos * 10.0, close_pairs(pos, batch, 1.0)  # Angstrom
+    assert torch.equal(hbond_loss(pos, pos, batch, pairs), torch.zeros(2))
+    gen = torch.Generator().manual_seed(0)
+    noisy = [pos + s * torch.randn(pos.shape, generator=gen, dtype=pos.dtype) for s in (0.1, 0.5)]
+    losses = [hbond_loss(x, pos, batch, pairs) for x in noisy]
+    assert (losses[0] > 0).all() and (losses[1] > losses[0]).all()
+
+    train = dataclasses.replace(TINY_BACKBONE_TRAIN, hbond_loss_weight=0.1, pair_loss_weight=0.25)
+    BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, train).train()
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    column = rows[0].split(",").index("loss_hbond")
+    assert all(float(r.split(",")[column]) > 0 for r in rows[1:])
+
+
 def test_strand_oversampling_draws_strand_rich_chains_more_often(tmp_path, real_chains):
     plain = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, conditioning=False)
     model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=plain)  # DSSP is run for the weights alone

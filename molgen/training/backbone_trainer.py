@@ -266,7 +266,7 @@ class BackboneTrainer(DiffusionTrainer):
 
     KIND = "backbones"
     TRAIN_CONFIG = BackboneTrainConfig
-    LOSS_FIELDS = ("loss_pos", "loss_geometry", "loss_pair", "loss_distogram")
+    LOSS_FIELDS = ("loss_pos", "loss_geometry", "loss_pair", "loss_distogram", "loss_hbond")
     RATE_FIELD = "chains_per_s"
 
     def make_stats(self, data: Sequence[Backbone], model_config: BackboneModelConfig) -> DataStats:
@@ -369,6 +369,6 @@ class BackboneTrainer(DiffusionTrainer):
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         weights = (cfg.min_snr_gamma, cfg.geometry_loss_weight, self.stats.coord_scale, cfg.geometry_span)
-        extra = (cfg.pair_loss_weight, cfg.pair_loss_cutoff, cfg.distogram_loss_weight)
+        extra = (cfg.pair_loss_weight, cfg.pair_loss_cutoff, cfg.distogram_loss_weight, cfg.hbond_loss_weight)
         loss, parts = backbone_loss(self.model, self.sde, self.local_inputs(step), *weights, *extra)
         return loss, {name: float(v) for name, v in zip(self.LOSS_FIELDS, parts)}

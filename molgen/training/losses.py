@@ -17,6 +17,7 @@ from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.models.pair_track import distogram_bins
+from molgen.structures.backbone import C_O_BOND
 
 
 @dataclass
@@ -159,6 +160,67 @@ def pair_atom_distances(pos: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     return (a[:, :, None] - b[:, None]).norm(dim=-1).reshape(len(a), -1)
 
 
+DSSP_COUPLING = 0.084 * 332.0  # kcal/mol x Angstrom: q1 q2 f of DSSP's energy (Kabsch & Sander 1983)
+HBOND_RANGE = (-3.0, 1.0)  # kcal/mol: energies are compared within this window
+PEPTIDE_BOND_MAX = 2.0  # Angstrom: a longer C(i)-N(i+1) distance in the real chain is a gap (crops)
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+
+
+def hbond_energies(pos: torch.Tensor, donors: torch.Tensor, acceptors: torch.Tensor) -> torch.Tensor:
+    """``[P]`` DSSP electrostatic energies (kcal/mol) of the N-H of residue ``donors[p]`` to the
+    C=O of residue ``acceptors[p]``; ``pos`` ``[3 R, 3]`` N, CA, C per residue in Angstrom.
+
+    The carbonyl O of residue ``k`` lies in the peptide plane of ``k`` and ``k + 1`` (as
+    :func:`molgen.structures.backbone.ideal_oxygens`) and the amide H of ``k`` 1.01 Angstrom from N
+    along the bisector of C(k-1)->N and CA->N (pydssp's placement, so that the benchmark's DSSP
+    reads the same bonds): donors need a previous and acceptors a next residue, which the
+    caller checks.
+    """
+    xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
+    n, ca, c = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    next_n = torch.roll(n, -1, dims=0)  # wraps at the very end: the caller masks such acceptors
+    o = c - C_O_BOND * _unit(_unit(ca - c) + _unit(next_n - c))
+    h = n + 1.01 * _unit(_unit(n - torch.roll(c, 1, dims=0)) + _unit(n - ca))
+    d, a = donors, acceptors
+    inverse = (
+        1 / (o[a] - n[d]).norm(dim=-1).clamp(min=0.5)
+        + 1 / (c[a] - h[d]).norm(dim=-1).clamp(min=0.5)
+        - 1 / (o[a] - h[d]).norm(dim=-1).clamp(min=0.5)
+        - 1 / (c[a] - n[d]).norm(dim=-1).clamp(min=0.5)
+    )
+    return DSSP_COUPLING * inverse
+
+
+def hbond_loss(
+    pred: torch.Tensor, true: torch.Tensor, batch: torch.Tensor, pairs: torch.Tensor
+) -> torch.Tensor:
+    """``[G]`` per chain: squared error of the backbone hydrogen-bond energies of ``pred`` against
+    those of ``true`` (``[3 R, 3]`` N, CA, C in Angstrom) over both directions of the residue
+    ``pairs`` ``[2, P]``, on the pairs that hydrogen-bond (below -0.5 kcal/mol) in either,
+    each energy clipped to :data:`HBOND_RANGE`; divided by the chain's real hydrogen bonds among them."""
+    rbatch = batch[::ATOMS_PER_RESIDUE]
+    xyz = true.reshape(-1, ATOMS_PER_RESIDUE, 3)
+    linked = (xyz[:-1, 2] - xyz[1:, 0]).norm(dim=-1) < PEPTIDE_BOND_MAX
+    linked = linked & (rbatch[:-1] == rbatch[1:])  # residue k bonded to k + 1 in the real chain
+    has_next = torch.cat([linked, linked.new_zeros(1)])
+    has_prev = torch.cat([linked.new_zeros(1), linked])
+    donors, acceptors = torch.cat([pairs, pairs.flip(0)], 1)
+    keep = has_prev[donors] & has_next[acceptors]
+    donors, acceptors = donors[keep], acceptors[keep]
+    e_pred = hbond_energies(pred.float(), donors, acceptors)
+    e_true = hbond_energies(true.float(), donors, acceptors)
+    bonded = (e_true < -0.5) | (e_pred < -0.5)
+    error = (e_pred.clamp(*HBOND_RANGE) - e_true.clamp(*HBOND_RANGE)).square() * bonded
+    graph = rbatch[donors]
+    graphs = int(rbatch.max()) + 1
+    total = torch.zeros(graphs, device=pred.device).index_add(0, graph, error)
+    count = torch.zeros(graphs, device=pred.device).index_add(0, graph, (e_true < -0.5).float())
+    return total / count.clamp(min=1)
+
+
 def backbone_loss(
     net: Denoiser,
     sde: VPSDE,
@@ -170,9 +232,11 @@ def backbone_loss(
     pair_weight: float = 0.0,
     pair_cutoff: float = 10.0,
     distogram_weight: float = 0.0,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    hbond_weight: float = 0.0,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss plus (``pair_weight``) a
-    non-local pair loss plus (``distogram_weight``, models with a pair track) a distogram loss.
+    non-local pair loss plus (``distogram_weight``, models with a pair track) a distogram loss
+    plus (``hbond_weight``) a backbone hydrogen-bond loss.
 
     The geometry term is the squared error (Angstrom^2) of the distances among the atoms of
     every ``geometry_span`` consecutive residues in the x0 prediction; the pair term that of the
@@ -180,10 +244,13 @@ def backbone_loss(
     Angstrom, at any sequence separation (strand partners, packed helices). Both are weighted by
     ``alpha_t^2`` so that they matter where the prediction can be precise (low noise). The
     distogram term is the cross-entropy of the network's CA distance bins of every residue pair
-    against the real distances (per-chain mean, all noise levels).
+    against the real distances (per-chain mean, all noise levels). The hydrogen-bond term
+    (:func:`hbond_loss`, kcal^2/mol^2) compares DSSP energies over the same close pairs, weighted
+    by ``alpha_t^2``: it asks for the N-H...O=C geometry DSSP reads strands from.
 
     Returns:
-        total, and its (coordinate, geometry, pair, distogram) parts (0 where unused), scalars.
+        total, and its (coordinate, geometry, pair, distogram, hydrogen-bond) parts (0 where
+        unused), scalars.
     """
     x0, t = batch.x0, batch.t
     z = sde.add_noise(x0, t, batch.noise)
@@ -200,9 +267,10 @@ def backbone_loss(
     alpha, _ = sde.alpha_sigma(t)
     loss_geo = (alpha.square() * geo).mean()
     zero = torch.zeros((), device=loss_pos.device)
-    loss_pair = loss_distogram = zero
-    if pair_weight > 0:
+    loss_pair = loss_distogram = loss_hbond = zero
+    if pair_weight > 0 or hbond_weight > 0:
         pairs = close_pairs(x0.pos, x0.batch, pair_cutoff / coord_scale)
+    if pair_weight > 0:
         error = (pair_atom_distances(pred.pos, pairs) - pair_atom_distances(x0.pos, pairs)) * coord_scale
         pair_graph = x0.batch[::ATOMS_PER_RESIDUE][pairs[0]]
         loss_pair = (alpha.square() * graph_mean(error.square().mean(-1), pair_graph, graphs)).mean()
@@ -215,6 +283,10 @@ def backbone_loss(
         target = distogram_bins((ca[i] - ca[j]).norm(dim=-1))
         entropy = F.cross_entropy(out.pair_logits, target, reduction="none")
         loss_distogram = graph_mean(entropy, rbatch[i], graphs).mean()
+    if hbond_weight > 0:
+        hb = hbond_loss(pred.pos * coord_scale, x0.pos * coord_scale, x0.batch, pairs)
+        loss_hbond = (alpha.square() * hb).mean()
     total = loss_pos + geometry_weight * loss_geo + pair_weight * loss_pair
-    total = total + distogram_weight * loss_distogram
-    return total, (loss_pos.detach(), loss_geo.detach(), loss_pair.detach(), loss_distogram.detach())
+    total = total + distogram_weight * loss_distogram + hbond_weight * loss_hbond
+    parts = (loss_pos, loss_geo, loss_pair, loss_distogram, loss_hbond)
+    return total, tuple(p.detach() for p in parts)
