@@ -289,6 +289,9 @@ class BackboneTrainConfig(BaseTrainConfig):
     # leave the training set) are denoised in one step from 1.6 A of noise at every checkpoint;
     # validation.csv logs how much strand and helix the estimates keep, best/ holds the best model
     validation_chains: int = 0
+    # pairing models: also sample one design from the topology of each of the first this many
+    # validation chains at every checkpoint (strand made, sheets, pairings formed; 100 steps each)
+    validation_designs: int = 0
     # share of the chains longer than crop_length cut to the crop_length residues nearest (CA) to
     # a random residue (pieces in chain order, gaps between them) instead of a contiguous window,
     # so strand partners far apart in sequence stay together (needs conditioning: the residue
@@ -299,8 +302,11 @@ class BackboneTrainConfig(BaseTrainConfig):
         super().__post_init__()
         if self.geometry_span < 2:
             raise ValueError(f"BackboneTrainConfig.geometry_span must be >= 2, got {self.geometry_span}")
-        if self.validation_chains < 0:
-            raise ValueError(f"BackboneTrainConfig.validation_chains must be >= 0: {self.validation_chains}")
+        if not 0 <= self.validation_designs <= self.validation_chains:
+            raise ValueError(
+                "BackboneTrainConfig: need 0 <= validation_designs <= validation_chains, got "
+                f"{self.validation_designs} and {self.validation_chains}"
+            )
         if self.strand_oversampling < 0:
             raise ValueError(
                 f"BackboneTrainConfig.strand_oversampling must be >= 0: {self.strand_oversampling}"

@@ -489,6 +489,30 @@ def test_validation_chains_leave_training_and_pick_the_best_checkpoint(tmp_path,
         BackboneTrainer(chains[:5], tmp_path / "x", TINY_BACKBONE_MODEL, cfg)
 
 
+def test_validation_designs_sample_the_held_out_topologies(tmp_path, real_chains):
+    from molgen.generators.backbones import BackboneGenerator
+    from molgen.io.tables import read_rows
+    from molgen.training.validation import topology_designs
+
+    pairing = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, pairing=True)
+    model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=pairing)
+    cfg = dataclasses.replace(
+        TINY_BACKBONE_TRAIN, validation_chains=2, validation_designs=2, max_steps=2, checkpoint_every=2
+    )
+    trainer = BackboneTrainer(real_chains[:300], tmp_path, model, cfg)
+    trainer.train()
+    row = read_rows(tmp_path / "validation.csv")[-1]
+    columns = ("designs_strand_made", "designs_with_sheet", "designs_pairs_made")
+    assert all(0 <= float(row[k]) <= 1 for k in columns)
+    generator = BackboneGenerator(model, trainer.ema, trainer.stats)  # the final weights, again
+    again = topology_designs(generator, trainer.validation[:2])
+    assert again == pytest.approx({k: float(row[k]) for k in columns}, abs=1e-4)
+    with pytest.raises(ValueError, match="pairing"):
+        BackboneTrainer(real_chains[:300], tmp_path / "x", TINY_BACKBONE_MODEL, cfg)
+    with pytest.raises(ValueError, match="validation_designs"):
+        dataclasses.replace(cfg, validation_designs=3)
+
+
 def test_hbond_retention_splits_helix_from_sheet_bonds(real_chains):
     from molgen.structures.backbone import Backbone
     from molgen.structures.secondary_structure import secondary_structure

@@ -12,6 +12,7 @@ import torch
 from molgen.config import BackboneModelConfig, BackboneTrainConfig
 from molgen.core.graph import batch_vector, remove_mean
 from molgen.core.state import State
+from molgen.generators.backbones import BackboneGenerator
 from molgen.io.tables import read_rows, write_rows
 from molgen.models.backbone_conditions import BackboneConditions
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
@@ -34,6 +35,7 @@ from molgen.training.validation import (
     hbond_retention,
     one_step_estimates,
     ss_retention,
+    topology_designs,
 )
 
 BACKBONE_COORD_SCALE = 10.0  # Angstrom per model unit
@@ -280,6 +282,8 @@ class BackboneTrainer(DiffusionTrainer):
             raise ValueError(
                 "spatial_crop_fraction needs model.denoiser.conditioning (it carries the numbering)"
             )
+        if self.config.validation_designs and not self.model_config.denoiser.pairing:
+            raise ValueError("validation_designs needs model.denoiser.pairing (designs read the topologies)")
         lo, hi = self.model_config.min_length, self.model_config.max_length
         self.validation, data = split_validation(
             data, self.config.validation_chains, (lo, hi), self.config.seed
@@ -290,8 +294,10 @@ class BackboneTrainer(DiffusionTrainer):
     def validate(self) -> None:
         """One-step strand and helix retention of the validation chains (EMA weights) from
         ``VALIDATION_NOISE`` (and the non-local hydrogen bonds kept), plus strand kept from
-        ``MID_VALIDATION_NOISE``, appended to ``validation.csv``; the best model so far (mean of
-        strand and helix recall from ``VALIDATION_NOISE``) in ``best/``."""
+        ``MID_VALIDATION_NOISE``, and with ``validation_designs`` what designs sampled from the
+        topologies of that many validation chains make of them (:func:`topology_designs`),
+        appended to ``validation.csv``; the best model so far (mean of strand and helix recall
+        from ``VALIDATION_NOISE``) in ``best/``."""
         if not self.validation:
             return
         was_training = self.ema.training
@@ -312,6 +318,12 @@ class BackboneTrainer(DiffusionTrainer):
         scores["nonlocal_hbonds_kept"] = hbond_retention(low)["nonlocal_hbonds_kept"]
         mid = ss_retention(estimates(MID_VALIDATION_NOISE))
         scores[f"strand_kept_{MID_VALIDATION_NOISE}A"] = mid["strand_kept"]
+        if self.config.validation_designs:
+            sampling = self.prior.get("sampling") or {}
+            generator = BackboneGenerator(
+                self.model_config, self.ema, self.stats, device=self.device, sampling=sampling
+            )
+            scores |= topology_designs(generator, self.validation[: self.config.validation_designs])
         self.ema.train(was_training)
         path = self.out / "validation.csv"
         history = read_rows(path)

@@ -1,10 +1,13 @@
-"""Held-out validation of a backbone denoiser: does its one-step clean estimate keep strands?
+"""Held-out validation of a backbone denoiser: does its one-step clean estimate keep strands,
+and do designs sampled from held-out chains' topologies make them?
 
 Each chain's N, CA, C are noised by ``noise`` Angstrom per coordinate (``z = alpha x + sigma
 eps`` with ``sigma / alpha`` times the coordinate scale equal to it); the network's x0 estimate
 (a second, self-conditioned pass when the model self-conditions, as in sampling) gets ideal
 carbonyl oxygens and goes through DSSP. Helices survive this at every noise level; strands need
-their partners put back in register, which is what a model that makes sheets must learn.
+their partners put back in register, which is what a model that makes sheets must learn. A
+better one-step estimate need not give better designs (docs/benchmarks.md, "A hydrogen-bond
+loss"), so :func:`topology_designs` also samples whole designs.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from molgen.core.denoiser import Denoiser
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
+from molgen.generators.backbones import BackboneGenerator, achieved_pairs
+from molgen.generators.conditioners import DesignPlan, Topology
 from molgen.structures.backbone import Backbone, with_ideal_oxygens
-from molgen.structures.secondary_structure import hydrogen_bonds, secondary_structure
+from molgen.structures.secondary_structure import has_sheet, hydrogen_bonds, secondary_structure
 
 VALIDATION_NOISE = 1.6  # Angstrom per coordinate: the noise level of issue 21's target
 # where sampling loses its strands (docs/benchmarks.md, "Where strands are lost while sampling")
@@ -120,3 +125,33 @@ def hbond_retention(estimates: Sequence[tuple[Backbone, Backbone]]) -> dict[str,
         real += ((~far).sum(), far.sum())
     share = np.divide(kept, real, out=np.full(2, np.nan), where=real > 0)
     return {"local_hbonds_kept": float(share[0]), "nonlocal_hbonds_kept": float(share[1])}
+
+
+def topology_designs(
+    generator: BackboneGenerator, chains: Sequence[Backbone], seed: int = 0
+) -> dict[str, float]:
+    """One design per chain of ``chains``, conditioned on its topology (DSSP string and strand
+    pairing, loops as they are) with the generator's default sampler; pooled over the designs:
+    ``designs_strand_made`` (requested strand residues that DSSP calls strand),
+    ``designs_with_sheet`` (share of designs with a sheet) and ``designs_pairs_made`` (requested
+    strand pairings with a DSSP bridge between the two strands)."""
+    rng = np.random.default_rng(seed)
+    plans = [
+        Topology.from_backbone(chain, f"validation chain {i}", jitter=0).plan(
+            DesignPlan(generator.length_range), rng
+        )
+        for i, chain in enumerate(chains)
+    ]
+    designs = [b for batch in generator.iter_designs(plans, seed=seed, batch_size=len(plans)) for b in batch]
+    asked = made = pairs = pairs_made = 0
+    for plan, design in zip(plans, designs):
+        requested = np.array(list(plan.ss)) == "E"
+        asked += requested.sum()
+        made += (np.array(list(secondary_structure(design))) == "E")[requested].sum()
+        formed = achieved_pairs(design, plan.ss, plan.strand_pairs) if plan.strand_pairs else []
+        pairs, pairs_made = pairs + len(formed), pairs_made + sum(formed)
+    return {
+        "designs_strand_made": float(made / asked) if asked else float("nan"),
+        "designs_with_sheet": float(np.mean([has_sheet(d) for d in designs])),
+        "designs_pairs_made": float(pairs_made / pairs) if pairs else float("nan"),
+    }
