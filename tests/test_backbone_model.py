@@ -176,7 +176,7 @@ def test_backbone_resume_reproduces_an_uninterrupted_run(tmp_path, real_chains):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     header = (tmp_path / "split" / "metrics.csv").read_text().splitlines()[0]
-    losses = "loss_pos,loss_geometry,loss_pair,loss_distogram"
+    losses = "loss_pos,loss_geometry,loss_pair,loss_distogram,loss_hbond"
     assert header == f"step,epoch,loss,{losses},lr,grad_norm,chains_per_s,minutes"
 
 
