@@ -422,10 +422,10 @@ def test_hbond_energies_are_pydssps_and_the_hbond_loss_trains(tmp_path, real_cha
 
     pos, batch = chain_batch(real_chains)
     pos, pairs = pos * 10.0, close_pairs(pos, batch, 1.0)  # Angstrom
-    assert torch.equal(hbond_loss(pos, pos, batch, pairs), torch.zeros(2))
+    assert torch.equal(hbond_loss(pos, pos, batch, pairs, 2), torch.zeros(2))
     gen = torch.Generator().manual_seed(0)
     noisy = [pos + s * torch.randn(pos.shape, generator=gen, dtype=pos.dtype) for s in (0.1, 0.5)]
-    losses = [hbond_loss(x, pos, batch, pairs) for x in noisy]
+    losses = [hbond_loss(x, pos, batch, pairs, 2) for x in noisy]
     assert (losses[0] > 0).all() and (losses[1] > losses[0]).all()
 
     train = dataclasses.replace(TINY_BACKBONE_TRAIN, hbond_loss_weight=0.1, pair_loss_weight=0.25)

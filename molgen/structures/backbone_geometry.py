@@ -121,13 +121,17 @@ def idealize(
     return torch.where(hold, start, free).detach().numpy()
 
 
+def carbonyl_oxygens(ca: torch.Tensor, c: torch.Tensor, next_n: torch.Tensor) -> torch.Tensor:
+    """``[..., 3]`` carbonyl O of residues with CA ``ca``, C ``c`` and the next residue's N
+    ``next_n``, placed as :func:`molgen.structures.backbone.ideal_oxygens` (differentiable)."""
+    u = F.normalize(ca - c, dim=-1) + F.normalize(next_n - c, dim=-1)
+    return c - C_O_BOND * F.normalize(u, dim=-1)
+
+
 def _with_oxygens(x: torch.Tensor) -> torch.Tensor:
     """N, CA, C ``[L, 3, 3]`` -> ``[4 L - 1, 3]`` atoms: N, CA, C of every residue and the
-    carbonyl O of residues 0 .. L-2 (placed as :func:`molgen.structures.backbone.ideal_oxygens`),
-    in the order N, CA, C, O per residue."""
-    n, ca, c = x[:, 0], x[:, 1], x[:, 2]
-    u = F.normalize(ca[:-1] - c[:-1], dim=-1) + F.normalize(n[1:] - c[:-1], dim=-1)
-    o = c[:-1] - C_O_BOND * F.normalize(u, dim=-1)
+    carbonyl O of residues 0 .. L-2 (:func:`carbonyl_oxygens`), in the order N, CA, C, O per residue."""
+    o = carbonyl_oxygens(x[:-1, 1], x[:-1, 2], x[1:, 0])
     return torch.cat([torch.cat([x[:-1], o[:, None]], dim=1).reshape(-1, 3), x[-1]])
 
 

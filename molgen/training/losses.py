@@ -17,7 +17,7 @@ from molgen.diffusion.sde import VPSDE
 from molgen.diffusion.targets import predict_x0
 from molgen.models.backbone_denoiser import ATOMS_PER_RESIDUE
 from molgen.models.pair_track import distogram_bins
-from molgen.structures.backbone import C_O_BOND
+from molgen.structures.backbone_geometry import carbonyl_oxygens
 
 
 @dataclass
@@ -165,25 +165,22 @@ HBOND_RANGE = (-3.0, 1.0)  # kcal/mol: energies are compared within this window
 PEPTIDE_BOND_MAX = 2.0  # Angstrom: a longer C(i)-N(i+1) distance in the real chain is a gap (crops)
 
 
-def _unit(v: torch.Tensor) -> torch.Tensor:
-    return v / v.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-
-
 def hbond_energies(pos: torch.Tensor, donors: torch.Tensor, acceptors: torch.Tensor) -> torch.Tensor:
     """``[P]`` DSSP electrostatic energies (kcal/mol) of the N-H of residue ``donors[p]`` to the
     C=O of residue ``acceptors[p]``; ``pos`` ``[3 R, 3]`` N, CA, C per residue in Angstrom.
 
-    The carbonyl O of residue ``k`` lies in the peptide plane of ``k`` and ``k + 1`` (as
-    :func:`molgen.structures.backbone.ideal_oxygens`) and the amide H of ``k`` 1.01 Angstrom from N
-    along the bisector of C(k-1)->N and CA->N (pydssp's placement, so that the benchmark's DSSP
-    reads the same bonds): donors need a previous and acceptors a next residue, which the
-    caller checks.
+    The carbonyl O of residue ``k`` lies in the peptide plane of ``k`` and ``k + 1``
+    (:func:`~molgen.structures.backbone_geometry.carbonyl_oxygens`) and the amide H of ``k``
+    1.01 Angstrom from N along the bisector of C(k-1)->N and CA->N (pydssp's placement, so that
+    the benchmark's DSSP reads the same bonds): donors need a previous and acceptors a next
+    residue, which the caller checks.
     """
     xyz = pos.reshape(-1, ATOMS_PER_RESIDUE, 3)
     n, ca, c = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    next_n = torch.roll(n, -1, dims=0)  # wraps at the very end: the caller masks such acceptors
-    o = c - C_O_BOND * _unit(_unit(ca - c) + _unit(next_n - c))
-    h = n + 1.01 * _unit(_unit(n - torch.roll(c, 1, dims=0)) + _unit(n - ca))
+    o = carbonyl_oxygens(ca, c, torch.roll(n, -1, dims=0))  # wraps at the end: such acceptors are masked
+    h = n + 1.01 * F.normalize(
+        F.normalize(n - torch.roll(c, 1, dims=0), dim=-1) + F.normalize(n - ca, dim=-1), dim=-1
+    )
     d, a = donors, acceptors
     inverse = (
         1 / (o[a] - n[d]).norm(dim=-1).clamp(min=0.5)
@@ -195,7 +192,7 @@ def hbond_energies(pos: torch.Tensor, donors: torch.Tensor, acceptors: torch.Ten
 
 
 def hbond_loss(
-    pred: torch.Tensor, true: torch.Tensor, batch: torch.Tensor, pairs: torch.Tensor
+    pred: torch.Tensor, true: torch.Tensor, batch: torch.Tensor, pairs: torch.Tensor, num_graphs: int
 ) -> torch.Tensor:
     """``[G]`` per chain: squared error of the backbone hydrogen-bond energies of ``pred`` against
     those of ``true`` (``[3 R, 3]`` N, CA, C in Angstrom) over both directions of the residue
@@ -215,9 +212,8 @@ def hbond_loss(
     bonded = (e_true < -0.5) | (e_pred < -0.5)
     error = (e_pred.clamp(*HBOND_RANGE) - e_true.clamp(*HBOND_RANGE)).square() * bonded
     graph = rbatch[donors]
-    graphs = int(rbatch.max()) + 1
-    total = torch.zeros(graphs, device=pred.device).index_add(0, graph, error)
-    count = torch.zeros(graphs, device=pred.device).index_add(0, graph, (e_true < -0.5).float())
+    total = torch.zeros(num_graphs, device=pred.device).index_add(0, graph, error)
+    count = torch.zeros(num_graphs, device=pred.device).index_add(0, graph, (e_true < -0.5).float())
     return total / count.clamp(min=1)
 
 
@@ -284,7 +280,7 @@ def backbone_loss(
         entropy = F.cross_entropy(out.pair_logits, target, reduction="none")
         loss_distogram = graph_mean(entropy, rbatch[i], graphs).mean()
     if hbond_weight > 0:
-        hb = hbond_loss(pred.pos * coord_scale, x0.pos * coord_scale, x0.batch, pairs)
+        hb = hbond_loss(pred.pos * coord_scale, x0.pos * coord_scale, x0.batch, pairs, graphs)
         loss_hbond = (alpha.square() * hb).mean()
     total = loss_pos + geometry_weight * loss_geo + pair_weight * loss_pair
     total = total + distogram_weight * loss_distogram + hbond_weight * loss_hbond
