@@ -56,12 +56,15 @@ KINDS = {  # kind: (run config class, trainer, data loader, data, config file, i
 }
 
 
-def make_trainer(kind: str, folder: str):
+def make_trainer(kind: str, folder: str, precision: str | None = None):
+    """A trainer of ``kind``'s recipe (its own precision unless ``precision`` is given)."""
     run_config, trainer, load, data, config_file, init = KINDS[kind]
     run = load_config(run_config, EXAMPLES / config_file)
-    train = dataclasses.replace(run.train, checkpoint_every=10**9, log_every=10**9)
+    train = dataclasses.replace(
+        run.train, checkpoint_every=10**9, log_every=10**9, precision=precision or run.train.precision
+    )
     if hasattr(train, "validation_chains"):
-        train = dataclasses.replace(train, validation_chains=0)
+        train = dataclasses.replace(train, validation_chains=0, validation_designs=0)
     return trainer(load(data), folder, run.model, train, init_from=init)
 
 

@@ -327,6 +327,14 @@ def _train_command(
         precision: Annotated[
             str | None, opt("Override train.precision: fp32 | bf16 (bfloat16 autocast).")
         ] = None,
+        compile_layers: Annotated[
+            bool | None,
+            opt(
+                "Override train.compile: torch.compile the network's layers (faster steps after a "
+                "slow start; needs a C++ compiler on a CPU).",
+                "--compile/--no-compile",
+            ),
+        ] = None,
         device: Annotated[str, opt("auto | cpu | cuda")] = "auto",
         init_from: Annotated[str | None, opt("Start from a model folder or a bundled model's name.")] = None,
     ) -> None:
@@ -335,6 +343,7 @@ def _train_command(
             "max_minutes": max_minutes,
             "cooldown_steps": cooldown_steps,
             "precision": None if precision is None else check_precision(precision),
+            "compile": compile_layers,
         }
         run = load_config(run_config, config) if config else run_config()  # a typo before the data loads
         dataset = load_data(data)

@@ -155,6 +155,9 @@ class BaseTrainConfig:
     seed: int = 0
     threads: int = 0  # 0 = leave torch's default
     precision: str = "fp32"  # "bf16": forward pass and loss under bfloat16 autocast
+    # compile the denoiser's message-passing layers (torch.compile): faster steps after a slow first
+    # few (benchmarks/training_compile.py); on a CPU it needs a C++ compiler
+    compile: bool = False
 
     def __post_init__(self) -> None:
         name = type(self).__name__

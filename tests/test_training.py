@@ -65,6 +65,20 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, qm9_train):
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
 
 
+def test_compiled_layers_train_as_the_eager_ones(tmp_path, qm9_train):
+    data = qm9_train.subset(range(64))
+    cfg = dataclasses.replace(TINY_TRAIN, max_steps=4)
+    eager = MoleculeTrainer(data, tmp_path / "eager", TINY_MODEL, cfg).train()
+    trainer = MoleculeTrainer(data, tmp_path / "compiled", TINY_MODEL, cfg)
+    trainer.config = dataclasses.replace(cfg, compile=True)  # as `molgen train --compile` overrides it
+    compiled = trainer.train()
+    assert all(layer._compiled_call_impl is not None for layer in trainer.net.layers)
+    a, b = weights(eager), weights(compiled)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
+
+
 def test_resume_with_new_training_settings_keeps_them(tmp_path, qm9_train):
     """A cooldown with another loss weighting: the given settings replace the stored ones on
     resume and are what the next checkpoint stores; without them the stored ones come back."""

@@ -40,3 +40,13 @@ def scatter_mean(values: torch.Tensor, index: torch.Tensor, inv_count: torch.Ten
     sum is PyG's ``scatter`` (faster than ``index_add_`` on these shapes: benchmarks/pyg_ops.py).
     """
     return scatter(values, index, 0, inv_count.shape[0], reduce="sum") * inv_count
+
+
+def compile_layers(net: nn.Module) -> None:
+    """Compile every message-passing layer of ``net`` (its ``layers``) with ``torch.compile``.
+
+    Dynamic shapes, as graph sizes change every batch. Parameters and state dict keys stay as they
+    are; the first calls are slow while it compiles, and on a CPU it needs a C++ compiler.
+    """
+    for layer in net.layers:
+        layer.compile(dynamic=True)

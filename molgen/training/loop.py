@@ -29,6 +29,7 @@ import torch
 from molgen.config import from_stored, to_dict
 from molgen.core.state import State
 from molgen.diffusion.sde import VPSDE
+from molgen.models.layers import compile_layers
 from molgen.models.pretrained import (
     MODEL_KINDS,
     AnyModelConfig,
@@ -268,6 +269,9 @@ class DiffusionTrainer:
         from tqdm.auto import tqdm
 
         cfg = self.config
+        if cfg.compile:  # here, not at construction, so that a resumed run's override counts
+            compile_layers(self.net)
+            compile_layers(self.ema)
         self.out.mkdir(parents=True, exist_ok=True)
         if is_main_process():
             self._trim_metrics()
