@@ -280,6 +280,7 @@ class BackboneTrainConfig(BaseTrainConfig):
     # backbone hydrogen bonds: squared error of DSSP's N-H...O=C energies over the same close
     # pairs, on the pairs that bond in the real chain or the prediction, x alpha^2
     hbond_loss_weight: float = 0.0
+    hbond_max_time: float = 1.0  # ... on the chains with diffusion time below this (1: all)
     ss_probability: float = 0.5  # conditioning models: chance a chain's secondary structure is given
     pairing_probability: float = 0.0  # pairing models: chance a chain's strand pairing is given
     # register models: chance that a chain whose pairing is given also gets its bridged residue pairs
@@ -318,6 +319,8 @@ class BackboneTrainConfig(BaseTrainConfig):
             raise ValueError("BackboneTrainConfig: pair_loss_weight must be >= 0 and pair_loss_cutoff > 0")
         if self.distogram_loss_weight < 0 or self.hbond_loss_weight < 0:
             raise ValueError("BackboneTrainConfig: distogram_loss_weight and hbond_loss_weight must be >= 0")
+        if not 0 < self.hbond_max_time <= 1:
+            raise ValueError(f"BackboneTrainConfig.hbond_max_time must be in (0, 1]: {self.hbond_max_time}")
         for name in (
             "low_noise_fraction",
             "ss_probability",

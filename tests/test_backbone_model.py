@@ -435,6 +435,30 @@ def test_hbond_energies_are_pydssps_and_the_hbond_loss_trains(tmp_path, real_cha
     assert all(float(r.split(",")[column]) > 0 for r in rows[1:])
 
 
+def test_the_hbond_loss_can_be_limited_to_low_noise(tmp_path, real_chains):
+    from molgen.training.losses import backbone_loss
+
+    train = dataclasses.replace(TINY_BACKBONE_TRAIN, hbond_loss_weight=0.1)
+    trainer = BackboneTrainer(real_chains[:16], tmp_path, TINY_BACKBONE_MODEL, train)
+    batch = trainer.local_inputs(3)
+    t = batch.t
+    weights = (train.min_snr_gamma, train.geometry_loss_weight, trainer.stats.coord_scale)
+
+    def hbond_part(max_time: float) -> float:
+        torch.manual_seed(0)  # the self-conditioning draw
+        _, parts = backbone_loss(
+            trainer.net, trainer.sde, batch, *weights, hbond_weight=0.1, hbond_max_time=max_time
+        )
+        return float(parts[-1])
+
+    everything = hbond_part(1.0)
+    assert everything > 0
+    assert hbond_part(float(t.min())) == 0.0  # every chain at or above the limit
+    assert 0 < hbond_part(float(t.max())) < everything  # the noisiest chain left out
+    with pytest.raises(ValueError, match="hbond_max_time"):
+        dataclasses.replace(train, hbond_max_time=0.0)
+
+
 def test_strand_oversampling_draws_strand_rich_chains_more_often(tmp_path, real_chains):
     plain = dataclasses.replace(TINY_BACKBONE_MODEL.denoiser, conditioning=False)
     model = dataclasses.replace(TINY_BACKBONE_MODEL, denoiser=plain)  # DSSP is run for the weights alone

@@ -382,5 +382,7 @@ class BackboneTrainer(DiffusionTrainer):
         cfg = self.config
         weights = (cfg.min_snr_gamma, cfg.geometry_loss_weight, self.stats.coord_scale, cfg.geometry_span)
         extra = (cfg.pair_loss_weight, cfg.pair_loss_cutoff, cfg.distogram_loss_weight, cfg.hbond_loss_weight)
-        loss, parts = backbone_loss(self.model, self.sde, self.local_inputs(step), *weights, *extra)
+        loss, parts = backbone_loss(
+            self.model, self.sde, self.local_inputs(step), *weights, *extra, hbond_max_time=cfg.hbond_max_time
+        )
         return loss, {name: float(v) for name, v in zip(self.LOSS_FIELDS, parts)}

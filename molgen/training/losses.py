@@ -229,6 +229,7 @@ def backbone_loss(
     pair_cutoff: float = 10.0,
     distogram_weight: float = 0.0,
     hbond_weight: float = 0.0,
+    hbond_max_time: float = 1.0,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Min-SNR-weighted x0 loss on all atoms plus a local-geometry loss plus (``pair_weight``) a
     non-local pair loss plus (``distogram_weight``, models with a pair track) a distogram loss
@@ -242,7 +243,8 @@ def backbone_loss(
     distogram term is the cross-entropy of the network's CA distance bins of every residue pair
     against the real distances (per-chain mean, all noise levels). The hydrogen-bond term
     (:func:`hbond_loss`, kcal^2/mol^2) compares DSSP energies over the same close pairs, weighted
-    by ``alpha_t^2``: it asks for the N-H...O=C geometry DSSP reads strands from.
+    by ``alpha_t^2`` on the chains with ``t < hbond_max_time``: it asks for the N-H...O=C
+    geometry DSSP reads strands from.
 
     Returns:
         total, and its (coordinate, geometry, pair, distogram, hydrogen-bond) parts (0 where
@@ -281,7 +283,7 @@ def backbone_loss(
         loss_distogram = graph_mean(entropy, rbatch[i], graphs).mean()
     if hbond_weight > 0:
         hb = hbond_loss(pred.pos * coord_scale, x0.pos * coord_scale, x0.batch, pairs, graphs)
-        loss_hbond = (alpha.square() * hb).mean()
+        loss_hbond = (alpha.square() * (t < hbond_max_time) * hb).mean()
     total = loss_pos + geometry_weight * loss_geo + pair_weight * loss_pair
     total = total + distogram_weight * loss_distogram + hbond_weight * loss_hbond
     parts = (loss_pos, loss_geo, loss_pair, loss_distogram, loss_hbond)
