@@ -664,3 +664,16 @@ def test_a_pairing_model_samples_with_pairs_and_the_manifest_reports_them(tmp_pa
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3 and len({r["template"] for r in rows}) == 3
     assert all(r["template"].startswith("pdb-chains chain ") for r in rows)
+
+
+def test_compiled_layers_sample_the_designs_of_eager_ones(tmp_path, tiny_backbone_model_dir):
+    args = ("--length", "20-30", "-n", "2", "--no-refine")  # the refinement's L-BFGS magnifies rounding
+    eager_out, eager = _sample(tmp_path / "eager", tiny_backbone_model_dir, *args)
+    out, compiled = _sample(tmp_path / "compiled", tiny_backbone_model_dir, *args, "--compile")
+    assert eager.exit_code == 0 and compiled.exit_code == 0, compiled.output
+    for name in ("design_0000.pdb", "design_0001.pdb"):
+        a, b = (read_backbone(folder / name) for folder in (eager_out, out))
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a.coords, b.coords, atol=0.002)  # PDB files keep 0.001 A
+    compiled_gen = BackboneGenerator.from_pretrained(tiny_backbone_model_dir, device="cpu", compile=True)
+    assert all(layer._compiled_call_impl is not None for layer in compiled_gen.net.layers)

@@ -25,6 +25,7 @@ from molgen.diffusion.guidance import guided_x0
 from molgen.diffusion.inpainting import RigidParts, impose_rigid
 from molgen.diffusion.samplers import SAMPLERS, check_resample, check_time_power, sample
 from molgen.diffusion.sde import VPSDE
+from molgen.models.layers import compile_layers
 from molgen.models.pretrained import (
     AnyModelConfig,
     DataStats,
@@ -149,14 +150,19 @@ class PretrainedGenerator:
         device: str | torch.device = "auto",
         precision: str = "fp32",
         sampling: dict | None = None,
+        compile: bool = False,
     ) -> None:
         """``precision``: ``"fp32"`` or ``"bf16"`` (the denoiser runs under bfloat16 autocast;
         the sampler's arithmetic stays float32). ``sampling``: the model's default sampler
-        settings (:func:`molgen.models.pretrained.load_sampling_defaults`)."""
+        settings (:func:`molgen.models.pretrained.load_sampling_defaults`). ``compile``: the
+        denoiser's layers run under ``torch.compile`` (:func:`molgen.models.layers.compile_layers`:
+        faster once the first batch has compiled them)."""
         self.config, self.stats, self.name, self.info = config, stats, name, info or {}
         self.sampling = sampling or {}
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
+        if compile:
+            compile_layers(self.net)
         self.precision = check_precision(precision)
         self.runner = AutocastNet(self.net, self.device) if precision == "bf16" else self.net
         self.sde = VPSDE(config.sde.schedule)
@@ -167,14 +173,15 @@ class PretrainedGenerator:
         name_or_path: str | Path | None = None,
         device: str | torch.device = "auto",
         precision: str = "fp32",
+        compile: bool = False,
     ):
-        """Load a bundled model by name (default ``DEFAULT_MODEL``) or a ``save_pretrained`` folder."""
+        """Load a bundled model by name (default ``DEFAULT_MODEL``) or a ``save_pretrained`` folder
+        (``device``, ``precision``, ``compile``: as the constructor's)."""
         name_or_path = name_or_path or cls.DEFAULT_MODEL
         config, net, stats, info = load_pretrained(name_or_path, kind=cls.KIND)
         sampling = load_sampling_defaults(name_or_path)
-        return cls(
-            config, net, stats, str(name_or_path), info, device=device, precision=precision, sampling=sampling
-        )
+        options = {"device": device, "precision": precision, "sampling": sampling, "compile": compile}
+        return cls(config, net, stats, str(name_or_path), info, **options)
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         return save_pretrained(out_dir, self.config, self.net, self.stats, self.info, self.sampling)
