@@ -222,9 +222,9 @@ def test_the_bundled_models_training_config_matches_the_bundled_model(name, yaml
     run = load_config(run_cls, Path(__file__).resolve().parents[1] / "examples" / yaml_name)
     config, _, _, info = load_pretrained(name, kind=kind)
     assert _with_stored_vocab(run.model, config) == config
-    # the command-line overrides --max-steps etc. and --precision (given in the model card); how
-    # many designs the validation samples does not change the weights
-    limits = {"max_steps", "max_minutes", "cooldown_steps", "precision", "validation_designs"}
+    # the command-line overrides --max-steps etc., --precision and --compile (given in the model
+    # card); how many designs the validation samples does not change the weights
+    limits = {"max_steps", "max_minutes", "cooldown_steps", "precision", "compile", "validation_designs"}
     # the stored train config as read today: fields added since take their defaults, the
     # molecule-only keys earlier versions stored with backbone and regressor runs go (if default)
     stored = dataclasses.asdict(from_stored(type(run.train), info["train_config"]))
