@@ -25,16 +25,9 @@ import tempfile
 import time
 
 import torch
-from training_precision import KINDS, gradient, make_trainer
+from training_precision import KINDS, gradient, make_trainer, step_seconds
 
 from molgen.models.layers import compile_layers
-
-
-def block_seconds(trainer, steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    return (time.perf_counter() - start) / steps
 
 
 def measure(kind: str, precision: str, steps: int, rounds: int) -> dict[str, float]:
@@ -50,13 +43,13 @@ def measure(kind: str, precision: str, steps: int, rounds: int) -> dict[str, flo
             loss_c, g_c = gradient(compiled, step, precision)
             cosines.append(float(torch.cosine_similarity(g_e, g_c, dim=0)))
             loss_diff.append(abs(loss_c - loss_e) / abs(loss_e))
-        block_seconds(compiled, 2)
+        step_seconds(compiled, precision, 2)
         first = time.perf_counter() - start
-        block_seconds(eager, 2)
+        step_seconds(eager, precision, 2)
         times = {"eager": [], "compiled": []}
         for _ in range(rounds):
-            times["eager"].append(block_seconds(eager, steps))
-            times["compiled"].append(block_seconds(compiled, steps))
+            times["eager"].append(step_seconds(eager, precision, steps))
+            times["compiled"].append(step_seconds(compiled, precision, steps))
     slow, fast = (statistics.median(times[k]) for k in ("eager", "compiled"))
     return {
         "eager": slow,
